@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make train` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup train test bench lint clean
+
+setup: $(STAMP)
+
+# Reinstall only when the project's metadata changes.
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+train: setup
+	$(BIN)/python train.py $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: setup
+	$(BIN)/python -m benchmarks.run_all $(ARGS)
+
+lint: setup
+	$(BIN)/pre-commit run --all-files
+
+clean:
+	rm -rf outputs multirun mlruns mlflow.db .pytest_cache

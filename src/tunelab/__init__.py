@@ -1,0 +1,1 @@
+"""tunelab: tune deep-learning models with every experiment tracked."""

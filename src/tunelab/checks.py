@@ -1,0 +1,98 @@
+"""Checks of user-settable values, run before torch is imported and before training starts.
+
+Hydra already rejects unknown groups, choices and keys; these catch values of the right
+type that make no sense (a negative learning rate, a monitor that is never logged).
+"""
+
+from collections.abc import Callable, Iterator
+
+from omegaconf import DictConfig
+
+# Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
+STAGE_METRICS = ("loss", "acc", "f1", "auroc")
+MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
+
+
+class ConfigError(ValueError):
+    """A config value a user set that cannot work; the message says what to change."""
+
+
+def _positive(cfg: DictConfig) -> Iterator[str]:
+    lr = cfg.optimizer.get("lr")
+    if lr is not None and not lr > 0:
+        yield f"optimizer.lr={lr}: the learning rate must be > 0"
+    if cfg.data.batch_size < 1:
+        yield f"data.batch_size={cfg.data.batch_size}: must be >= 1"
+
+
+def _non_negative(cfg: DictConfig) -> Iterator[str]:
+    reg = cfg.regularization
+    values = {
+        "optimizer.weight_decay": cfg.optimizer.get("weight_decay"),
+        "regularization.penalty.l1": (reg.penalty or {}).get("l1"),
+        "regularization.penalty.l2": (reg.penalty or {}).get("l2"),
+        "regularization.gradient_clip_val": reg.get("gradient_clip_val"),
+    }
+    for key, value in values.items():
+        if value is not None and value < 0:
+            yield f"{key}={value}: must be >= 0 (0 turns it off)"
+    if not 0 <= reg.dropout < 1:
+        yield f"regularization.dropout={reg.dropout}: must be in [0, 1)"
+    if not 0 <= reg.label_smoothing < 1:
+        yield f"regularization.label_smoothing={reg.label_smoothing}: must be in [0, 1)"
+    if reg.gradient_clip_algorithm not in ("norm", "value"):
+        yield f"regularization.gradient_clip_algorithm={reg.gradient_clip_algorithm}: allowed: norm, value"
+
+
+def _monitors(cfg: DictConfig) -> Iterator[str]:
+    allowed = ", ".join(MONITORABLE)
+    if cfg.objective.metric not in MONITORABLE:
+        yield f"objective.metric={cfg.objective.metric}: allowed: {allowed}"
+    if cfg.objective.mode not in ("min", "max"):
+        yield f"objective.mode={cfg.objective.mode}: allowed: min, max"
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        monitor = (callback or {}).get("monitor")
+        if monitor is not None and monitor not in MONITORABLE:
+            yield f"callbacks.{name}.monitor={monitor}: allowed: {allowed}"
+        mode = (callback or {}).get("mode")
+        if mode is not None and mode not in ("min", "max"):
+            yield f"callbacks.{name}.mode={mode}: allowed: min, max"
+
+
+def _data(cfg: DictConfig) -> Iterator[str]:
+    data = cfg.data
+    split = data.split
+    if not (0 < split.val < 1 and 0 < split.test < 1 and split.val + split.test < 1):
+        yield f"data.split.val={split.val}, data.split.test={split.test}: each in (0, 1), together < 1"
+    folds, fold = data.get("num_folds"), data.get("fold")
+    if (folds is None) != (fold is None):
+        yield "data.fold and data.num_folds: set both (k-fold validation) or neither"
+    elif folds is not None and not (folds >= 2 and 0 <= fold < folds):
+        yield f"data.fold={fold}, data.num_folds={folds}: need num_folds >= 2 and 0 <= fold < num_folds"
+    if data.get("in_memory") not in ("auto", True, False):
+        yield f"data.in_memory={data.get('in_memory')}: allowed: auto, true, false"
+
+
+def _sweep(cfg: DictConfig) -> Iterator[str]:
+    if cfg.get("on_trial_error", "continue") not in ("continue", "stop"):
+        yield f"on_trial_error={cfg.on_trial_error}: allowed: continue, stop"
+
+
+CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
+    _positive,
+    _non_negative,
+    _monitors,
+    _data,
+    _sweep,
+]
+
+
+def config_problems(cfg: DictConfig) -> list[str]:
+    return [problem for check in CHECKS for problem in check(cfg)]
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError naming every bad key, its value and what is allowed."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))

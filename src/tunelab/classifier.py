@@ -1,0 +1,141 @@
+"""The LightningModule: cross-entropy plus penalty, torchmetrics per stage, optimizers."""
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import (
+    AUROC,
+    Accuracy,
+    F1Score,
+    MaxMetric,
+    MeanMetric,
+    MetricCollection,
+    MinMetric,
+)
+
+from tunelab.optim import Penalty, SchedulerFactory
+
+STAGES = ("train", "val", "test")
+
+
+def stage_metrics(num_classes: int, stage: str) -> MetricCollection:
+    kwargs = {"task": "multiclass", "num_classes": num_classes}
+    return MetricCollection(
+        {
+            "acc": Accuracy(**kwargs),
+            "f1": F1Score(average="macro", **kwargs),
+            "auroc": AUROC(average="macro", **kwargs),
+        },
+        prefix=f"{stage}/",
+    )
+
+
+class Classifier(L.LightningModule):
+    """Trains any network that maps a batch to class logits; receives everything built."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        num_classes: int,
+        optimizer: Callable[[list[dict]], torch.optim.Optimizer],
+        param_groups: list[dict[str, Any]] | None = None,
+        scheduler: SchedulerFactory | None = None,
+        penalty: Penalty | None = None,
+        label_smoothing: float = 0.0,
+        objective: str = "val/acc",
+        objective_mode: str = "max",
+        recipe: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.param_groups = param_groups or [{"params": list(network.parameters())}]
+        self.penalty, self.label_smoothing = penalty, label_smoothing
+        self.objective = objective
+        self.recipe = recipe or {}  # plain containers, saved into every checkpoint
+        # ModuleDict keys cannot be "train" (nn.Module.train), hence the suffix.
+        self.metrics = nn.ModuleDict({f"{s}_": stage_metrics(num_classes, s) for s in STAGES})
+        self.losses = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
+        self.penalty_mean = MeanMetric()
+        self.best = MaxMetric() if objective_mode == "max" else MinMetric()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        self.losses[f"{stage}_"].update(loss.detach(), weight=len(y))
+        self.metrics[f"{stage}_"].update(logits.detach(), y)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss = self._step(batch, "train")
+        if self.penalty is not None:
+            penalty = self.penalty()
+            self.penalty_mean.update(penalty.detach())
+            loss = loss + penalty
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
+        values = {
+            f"{stage}/loss": self.losses[f"{stage}_"].compute(),
+            **self.metrics[f"{stage}_"].compute(),
+        }
+        self.losses[f"{stage}_"].reset()
+        self.metrics[f"{stage}_"].reset()
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        values = self._epoch_values("train")
+        if self.penalty is not None:
+            values["train/penalty"] = self.penalty_mean.compute()
+            self.penalty_mean.reset()
+        # One check per epoch instead of a host sync every step.
+        if not torch.isfinite(values["train/loss"]):
+            raise FloatingPointError(
+                f"training loss is {values['train/loss'].item()} at epoch {self.current_epoch}: "
+                "lower optimizer.lr or add gradient clipping (regularization.gradient_clip_val)"
+            )
+        self._log_epoch(values)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._epoch_values("val")
+        if self.trainer.sanity_checking:
+            return
+        if self.objective in values:
+            self.best.update(values[self.objective])
+            values[f"{self.objective}_best"] = self.best.compute()
+        self._log_epoch(values)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch(self._epoch_values("test"))
+
+    def _log_epoch(self, values: dict[str, torch.Tensor]) -> None:
+        # "step" makes the epoch the x-axis of these metrics in MLflow.
+        self.log_dict({**values, "step": float(self.current_epoch)}, on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.param_groups)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(
+            optimizer,
+            epochs=self.trainer.max_epochs,
+            steps=int(self.trainer.estimated_stepping_batches),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["tunelab"] = self.recipe

@@ -1,0 +1,75 @@
+"""What a run prints: the composed config at start, the results at the end, and no noise."""
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+
+
+def print_config(cfg: DictConfig) -> None:
+    tree = Tree("[bold]config[/bold]")
+    for group, node in cfg.items():
+        text = OmegaConf.to_yaml(node, resolve=True) if OmegaConf.is_config(node) else str(node)
+        tree.add(f"[bold cyan]{group}[/bold cyan]").add(
+            Syntax(text.strip(), "yaml", background_color="default")
+        )
+    console.print(tree)
+
+
+def browse_command(uri: str) -> str:
+    """The `mlflow ui` command for this store, short when run from the folder that holds it."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///")).resolve()
+        if db.parent == Path.cwd().resolve():
+            uri = f"sqlite:///{db.name}"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def print_results(
+    metrics: dict[str, float], run_id: str, uri: str, objective: tuple[str, Any]
+) -> None:
+    table = Table(title="test metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(metrics.items()):
+        if name == "step":
+            continue
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+    console.print(f"objective {objective[0]} = {objective[1]:.4f}")
+    # Plain prints: these lines are copied, so rich must not wrap them.
+    print(f"MLflow run: {run_id}")
+    print(f"browse it:  {browse_command(uri)}")
+
+
+# Library messages a user can do nothing about. Everything else still shows.
+NOISE_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\).*",  # lightning's use of a deprecated torch API
+    r".*does not have many workers.*",  # in-memory batches need no workers
+    r".*smaller than the logging interval.*",  # tiny data sets: epoch metrics still logged
+)
+NOISE_MESSAGES = ("💡 Tip",)  # lightning's advertisements
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(NOISE_MESSAGES)
+
+
+def quiet_library_noise() -> None:
+    """One line per message (Lightning prints through Hydra's handlers only), no adverts."""
+    for pattern in NOISE_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    lightning_logger = logging.getLogger("lightning")
+    lightning_logger.handlers.clear()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropNoise())
+    logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Data sources (one module each) and the one DataModule that splits and serves them."""

@@ -1,0 +1,16 @@
+"""Networks: plain nn.Modules sized by (input_shape, num_classes), each with a dropout knob."""
+
+from typing import Any
+
+from torch import nn
+
+
+def build_network(
+    cfg: Any, input_shape: tuple[int, ...], num_classes: int, dropout: float
+) -> nn.Module:
+    """Instantiate conf/model's choice, sized from the data."""
+    from hydra.utils import instantiate
+
+    return instantiate(
+        cfg, input_shape=tuple(input_shape), num_classes=num_classes, dropout=dropout
+    )

@@ -1,0 +1,1 @@
+"""Everything MLflow: run setup, config flattening, the sweep callback, summaries and plots."""

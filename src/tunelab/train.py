@@ -1,0 +1,127 @@
+"""The training task: compose data, network, classifier, trainer and MLflow run; fit; test."""
+
+import math
+import traceback
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from tunelab.checks import ConfigError, check_config
+
+
+def train(cfg: DictConfig) -> float:
+    """Train and test one model; return the objective (best validation value) for sweepers."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        exit_on_config_error(cfg)  # a single run stops here, before any heavy import
+    if cfg.get("print_config"):
+        from tunelab.console import print_config
+
+        print_config(cfg)
+
+    import lightning as L
+
+    from tunelab.console import quiet_library_noise
+
+    quiet_library_noise()
+
+    from tunelab.tracking.run import TrackedRun
+    from tunelab.tracking.runinfo import run_identity
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    identity = run_identity(cfg, hydra_cfg)
+    run = TrackedRun(
+        cfg.tracking.uri,
+        cfg.tracking.experiment,
+        identity.name,
+        identity.tags,
+        OmegaConf.to_container(cfg, resolve=True),
+        identity.parent_run_id,
+    )
+    try:
+        check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
+        objective = fit_and_test(cfg, run, Path(hydra_cfg.runtime.output_dir))
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        run.set_tags({"error": f"{type(error).__name__}: {error}"[:5000]})
+        (Path(hydra_cfg.runtime.output_dir) / "error.txt").write_text(traceback.format_exc())
+        run.log_artifact(Path(hydra_cfg.runtime.output_dir) / "error.txt")
+        run.end(status)
+        if identity.in_sweep and cfg.on_trial_error == "continue" and status == "FAILED":
+            return math.nan
+        raise
+    run.end("FINISHED")
+    return objective
+
+
+def exit_on_config_error(cfg: DictConfig) -> None:
+    try:
+        check_config(cfg)
+    except ConfigError as error:
+        raise SystemExit(f"tunelab: {error}") from None
+
+
+def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
+    from tunelab.classifier import Classifier
+    from tunelab.console import print_results
+    from tunelab.data.datamodule import build_datamodule
+    from tunelab.models import build_network
+    from tunelab.optim import build_optimizer, build_penalty, build_scheduler, param_groups
+    from tunelab.tracking.tags import device_tags
+    from tunelab.trainer import build_callbacks, build_trainer
+
+    datamodule = build_datamodule(cfg.data)
+    reg = cfg.regularization
+    network = build_network(cfg.model, datamodule.input_shape, datamodule.num_classes, reg.dropout)
+    recipe = {"config": OmegaConf.to_container(cfg, resolve=True), "data": datamodule.summary()}
+    classifier = Classifier(
+        network,
+        datamodule.num_classes,
+        optimizer=build_optimizer(cfg.optimizer),
+        param_groups=param_groups(
+            network, reg.exclude_bias_and_norm, cfg.optimizer.get("weight_decay") or 0.0
+        ),
+        scheduler=build_scheduler(cfg.scheduler, cfg.objective.metric),
+        penalty=build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
+        label_smoothing=reg.label_smoothing,
+        objective=cfg.objective.metric,
+        objective_mode=cfg.objective.mode,
+        recipe=recipe,
+    )
+    trainer = build_trainer(cfg, build_callbacks(cfg.callbacks), run.lightning_logger())
+    run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
+    save_config(cfg, output_dir, run)
+
+    trainer.fit(classifier, datamodule=datamodule)
+    checkpoint = trainer.checkpoint_callback
+    has_best = checkpoint is not None and bool(checkpoint.best_model_path)
+    results = trainer.test(
+        classifier, datamodule=datamodule, ckpt_path="best" if has_best else None, verbose=False
+    )
+    objective = float(classifier.best.compute())
+    run.log_metrics({"objective": objective, "epochs_trained": trainer.current_epoch})
+    if has_best and cfg.tracking.log_checkpoint:
+        run.log_artifact(checkpoint.best_model_path, "checkpoints")
+    print_results(
+        results[0], run.run_id, cfg.tracking.uri, (cfg.objective.metric + "_best", objective)
+    )
+    return objective
+
+
+def data_tags(datamodule) -> dict[str, str]:
+    tags = {f"data.{k}": str(v) for k, v in datamodule.summary().items()}
+    tags["data.classes"] = ", ".join(datamodule.data.classes)[:5000]
+    return tags
+
+
+def save_config(cfg: DictConfig, output_dir: Path, run) -> None:
+    """The resolved config and the overrides, beside the run's outputs and in MLflow."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config_file = output_dir / "config.yaml"
+    OmegaConf.save(cfg, config_file, resolve=True)
+    run.log_artifact(config_file)
+    overrides = output_dir / ".hydra" / "overrides.yaml"
+    if overrides.exists():
+        run.log_artifact(overrides)

@@ -1,0 +1,70 @@
+"""The LightningModule on its own, without Hydra."""
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from tunelab.classifier import Classifier, stage_metrics
+
+
+def make_classifier(**kwargs) -> Classifier:
+    torch.manual_seed(0)
+    network = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    return Classifier(
+        network, 3, optimizer=lambda groups: torch.optim.SGD(groups, lr=0.1), **kwargs
+    )
+
+
+def test_one_training_step_lowers_the_loss() -> None:
+    classifier = make_classifier()
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    optimizer = classifier.configure_optimizers()
+    before = nn.functional.cross_entropy(classifier(x), y).item()
+    loss = classifier.training_step((x, y), 0)
+    loss.backward()
+    optimizer.step()
+    after = nn.functional.cross_entropy(classifier(x), y).item()
+    assert loss.item() == pytest.approx(before)
+    assert after < before
+
+
+def test_metrics_match_a_hand_computation() -> None:
+    metrics = stage_metrics(3, "val")
+    logits = torch.tensor([[2.0, 0.1, 0.1], [0.1, 2.0, 0.1], [0.1, 0.1, 2.0], [2.0, 0.1, 0.1]])
+    y = torch.tensor([0, 1, 1, 2])
+    metrics.update(logits, y)
+    values = metrics.compute()
+    # predictions 0,1,2,0 against 0,1,1,2: two right of four
+    assert values["val/acc"].item() == pytest.approx(2 / 4)
+    # per-class F1: class 0: p=1/2 r=1 -> 2/3; class 1: p=1 r=1/2 -> 2/3; class 2: p=0 -> 0
+    assert values["val/f1"].item() == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
+    assert 0.0 <= values["val/auroc"].item() <= 1.0
+
+
+def test_auroc_is_one_for_a_perfect_ranking() -> None:
+    metrics = stage_metrics(2, "test")
+    metrics.update(
+        torch.tensor([[3.0, 0.0], [0.0, 3.0], [2.0, 1.0], [1.0, 2.0]]), torch.tensor([0, 1, 0, 1])
+    )
+    assert metrics.compute()["test/auroc"].item() == pytest.approx(1.0)
+
+
+def test_best_validation_value_is_logged(tmp_path) -> None:
+    from tunelab.data.batches import TensorBatches
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    classifier = make_classifier()
+    trainer = L.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(classifier, TensorBatches(x, y, 16, shuffle=True), TensorBatches(x, y, 16))
+    metrics = trainer.callback_metrics
+    assert "val/acc_best" in metrics and "train/loss" in metrics
+    assert metrics["val/acc_best"] >= metrics["val/acc"]

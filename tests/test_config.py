@@ -1,0 +1,98 @@
+"""Every config group choice composes; bad overrides fail fast with Hydra's message."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
+
+from tests.conftest import CONF, ROOT
+
+GROUPS = [
+    "data",
+    "model",
+    "optimizer",
+    "scheduler",
+    "regularization",
+    "trainer",
+    "callbacks",
+    "tracking",
+]
+
+
+def choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_resolved(overrides: list[str]):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        OmegaConf.set_readonly(cfg, False)
+        cfg.hydra.runtime.output_dir = "/tmp/tunelab-compose"
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+        OmegaConf.resolve(cfg)
+        return cfg
+
+
+@pytest.mark.parametrize(
+    ("group", "choice"), [(g, c) for g in GROUPS for c in choices(g)], ids=lambda v: str(v)
+)
+def test_every_choice_composes(group: str, choice: str) -> None:
+    cfg = compose_resolved([f"{group}={choice}"])
+    assert HydraConfig.get().runtime.choices[group] == choice
+    assert cfg.seed == 42
+
+
+def test_default_recipe() -> None:
+    cfg = compose_resolved([])
+    choices_made = HydraConfig.get().runtime.choices
+    assert (choices_made["data"], choices_made["model"], choices_made["optimizer"]) == (
+        "digits",
+        "cnn",
+        "adam",
+    )
+    assert cfg.objective.metric == "val/acc"
+    assert cfg.tracking.uri.startswith("sqlite:///")
+
+
+def run_quick(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "train.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def imported_modules(stderr: str) -> set[str]:
+    return {
+        line.split("|")[-1].strip().split(".")[0] for line in stderr.splitlines() if "|" in line
+    }
+
+
+def test_unknown_choice_lists_the_valid_ones() -> None:
+    result = run_quick("model=transformer")
+    assert result.returncode != 0
+    assert "Could not find 'model/transformer'" in result.stderr
+    assert "cnn" in result.stderr and "mlp" in result.stderr
+    assert "torch" not in imported_modules(result.stderr)
+
+
+def test_unknown_key_fails() -> None:
+    result = run_quick("optimizer.lrr=0.1")
+    assert result.returncode != 0
+    assert "lrr" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"]])
+def test_non_training_commands_do_not_import_torch(args: list[str]) -> None:
+    result = run_quick(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = imported_modules(result.stderr)
+    assert "hydra" in modules
+    assert not {"torch", "lightning", "mlflow"} & modules

@@ -1,0 +1,21 @@
+"""Train a model: `python train.py`, `python train.py -m optimizer.lr=1e-3,1e-4`."""
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    # Imported here so that --help, --cfg job and config errors never load torch.
+    from tunelab.train import train
+
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
