@@ -4,11 +4,9 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
 
-from tests.conftest import CONF, ROOT
+from tests.conftest import CONF, ROOT, compose_config
 
 GROUPS = [
     "data",
@@ -27,15 +25,7 @@ def choices(group: str) -> list[str]:
 
 
 def compose_resolved(overrides: list[str]):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-        OmegaConf.set_readonly(cfg, False)
-        cfg.hydra.runtime.output_dir = "/tmp/tunelab-compose"
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
-        OmegaConf.resolve(cfg)
-        return cfg
+    return compose_config(overrides)
 
 
 @pytest.mark.parametrize(

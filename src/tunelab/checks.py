@@ -13,6 +13,11 @@ STAGE_METRICS = ("loss", "acc", "f1", "auroc")
 MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
 
 
+# Scheduler arguments that mean "the length of the whole run"; left null in conf/scheduler,
+# they are filled in once the trainer knows how many epochs or optimizer steps it will run.
+HORIZON_ARGS = ("T_max", "total_steps")
+
+
 class ConfigError(ValueError):
     """A config value a user set that cannot work; the message says what to change."""
 
@@ -59,6 +64,25 @@ def _monitors(cfg: DictConfig) -> Iterator[str]:
             yield f"callbacks.{name}.mode={mode}: allowed: min, max"
 
 
+def _scheduler(cfg: DictConfig) -> Iterator[str]:
+    scheduler = cfg.get("scheduler") or {}
+    interval = scheduler.get("interval", "epoch")
+    if interval not in ("epoch", "step"):
+        yield f"scheduler.interval={interval}: allowed: epoch, step"
+    monitor = scheduler.get("monitor")
+    if monitor is not None and monitor != "objective" and monitor not in MONITORABLE:
+        yield f"scheduler.monitor={monitor}: allowed: objective, {', '.join(MONITORABLE)}"
+    needs_length = [k for k in HORIZON_ARGS if k in scheduler and scheduler[k] is None]
+    trainer = cfg.trainer
+    length_known = (trainer.get("max_epochs") or -1) > 0 or (trainer.get("max_steps") or -1) > 0
+    if needs_length and not length_known:
+        key = needs_length[0]
+        yield (
+            f"scheduler.{key}=null needs the run's length, and the run has none: "
+            f"set trainer.max_epochs or trainer.max_steps (> 0), or scheduler.{key}"
+        )
+
+
 def _data(cfg: DictConfig) -> Iterator[str]:
     data = cfg.data
     split = data.split
@@ -82,6 +106,7 @@ CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
     _positive,
     _non_negative,
     _monitors,
+    _scheduler,
     _data,
     _sweep,
 ]

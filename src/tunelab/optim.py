@@ -6,9 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-# Scheduler arguments that mean "the length of the whole run"; left null in the config,
-# they are filled in once the trainer knows how many epochs or optimizer steps it will run.
-HORIZON_ARGS = ("T_max", "total_steps", "total_iters")
+from tunelab.checks import HORIZON_ARGS
 
 NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
@@ -65,21 +63,37 @@ def build_penalty(
 
 
 class SchedulerFactory:
-    """Builds Lightning's lr_scheduler config once the optimizer and the run length are known."""
+    """Builds Lightning's lr_scheduler config once the optimizer and the run length are known.
+
+    Arguments left null in conf/scheduler are filled here: the run length (T_max, total_steps)
+    in the schedule's interval, max_lr from the optimizer's lr, a plateau's mode from the
+    objective's.
+    """
 
     def __init__(
         self,
         schedule: Callable[..., Any],
         interval: str = "epoch",
         monitor: str | None = None,
+        mode: str = "max",
     ) -> None:
-        self.schedule, self.interval, self.monitor = schedule, interval, monitor
+        self.schedule, self.interval, self.monitor, self.mode = schedule, interval, monitor, mode
+
+    def missing(self) -> list[str]:
+        """The null arguments this factory fills in."""
+        fillable = (*HORIZON_ARGS, "max_lr", "mode")
+        return [k for k, v in self.schedule.keywords.items() if v is None and k in fillable]
 
     def __call__(self, optimizer: torch.optim.Optimizer, epochs: int, steps: int) -> dict[str, Any]:
         horizon = steps if self.interval == "step" else epochs
-        fill = {k: horizon for k in HORIZON_ARGS if self.schedule.keywords.get(k, 0) is None}
-        scheduler = self.schedule(optimizer, **fill)
-        config = {"scheduler": scheduler, "interval": self.interval, "frequency": 1, "name": "lr"}
+        known = {"max_lr": optimizer.param_groups[0]["lr"], "mode": self.mode}
+        fill = {k: horizon if k in HORIZON_ARGS else known[k] for k in self.missing()}
+        config = {
+            "scheduler": self.schedule(optimizer, **fill),
+            "interval": self.interval,
+            "frequency": 1,
+            "name": "lr",
+        }
         if self.monitor:
             config["monitor"] = self.monitor
         return config
@@ -89,7 +103,9 @@ class SchedulerFactory:
 SCHEDULER_KEYS = ("interval", "monitor")
 
 
-def build_scheduler(cfg: dict[str, Any], objective: str) -> SchedulerFactory | None:
+def build_scheduler(
+    cfg: dict[str, Any], objective: str, mode: str = "max"
+) -> SchedulerFactory | None:
     """From a conf/scheduler config; `monitor: objective` means the run's objective metric."""
     from hydra.utils import instantiate
 

@@ -63,33 +63,39 @@ def exit_on_config_error(cfg: DictConfig) -> None:
         raise SystemExit(f"tunelab: {error}") from None
 
 
-def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
+def build_classifier(cfg: DictConfig, datamodule):
+    """The network sized from the data, wrapped with its loss, optimizer, schedule and penalty."""
+    import torch
+
     from tunelab.classifier import Classifier
-    from tunelab.console import print_results
-    from tunelab.data.datamodule import build_datamodule
     from tunelab.models import build_network
     from tunelab.optim import build_optimizer, build_penalty, build_scheduler, param_groups
+
+    reg, objective = cfg.regularization, cfg.objective
+    network = build_network(cfg.model, datamodule.input_shape, datamodule.num_classes, reg.dropout)
+    decay = cfg.optimizer.get("weight_decay") or 0.0
+    return Classifier(
+        torch.compile(network) if cfg.trainer.get("compile") else network,
+        datamodule.num_classes,
+        optimizer=build_optimizer(cfg.optimizer),
+        param_groups=param_groups(network, reg.exclude_bias_and_norm, decay),
+        scheduler=build_scheduler(cfg.scheduler, objective.metric, objective.mode),
+        penalty=build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
+        label_smoothing=reg.label_smoothing,
+        objective=objective.metric,
+        objective_mode=objective.mode,
+        recipe={"config": OmegaConf.to_container(cfg, resolve=True), "data": datamodule.summary()},
+    )
+
+
+def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
+    from tunelab.console import print_results
+    from tunelab.data.datamodule import build_datamodule
     from tunelab.tracking.tags import device_tags
     from tunelab.trainer import build_callbacks, build_trainer
 
     datamodule = build_datamodule(cfg.data)
-    reg = cfg.regularization
-    network = build_network(cfg.model, datamodule.input_shape, datamodule.num_classes, reg.dropout)
-    recipe = {"config": OmegaConf.to_container(cfg, resolve=True), "data": datamodule.summary()}
-    classifier = Classifier(
-        network,
-        datamodule.num_classes,
-        optimizer=build_optimizer(cfg.optimizer),
-        param_groups=param_groups(
-            network, reg.exclude_bias_and_norm, cfg.optimizer.get("weight_decay") or 0.0
-        ),
-        scheduler=build_scheduler(cfg.scheduler, cfg.objective.metric),
-        penalty=build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
-        label_smoothing=reg.label_smoothing,
-        objective=cfg.objective.metric,
-        objective_mode=cfg.objective.mode,
-        recipe=recipe,
-    )
+    classifier = build_classifier(cfg, datamodule)
     trainer = build_trainer(cfg, build_callbacks(cfg.callbacks), run.lightning_logger())
     run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
     save_config(cfg, output_dir, run)

@@ -1,0 +1,158 @@
+"""Every knob composes and trains; early stopping, label smoothing and clipping take effect."""
+
+import lightning as L
+import pytest
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch import nn
+
+from tests.conftest import CONF, compose_config
+from tunelab.classifier import Classifier
+from tunelab.data.batches import TensorBatches
+from tunelab.data.datamodule import build_datamodule
+from tunelab.train import build_classifier
+from tunelab.trainer import build_trainer
+
+OPTIMIZERS = sorted(p.stem for p in (CONF / "optimizer").glob("*.yaml"))
+SCHEDULERS = sorted(p.stem for p in (CONF / "scheduler").glob("*.yaml"))
+REGULARIZATIONS = sorted(p.stem for p in (CONF / "regularization").glob("*.yaml"))
+
+
+def train_one_step(overrides: list[str]) -> Classifier:
+    cfg = compose_config(
+        [
+            "model=mlp",
+            "model.hidden_dim=16",
+            "trainer.max_steps=1",
+            "+trainer.limit_val_batches=1",
+            *overrides,
+        ]
+    )
+    datamodule = build_datamodule(cfg.data)
+    classifier = build_classifier(cfg, datamodule)
+    before = [p.detach().clone() for p in classifier.parameters()]
+    trainer = build_trainer(cfg, callbacks=[], logger=False)
+    trainer.fit(classifier, datamodule=datamodule)
+    assert trainer.global_step == 1
+    assert any(not torch.equal(b, p) for b, p in zip(before, classifier.parameters(), strict=True))
+    return classifier
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_with_every_scheduler_trains_a_step(optimizer: str, scheduler: str) -> None:
+    train_one_step([f"optimizer={optimizer}", f"scheduler={scheduler}"])
+
+
+@pytest.mark.parametrize("regularization", REGULARIZATIONS)
+def test_every_regularization_trains_a_step(regularization: str) -> None:
+    classifier = train_one_step([f"regularization={regularization}"])
+    assert (classifier.penalty is None) == (regularization == "none")
+
+
+def test_dropout_reaches_every_network() -> None:
+    for model in ("mlp", "cnn"):
+        cfg = compose_config([f"model={model}", "regularization.dropout=0.3"])
+        classifier = build_classifier(cfg, build_datamodule(cfg.data))
+        rates = [m.p for m in classifier.network.modules() if isinstance(m, nn.Dropout)]
+        assert rates and all(r == 0.3 for r in rates), model
+
+
+def test_width_and_depth_from_the_command_line() -> None:
+    cfg = compose_config(["model=mlp", "model.hidden_dim=32", "model.num_layers=3"])
+    net = build_classifier(cfg, build_datamodule(cfg.data)).network
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [32, 32, 32, 10]
+    cfg = compose_config(["model.channels=[8,16,24]", "model.hidden_dim=20"])
+    net = build_classifier(cfg, build_datamodule(cfg.data)).network
+    convs = [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [8, 16, 24]
+
+
+def test_label_smoothing_reaches_the_loss() -> None:
+    cfg = compose_config(["regularization.label_smoothing=0.2"])
+    datamodule = build_datamodule(cfg.data)
+    classifier = build_classifier(cfg, datamodule).eval()
+    x, y = (t[:32] for t in datamodule.splits["train"])
+    loss = classifier.training_step((x, y), 0)
+    logits = classifier(x)
+    torch.testing.assert_close(loss, F.cross_entropy(logits, y, label_smoothing=0.2))
+    assert not torch.isclose(loss, F.cross_entropy(logits, y))
+
+
+class GradNormSGD(torch.optim.SGD):
+    """Records the gradient norm it receives at each step, i.e. after any clipping."""
+
+    norms: list[float] = []
+
+    def step(self, closure=None):
+        loss = closure() if closure else None
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        GradNormSGD.norms.append(
+            torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item()
+        )
+        super().step()
+        return loss
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_gradient_clipping_reaches_the_trainer(algorithm: str) -> None:
+    cfg = compose_config(
+        [
+            "regularization.gradient_clip_val=0.01",
+            f"regularization.gradient_clip_algorithm={algorithm}",
+            "trainer.max_steps=3",
+        ]
+    )
+    trainer = build_trainer(cfg, callbacks=[], logger=False)
+    assert trainer.gradient_clip_val == 0.01 and trainer.gradient_clip_algorithm == algorithm
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 20), torch.randint(0, 3, (32,))
+    GradNormSGD.norms = []
+    net = nn.Linear(20, 3)
+    classifier = Classifier(net, 3, optimizer=lambda groups: GradNormSGD(groups, lr=0.1))
+    trainer.fit(classifier, TensorBatches(x, y, 32), TensorBatches(x, y, 32))
+    limit = 0.01 * (1 + 1e-4) if algorithm == "norm" else 0.01 * (3 * 20 + 3) ** 0.5
+    assert GradNormSGD.norms and all(n <= limit for n in GradNormSGD.norms)
+
+
+class ScriptedValidation(Classifier):
+    """A classifier whose validation accuracy follows a given curve; keeps each epoch's weights."""
+
+    def __init__(self, curve: list[float]) -> None:
+        super().__init__(nn.Linear(4, 3), 3, optimizer=lambda g: torch.optim.SGD(g, lr=0.1))
+        self.curve, self.snapshots = curve, {}
+
+    def _epoch_values(self, stage: str):
+        values = super()._epoch_values(stage)
+        if stage == "val" and not self.trainer.testing:
+            values["val/acc"] = torch.tensor(self.curve[self.current_epoch])
+            self.snapshots[self.current_epoch] = self.network.weight.detach().clone()
+        return values
+
+
+def test_early_stopping_ends_at_the_expected_epoch_and_best_is_tested(tmp_path) -> None:
+    curve = [0.5, 0.7, 0.9, 0.85, 0.88, 0.89, 0.95, 0.99]  # best at epoch 2, patience 3
+    model = ScriptedValidation(curve)
+    stopper = EarlyStopping(monitor="val/acc", mode="max", patience=3)
+    checkpoint = ModelCheckpoint(
+        tmp_path, filename="best", monitor="val/acc", mode="max", save_last=True
+    )
+    trainer = L.Trainer(
+        max_epochs=len(curve),
+        callbacks=[stopper, checkpoint],
+        logger=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    trainer.fit(model, TensorBatches(x, y, 8, shuffle=True), TensorBatches(x, y, 8))
+    assert stopper.stopped_epoch == 5  # epochs 3, 4, 5 without improvement
+    assert sorted(model.snapshots) == [0, 1, 2, 3, 4, 5]
+    assert torch.load(checkpoint.best_model_path, weights_only=True)["epoch"] == 2
+    assert float(model.best.compute()) == pytest.approx(0.9)
+    trainer.test(model, TensorBatches(x, y, 8), ckpt_path="best", verbose=False)
+    torch.testing.assert_close(model.network.weight, model.snapshots[2])
+    assert not torch.equal(model.network.weight, model.snapshots[5])
