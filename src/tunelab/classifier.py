@@ -59,8 +59,10 @@ class Classifier(L.LightningModule):
         self.recipe = recipe or {}  # plain containers, saved into every checkpoint
         # ModuleDict keys cannot be "train" (nn.Module.train), hence the suffix.
         self.metrics = nn.ModuleDict({f"{s}_": stage_metrics(num_classes, s) for s in STAGES})
-        self.losses = nn.ModuleDict({f"{s}_": MeanMetric() for s in STAGES})
-        self.penalty_mean = MeanMetric()
+        # nan_strategy="disable": a NaN loss must reach the epoch mean (and stop the run), not
+        # be dropped; it also spares a host sync per step.
+        self.losses = nn.ModuleDict({f"{s}_": MeanMetric(nan_strategy="disable") for s in STAGES})
+        self.penalty_mean = MeanMetric(nan_strategy="disable")
         self.best = MaxMetric() if objective_mode == "max" else MinMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -66,10 +66,11 @@ class _DropNoise(logging.Filter):
 
 def quiet_library_noise() -> None:
     """One line per message (Lightning prints through Hydra's handlers only), no adverts."""
+    import lightning  # its import adds the console handler removed here
+
     for pattern in NOISE_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
-    lightning_logger = logging.getLogger("lightning")
-    lightning_logger.handlers.clear()
+    logging.getLogger(lightning.__name__).handlers.clear()
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropNoise())
     logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -1,5 +1,6 @@
 """The training task: compose data, network, classifier, trainer and MLflow run; fit; test."""
 
+import logging
 import math
 import traceback
 from pathlib import Path
@@ -9,51 +10,80 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from tunelab.checks import ConfigError, check_config
+from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
+
+log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> float:
     """Train and test one model; return the objective (best validation value) for sweepers."""
     hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if not in_sweep:
         exit_on_config_error(cfg)  # a single run stops here, before any heavy import
+    elif reason := stopped_sweep_reason(hydra_cfg):
+        raise RuntimeError(f"not run: the sweep was stopped ({reason})")
+    prepare_console(cfg)
+    run = open_run(cfg, hydra_cfg)
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
+        objective = fit_and_test(cfg, run, output_dir)
+    except BaseException as error:
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)  # Lightning exits on Ctrl-C
+        record_failure(run, error, output_dir, "KILLED" if interrupted else "FAILED")
+        if in_sweep and not interrupted:
+            return trial_failed(cfg, hydra_cfg, error)
+        raise
+    run.end("FINISHED")
+    return objective
+
+
+def prepare_console(cfg: DictConfig) -> None:
+    from tunelab.console import print_config, quiet_library_noise
+
     if cfg.get("print_config"):
-        from tunelab.console import print_config
-
         print_config(cfg)
-
-    import lightning as L
-
-    from tunelab.console import quiet_library_noise
-
     quiet_library_noise()
+
+
+def open_run(cfg: DictConfig, hydra_cfg):
+    import lightning as L
 
     from tunelab.tracking.run import TrackedRun
     from tunelab.tracking.runinfo import run_identity
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     identity = run_identity(cfg, hydra_cfg)
-    run = TrackedRun(
-        cfg.tracking.uri,
-        cfg.tracking.experiment,
+    params = OmegaConf.to_container(cfg, resolve=True)
+    tracking = cfg.tracking
+    return TrackedRun(
+        tracking.uri,
+        tracking.experiment,
         identity.name,
         identity.tags,
-        OmegaConf.to_container(cfg, resolve=True),
+        params,
         identity.parent_run_id,
     )
-    try:
-        check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
-        objective = fit_and_test(cfg, run, Path(hydra_cfg.runtime.output_dir))
-    except BaseException as error:
-        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-        run.set_tags({"error": f"{type(error).__name__}: {error}"[:5000]})
-        (Path(hydra_cfg.runtime.output_dir) / "error.txt").write_text(traceback.format_exc())
-        run.log_artifact(Path(hydra_cfg.runtime.output_dir) / "error.txt")
-        run.end(status)
-        if identity.in_sweep and cfg.on_trial_error == "continue" and status == "FAILED":
-            return math.nan
-        raise
-    run.end("FINISHED")
-    return objective
+
+
+def record_failure(run, error: BaseException, output_dir: Path, status: str) -> None:
+    """The error as a tag and the traceback as an artifact of the run, which ends `status`."""
+    run.set_tags({"error": f"{type(error).__name__}: {error}"[:5000]})
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "error.txt").write_text(traceback.format_exc())
+    run.log_artifact(output_dir / "error.txt")
+    run.end(status)
+
+
+def trial_failed(cfg: DictConfig, hydra_cfg, error: Exception) -> float:
+    """A failed trial: NaN and the sweep goes on, or (on_trial_error=stop) the sweep stops."""
+    trial = f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}"
+    if cfg.on_trial_error == "continue":
+        log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
+        return math.nan
+    stop_sweep(hydra_cfg, trial)
+    raise error
 
 
 def exit_on_config_error(cfg: DictConfig) -> None:

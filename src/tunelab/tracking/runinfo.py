@@ -13,7 +13,6 @@ class RunIdentity:
     name: str
     tags: dict[str, str]
     parent_run_id: str | None
-    in_sweep: bool
 
 
 def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
@@ -46,4 +45,4 @@ def run_identity(cfg: DictConfig, hydra_cfg) -> RunIdentity:
     if in_sweep:
         parent, trial_tags = trial_identity(hydra_cfg)
         tags.update(trial_tags)
-    return RunIdentity(run_name(cfg, choices), tags, parent, in_sweep)
+    return RunIdentity(run_name(cfg, choices), tags, parent)

@@ -17,3 +17,18 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str]]:
         "sweep.dir": str(hydra_cfg.sweep.dir),
     }
     return parent, tags
+
+
+# With on_trial_error=stop, the first failing trial leaves this file in the sweep folder and
+# later trials end before they start. Hydra's launchers run a whole batch of jobs even after
+# one fails, so the stop is signalled through the folder every launcher shares.
+STOP_FILE = ".stop_sweep"
+
+
+def stopped_sweep_reason(hydra_cfg) -> str | None:
+    stop = Path(hydra_cfg.sweep.dir) / STOP_FILE
+    return stop.read_text() if stop.exists() else None
+
+
+def stop_sweep(hydra_cfg, reason: str) -> None:
+    (Path(hydra_cfg.sweep.dir) / STOP_FILE).write_text(reason)

@@ -1,0 +1,64 @@
+"""Sweep plots: the objective against each swept parameter, validation curves of all trials."""
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+from tunelab.tracking.summary import Trial  # noqa: E402
+
+
+def _as_number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def objective_vs_param(trials: list[Trial], key: str, objective_name: str, path: Path) -> Path:
+    """A scatter of the objective over one swept key; a log axis when the values span decades."""
+    points = [(t.overrides.get(key), t.objective) for t in trials if not math.isnan(t.objective)]
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    numbers = [_as_number(v) for v, _ in points]
+    if points and all(n is not None for n in numbers):
+        axis.scatter(numbers, [o for _, o in points])
+        positive = [n for n in numbers if n > 0]
+        if len(positive) == len(numbers) and max(positive) / min(positive) >= 100:
+            axis.set_xscale("log")
+    else:  # group choices and other categories
+        labels = sorted({str(v) for v, _ in points})
+        axis.scatter([labels.index(str(v)) for v, _ in points], [o for _, o in points])
+        axis.set_xticks(range(len(labels)), labels)
+    axis.set_xlabel(key)
+    axis.set_ylabel(objective_name)
+    axis.set_title(f"{objective_name} against {key}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def validation_curves(
+    client: MlflowClient, trials: list[Trial], metric: str, label_keys: list[str], path: Path
+) -> Path:
+    """Every trial's per-epoch curve of `metric` on one chart, labelled by its swept values."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for trial in trials:
+        history = client.get_metric_history(trial.run_id, metric)
+        if history:
+            steps = [m.step for m in history]
+            swept = " ".join(f"{k}={trial.overrides.get(k)}" for k in label_keys)
+            axis.plot(steps, [m.value for m in history], label=f"#{trial.number} {swept}"[:60])
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(metric)
+    axis.set_title(f"{metric}, all trials")
+    if len(trials) <= 12:
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

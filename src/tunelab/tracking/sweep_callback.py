@@ -1,0 +1,115 @@
+"""The Hydra callback that makes a multirun one MLflow parent run with a child per trial."""
+
+import atexit
+import logging
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from tunelab.tracking.sweep import PARENT_FILE
+
+log = logging.getLogger(__name__)
+
+
+class MLflowSweepCallback(Callback):
+    """on_multirun_start opens the parent run; on_multirun_end writes its summary and ends it.
+
+    A sweep that dies (a trial raising with on_trial_error=stop, Ctrl-C) never reaches
+    on_multirun_end, so an exit handler ends the parent then: KILLED on Ctrl-C, FAILED otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.parent_run_id: str | None = None
+        self.interrupted = False
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from mlflow import MlflowClient
+
+        from tunelab.tracking.run import experiment_id
+        from tunelab.tracking.tags import git_state
+
+        self.config = config
+        self.client = MlflowClient(config.tracking.uri)
+        self.experiment_id = experiment_id(
+            self.client, config.tracking.experiment, config.tracking.uri
+        )
+        overrides = list(config.hydra.overrides.task)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        tags = {
+            **git_state(config.paths.root_dir),
+            "sweep.overrides": " ".join(overrides) or "(none)",
+            "sweep.dir": str(sweep_dir),
+            "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
+            "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
+            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+            "mlflow.source.name": sys.argv[0],
+        }
+        swept = [o for o in overrides if "," in o or "(" in o]  # a list or a sweep function
+        name = ("sweep " + " ".join(swept or overrides))[:250]
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        self.parent_run_id = run.info.run_id
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
+        atexit.register(self._end_unfinished)
+        self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        log.info("MLflow parent run %s: %s", self.parent_run_id, name)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        self._finish("FINISHED")
+        atexit.unregister(self._end_unfinished)
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def _end_unfinished(self) -> None:
+        self._finish("KILLED" if self.interrupted else "FAILED")
+
+    def _finish(self, status: str) -> None:
+        from tunelab.console import browse_command
+        from tunelab.tracking.summary import log_sweep_summary
+
+        run_id = self.parent_run_id
+        self._end_running_children()
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        summary = log_sweep_summary(
+            self.client,
+            self.experiment_id,
+            run_id,
+            self.config.objective.metric,
+            self.config.objective.mode,
+            sweep_dir / "summary",
+        )
+        self.client.set_terminated(run_id, status)
+        self.parent_run_id = None
+        print(
+            f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} trials finished, "
+            f"{summary['trials_failed']} failed"
+        )
+        if "best.overrides" in summary:
+            print(
+                f"best trial #{summary['best.trial']}: {summary['best.overrides']} -> {summary['best_objective']:.4f}"
+            )
+        if "best_fold.overrides" in summary:
+            print(
+                f"best fold group: {summary['best_fold.overrides']} -> "
+                f"{summary['best_fold_mean']:.4f} +- {summary['best_fold_std']:.4f}"
+            )
+        print(f"MLflow parent run: {run_id}  (summary in {sweep_dir / 'summary'})")
+        print(f"browse it:  {browse_command(self.config.tracking.uri)}")
+
+    def _end_running_children(self) -> None:
+        """Children still RUNNING when the sweep ends were cut off (Ctrl-C, a killed worker)."""
+        running = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}' and attributes.status = 'RUNNING'",
+        )
+        for run in running:
+            self.client.set_terminated(run.info.run_id, "KILLED")

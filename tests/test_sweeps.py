@@ -1,0 +1,196 @@
+"""Multirun sweeps land in MLflow as one parent run with a child per trial and a summary."""
+
+import statistics
+
+import pytest
+
+from tests.conftest import run_entry
+
+FAST = ["model=mlp", "model.hidden_dim=32", "print_config=false", "callbacks.progress_bar=null"]
+
+
+def sweep(tmp_path, *args: str, check: bool = True):
+    from mlflow import MlflowClient
+
+    result = run_entry(["-m", *FAST, "tracking.experiment=sweep", *args], tmp_path, check=check)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("sweep")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return result, client, parents, children
+
+
+def artifacts(client, run_id: str, folder: str) -> set[str]:
+    return {a.path.split("/")[-1] for a in client.list_artifacts(run_id, folder)}
+
+
+def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
+    result, client, parents, children = sweep(
+        tmp_path, "optimizer.lr=1e-3,1e-4", "trainer.max_epochs=2"
+    )
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == "sweep optimizer.lr=1e-3,1e-4"
+    assert "optimizer.lr=1e-3,1e-4" in parent.data.tags["sweep.overrides"]
+    assert parent.data.tags["sweep.dir"]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert {c.info.experiment_id for c in children} == {parent.info.experiment_id}
+    assert sorted(c.data.tags["sweep.trial"] for c in children) == ["0", "1"]
+    assert {c.data.params["optimizer.lr"] for c in children} == {"0.001", "0.0001"}
+    assert all("optimizer.lr=" in c.data.tags["sweep.trial_overrides"] for c in children)
+
+    best = max(children, key=lambda c: c.data.metrics["objective"])
+    assert parent.data.params["best.run_id"] == best.info.run_id
+    assert parent.data.params["best.trial"] == best.data.tags["sweep.trial"]
+    assert parent.data.params["best.overrides"] == best.data.tags["sweep.trial_overrides"]
+    assert parent.data.metrics["best_objective"] == pytest.approx(best.data.metrics["objective"])
+    assert parent.data.metrics["trials_finished"] == 2 and parent.data.metrics["trials_failed"] == 0
+    assert {
+        "trials.csv",
+        "trials.md",
+        "objective_vs_optimizer_lr.png",
+        "validation_curves.png",
+    } <= artifacts(client, parent.info.run_id, "sweep")
+    table = client.download_artifacts(parent.info.run_id, "sweep/trials.csv", str(tmp_path))
+    text = open(table).read()
+    assert text.count("FINISHED") == 2 and best.info.run_id in text
+    assert f"MLflow parent run: {parent.info.run_id}" in result.stdout
+
+
+def test_joblib_two_workers_lose_nothing(tmp_path) -> None:
+    _, client, parents, children = sweep(
+        tmp_path,
+        "optimizer.lr=1e-3,2e-3,3e-3,4e-3",
+        "trainer.max_epochs=2",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    )
+    assert len(parents) == 1 and len(children) == 4
+    assert parents[0].data.metrics["trials_finished"] == 4
+    for child in children:
+        assert child.info.status == "FINISHED"
+        for name in ("train/loss", "train/acc", "val/loss", "val/acc", "val/f1", "val/auroc"):
+            assert [m.step for m in client.get_metric_history(child.info.run_id, name)] == [0, 1], (
+                name
+            )
+        assert "test/acc" in child.data.metrics
+        assert artifacts(client, child.info.run_id, "checkpoints") == {"best.ckpt"}
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path) -> None:
+    # SGD at lr=1e12 makes the loss NaN: the trial raises FloatingPointError after its first epoch
+    _, client, parents, children = sweep(
+        tmp_path, "optimizer=sgd", "optimizer.lr=0.01,1e12,0.02", "trainer.max_epochs=1"
+    )
+    statuses = sorted(c.info.status for c in children)
+    assert statuses == ["FAILED", "FINISHED", "FINISHED"]
+    failed = next(c for c in children if c.info.status == "FAILED")
+    assert "FloatingPointError" in failed.data.tags["error"]
+    assert "error.txt" in artifacts(client, failed.info.run_id, "")
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["trials_failed"] == 1 and parent.data.metrics["trials_total"] == 3
+
+
+def test_on_trial_error_stop_ends_the_sweep_at_the_first_failure(tmp_path) -> None:
+    result, _, parents, children = sweep(
+        tmp_path, "optimizer.lr=-1,1e-3", "trainer.max_epochs=1", "on_trial_error=stop", check=False
+    )
+    assert result.returncode != 0
+    assert [c.info.status for c in children] == ["FAILED"]  # the second trial never ran
+    assert "optimizer.lr=-1" in children[0].data.tags["error"]
+    assert parents[0].info.status == "FAILED"
+    assert parents[0].data.metrics["trials_failed"] == 1
+
+
+def test_k_fold_summary_matches_the_children(tmp_path) -> None:
+    _, client, parents, children = sweep(
+        tmp_path,
+        "data.fold=0,1,2",
+        "data.num_folds=3",
+        "optimizer.lr=1e-3,3e-3",
+        "trainer.max_epochs=1",
+    )
+    assert len(children) == 6
+    assert len({c.data.tags["data.fingerprint"] for c in children}) == 1
+    val_sets = {c.data.tags["data.val_size"] for c in children}
+    assert all(int(v) > 0 for v in val_sets)
+    parent = parents[0]
+    path = client.download_artifacts(parent.info.run_id, "sweep/folds.csv", str(tmp_path))
+    import csv
+
+    rows = list(csv.DictReader(open(path)))
+    assert len(rows) == 2
+    for row in rows:
+        lr = "0.001" if "optimizer.lr=0.001" in row["overrides"] else "0.003"
+        values = [
+            c.data.metrics["objective"] for c in children if c.data.params["optimizer.lr"] == lr
+        ]
+        assert len(values) == 3 and row["folds"] == "3"
+        assert float(row["mean"]) == pytest.approx(statistics.fmean(values))
+        assert float(row["std"]) == pytest.approx(statistics.stdev(values))
+    assert parent.data.metrics["best_fold_mean"] == pytest.approx(
+        max(float(r["mean"]) for r in rows)
+    )
+
+
+def test_model_selection_sweep(tmp_path) -> None:
+    _, _, parents, children = sweep(tmp_path, "model=mlp,cnn", "trainer.max_epochs=1")
+    assert len(parents) == 1
+    assert sorted(c.data.tags["choice.model"] for c in children) == ["cnn", "mlp"]
+
+
+def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "TUNELAB_ROOT": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = [
+        *FAST,
+        "tracking.experiment=sweep",
+        "optimizer.lr=1e-3,1e-4",
+        "trainer.max_epochs=1000",
+        "callbacks.early_stopping=null",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "-m", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    deadline = time.time() + 120
+    child = None
+    while time.time() < deadline and child is None:
+        time.sleep(1)
+        experiment = (
+            client.get_experiment_by_name("sweep") if (tmp_path / "mlflow.db").exists() else None
+        )
+        runs = client.search_runs([experiment.experiment_id]) if experiment else []
+        running = [
+            r
+            for r in runs
+            if "mlflow.parentRunId" in r.data.tags and r.data.metrics.get("train/loss")
+        ]
+        child = running[0] if running else None
+    assert child is not None, "no child run started training"
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert process.wait(timeout=60) != 0
+    runs = client.search_runs([child.info.experiment_id])
+    statuses = {
+        ("child" if "mlflow.parentRunId" in r.data.tags else "parent"): r.info.status for r in runs
+    }
+    assert len(runs) == 2, "the second trial must not start after Ctrl-C"
+    assert statuses == {"child": "KILLED", "parent": "KILLED"}
