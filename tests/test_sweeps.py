@@ -1,6 +1,7 @@
 """Multirun sweeps land in MLflow as one parent run with a child per trial and a summary."""
 
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
         "validation_curves.png",
     } <= artifacts(client, parent.info.run_id, "sweep")
     table = client.download_artifacts(parent.info.run_id, "sweep/trials.csv", str(tmp_path))
-    text = open(table).read()
+    text = Path(table).read_text()
     assert text.count("FINISHED") == 2 and best.info.run_id in text
     assert f"MLflow parent run: {parent.info.run_id}" in result.stdout
 
@@ -121,7 +122,7 @@ def test_k_fold_summary_matches_the_children(tmp_path) -> None:
     path = client.download_artifacts(parent.info.run_id, "sweep/folds.csv", str(tmp_path))
     import csv
 
-    rows = list(csv.DictReader(open(path)))
+    rows = list(csv.DictReader(Path(path).read_text().splitlines()))
     assert len(rows) == 2
     for row in rows:
         lr = "0.001" if "optimizer.lr=0.001" in row["overrides"] else "0.003"
