@@ -10,6 +10,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from tunelab.checks import ConfigError, check_config
+from tunelab.pruning import is_pruned, optuna_trial_number, tell_pruned
 from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def train(cfg: DictConfig) -> float:
         check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
         objective = fit_and_test(cfg, run, output_dir)
     except BaseException as error:
+        if is_pruned(error):
+            return trial_pruned(run, error, hydra_cfg)
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)  # Lightning exits on Ctrl-C
         record_failure(run, error, output_dir, "KILLED" if interrupted else "FAILED")
         if in_sweep and not interrupted:
@@ -74,6 +77,15 @@ def record_failure(run, error: BaseException, output_dir: Path, status: str) -> 
     (output_dir / "error.txt").write_text(traceback.format_exc())
     run.log_artifact(output_dir / "error.txt")
     run.end(status)
+
+
+def trial_pruned(run, error: BaseException, hydra_cfg) -> float:
+    """A trial the Optuna study pruned: its run ends KILLED and tagged, the study records it."""
+    log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
+    run.set_tags({"pruned": "true", "pruned.reason": str(error)})
+    run.end("KILLED")
+    tell_pruned(hydra_cfg.sweep.dir)
+    return math.nan
 
 
 def trial_failed(cfg: DictConfig, hydra_cfg, error: Exception) -> float:
@@ -126,7 +138,12 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
 
     datamodule = build_datamodule(cfg.data)
     classifier = build_classifier(cfg, datamodule)
-    trainer = build_trainer(cfg, build_callbacks(cfg.callbacks), run.lightning_logger())
+    callbacks = build_callbacks(cfg.callbacks)
+    if optuna_trial_number() is not None:  # a trial of the Optuna sweeper: report each epoch
+        from tunelab.pruning import pruning_callback
+
+        callbacks.append(pruning_callback(HydraConfig.get().sweep.dir, cfg.objective.metric))
+    trainer = build_trainer(cfg, callbacks, run.lightning_logger())
     run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
     save_config(cfg, output_dir, run)
 

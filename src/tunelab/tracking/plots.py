@@ -56,7 +56,7 @@ def validation_curves(
     axis.set_xlabel("epoch")
     axis.set_ylabel(metric)
     axis.set_title(f"{metric}, all trials")
-    if len(trials) <= 12:
+    if axis.lines and len(trials) <= 12:
         axis.legend(fontsize=6)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

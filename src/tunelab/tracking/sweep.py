@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from tunelab.pruning import optuna_trial_number
+
 # Written by the sweep callback into the sweep folder, read by every trial, whatever
 # process or machine the launcher runs it in.
 PARENT_FILE = ".mlflow_parent_run_id"
@@ -16,6 +18,9 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str]]:
         "sweep.trial_overrides": " ".join(hydra_cfg.overrides.task),
         "sweep.dir": str(hydra_cfg.sweep.dir),
     }
+    number = optuna_trial_number()
+    if number is not None:
+        tags["optuna.trial"] = str(number)
     return parent, tags
 
 

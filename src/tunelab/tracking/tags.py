@@ -1,6 +1,8 @@
 """Tags that make a run reproducible: code version, command, overrides, environment."""
 
+import os
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +35,7 @@ def run_tags(root: str | Path, overrides: list[str], output_dir: str) -> dict[st
         "hydra.overrides": " ".join(overrides) or "(none)",
         "hydra.output_dir": output_dir,
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "process": f"{socket.gethostname()}:{os.getpid()}",
         "mlflow.source.name": sys.argv[0],
         "version.torch": torch.__version__,
         "version.lightning": lightning.__version__,

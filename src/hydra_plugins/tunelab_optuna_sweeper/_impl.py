@@ -1,0 +1,125 @@
+"""The search: ask Optuna for trials, run them through Hydra's launcher, tell Optuna the results."""
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
+from tunelab.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
+from tunelab.tracking.study_summary import log_study_summary
+
+log = logging.getLogger(__name__)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+class OptunaSearch:
+    def __init__(
+        self,
+        hydra_context: Any,
+        task_function: Any,
+        config: DictConfig,
+        sampler: Any,
+        pruner: Any,
+        direction: str | None,
+        study_name: str | None,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        params: dict[str, str] | None,
+    ) -> None:
+        self.config, self.hydra_context = config, hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+        self.sampler_cfg, self.pruner_cfg = sampler, pruner
+        self.direction = direction or {"max": "maximize", "min": "minimize"}[config.objective.mode]
+        self.study_name = study_name or config.tracking.experiment
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.storage = storage or str(self.sweep_dir / f"optuna{JOURNAL_SUFFIX}")
+        self.n_trials, self.n_jobs = n_trials, max(1, n_jobs)
+        self.params = dict(params or {})
+
+    def run(self, arguments: list[str]) -> list[JobReturn]:
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        space, fixed = split_search_space(self.params, arguments, parser)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+        study = self.open_study(space)
+        done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+        log.info(
+            f"study {self.study_name!r} in {self.storage}: {done} trials done, {self.n_trials} wanted"
+        )
+        returns, job_idx = [], 0
+        while done < self.n_trials:
+            trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+            batch = [self.trial_overrides(trial, fixed) for trial in trials]
+            results = self.launcher.launch(batch, initial_job_idx=job_idx)
+            for trial, result in zip(trials, results, strict=True):
+                self.tell(study, trial, result)
+            job_idx, done = job_idx + len(trials), done + len(trials)
+            returns.extend(results)
+        self.finish(study, space)
+        return returns
+
+    def open_study(self, space: dict) -> optuna.Study:
+        if self.storage.endswith(JOURNAL_SUFFIX):
+            Path(self.storage).parent.mkdir(parents=True, exist_ok=True)
+        sampler_args = (
+            {"search_space": grid_of(space)}
+            if self.sampler_cfg._target_.endswith("GridSampler")
+            else {}
+        )
+        study = optuna.create_study(
+            study_name=self.study_name,
+            storage=open_storage(self.storage),
+            sampler=instantiate(self.sampler_cfg, **sampler_args),
+            pruner=instantiate(self.pruner_cfg),
+            direction=self.direction,
+            load_if_exists=True,
+        )
+        spec = {"study_name": self.study_name, "storage": self.storage}
+        (self.sweep_dir / STUDY_FILE).write_text(json.dumps(spec))
+        return study
+
+    @staticmethod
+    def trial_overrides(trial: optuna.Trial, fixed: list[str]) -> list[str]:
+        chosen = [f"{key}={value}" for key, value in trial.params.items()]
+        # The trial's number reaches its job as an environment variable, not a config key, so
+        # runs keep clean overrides and params.
+        return [*fixed, *chosen, f"++hydra.job.env_set.{TRIAL_ENV}={trial.number}"]
+
+    def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
+        """COMPLETE with the returned objective; FAIL for an error or NaN; a trial the job
+        already recorded as PRUNED stays so."""
+        value = result.return_value if result.status == JobStatus.COMPLETED else None
+        ok = isinstance(value, int | float) and math.isfinite(value)
+        if ok:
+            frozen = study.tell(trial, float(value), skip_if_finished=True)
+        else:
+            frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        log.info(f"trial {trial.number} {frozen.state.name}: {trial.params} -> {value}")
+        if result.status == JobStatus.FAILED and self.config.get("on_trial_error") == "stop":
+            _ = result.return_value  # re-raises the trial's error: the sweep stops here
+
+    def finish(self, study: optuna.Study, space: dict) -> None:
+        completed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        results: dict[str, Any] = {
+            "name": "optuna",
+            "study_name": self.study_name,
+            "storage": self.storage,
+        }
+        if completed:
+            results |= {"best_params": study.best_params, "best_value": study.best_value}
+        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
+        log_study_summary(study, self.config, self.sweep_dir)

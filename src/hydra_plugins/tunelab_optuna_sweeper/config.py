@@ -1,0 +1,112 @@
+"""Config groups of the sweeper: hydra/sweeper=optuna, hydra/sweeper/sampler, hydra/sweeper/pruner."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class TPESamplerConf:
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: int | None = 42
+    n_startup_trials: int = 5
+    multivariate: bool = True
+    constant_liar: bool = True  # parallel trials asked at once spread out instead of colliding
+
+
+@dataclass
+class RandomSamplerConf:
+    _target_: str = "optuna.samplers.RandomSampler"
+    seed: int | None = 42
+
+
+@dataclass
+class GridSamplerConf:
+    """Every combination of the choice() and range() params, in a seeded order."""
+
+    _target_: str = "optuna.samplers.GridSampler"
+    seed: int | None = 42
+
+
+@dataclass
+class CmaEsSamplerConf:
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    seed: int | None = 42
+    n_startup_trials: int = 1
+
+
+@dataclass
+class QMCSamplerConf:
+    _target_: str = "optuna.samplers.QMCSampler"
+    seed: int | None = 42
+    qmc_type: str = "sobol"
+    scramble: bool = True
+
+
+@dataclass
+class MedianPrunerConf:
+    """Prune a trial whose objective at an epoch is worse than the median of earlier trials'."""
+
+    _target_: str = "optuna.pruners.MedianPruner"
+    n_startup_trials: int = 2
+    n_warmup_steps: int = 1
+    interval_steps: int = 1
+
+
+@dataclass
+class HyperbandPrunerConf:
+    _target_: str = "optuna.pruners.HyperbandPruner"
+    min_resource: int = 1
+    max_resource: Any = "auto"
+    reduction_factor: int = 3
+
+
+@dataclass
+class NopPrunerConf:
+    _target_: str = "optuna.pruners.NopPruner"
+
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.tunelab_optuna_sweeper.optuna_sweeper.TunelabOptunaSweeper"
+    # The sampler is built when the search space is known (GridSampler needs it).
+    _recursive_: bool = False
+    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "median"}])
+    sampler: Any = MISSING
+    pruner: Any = MISSING
+    # maximize | minimize; null: from objective.mode (max -> maximize)
+    direction: str | None = None
+    # null: tracking.experiment. The same name and storage continue a study.
+    study_name: str | None = None
+    # null: a journal file optuna.journal in the sweep folder (several processes can share it);
+    # a path ending in .journal, or a database URL such as sqlite:///optuna.db.
+    storage: str | None = None
+    # Trials the study should hold when the sweep ends, counting those of earlier sweeps.
+    n_trials: int = 20
+    # Trials asked for at once and handed to the launcher together (joblib runs them in parallel).
+    n_jobs: int = 1
+    # The search space, in Hydra's sweep syntax: interval(), tag(log, ...), int(), range(), choice().
+    params: dict[str, str] | None = None
+
+
+def register() -> None:
+    store = ConfigStore.instance()
+    provider = "tunelab_optuna_sweeper"
+    store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider=provider)
+    samplers = {
+        "tpe": TPESamplerConf,
+        "random": RandomSamplerConf,
+        "grid": GridSamplerConf,
+        "cmaes": CmaEsSamplerConf,
+        "qmc": QMCSamplerConf,
+    }
+    for name, node in samplers.items():
+        store.store(group="hydra/sweeper/sampler", name=name, node=node, provider=provider)
+    pruners = {"median": MedianPrunerConf, "hyperband": HyperbandPrunerConf, "none": NopPrunerConf}
+    for name, node in pruners.items():
+        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider=provider)
+
+
+register()

@@ -1,0 +1,65 @@
+"""The trial side of the tunelab Optuna sweeper: report every epoch, stop when told to prune.
+
+The sweeper (hydra_plugins/tunelab_optuna_sweeper) runs each trial with the trial's number in
+TRIAL_ENV and leaves STUDY_FILE in the sweep folder; from these a trial, in whatever process
+the launcher runs it, opens the same study and reports its validation objective to it.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+TRIAL_ENV = "TUNELAB_OPTUNA_TRIAL"
+STUDY_FILE = "optuna_study.json"
+JOURNAL_SUFFIX = ".journal"
+
+
+def open_storage(url: str) -> Any:
+    """A path ending in .journal is a JournalStorage file (safe for several processes on one
+    machine, no database needed); anything else is an RDB URL (sqlite:///..., postgresql://...)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if url.endswith(JOURNAL_SUFFIX):
+        return JournalStorage(JournalFileBackend(url))
+    return optuna.storages.RDBStorage(url)
+
+
+def optuna_trial_number() -> int | None:
+    value = os.environ.get(TRIAL_ENV)
+    return int(value) if value else None
+
+
+def load_study(sweep_dir: str | Path):
+    """The study a sweeper recorded in its sweep folder."""
+    import optuna
+
+    spec = json.loads((Path(sweep_dir) / STUDY_FILE).read_text())
+    return optuna.load_study(study_name=spec["study_name"], storage=open_storage(spec["storage"]))
+
+
+def pruning_callback(sweep_dir: str | Path, monitor: str) -> Any:
+    """optuna-integration's Lightning callback, on this trial of the sweeper's study."""
+    import optuna
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    study = load_study(sweep_dir)
+    number = optuna_trial_number()
+    trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == number)
+    return PyTorchLightningPruningCallback(optuna.trial.Trial(study, trial_id), monitor=monitor)
+
+
+def is_pruned(error: BaseException) -> bool:
+    import sys
+
+    optuna = sys.modules.get("optuna")  # no optuna loaded: no trial of a study
+    return optuna is not None and isinstance(error, optuna.TrialPruned)
+
+
+def tell_pruned(sweep_dir: str | Path) -> None:
+    """Record the prune in the study at once, so the sweeper and other trials see it."""
+    from optuna.trial import TrialState
+
+    load_study(sweep_dir).tell(optuna_trial_number(), state=TrialState.PRUNED)

@@ -1,0 +1,86 @@
+"""An Optuna study on its sweep's parent run: best params and value, history, importances."""
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from tunelab.tracking.sweep import PARENT_FILE
+
+log = logging.getLogger(__name__)
+
+
+def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
+    parent_file = sweep_dir / PARENT_FILE
+    if not parent_file.exists():  # tracking's sweep callback is off: nothing to attach to
+        return
+    parent = parent_file.read_text().strip()
+    client = MlflowClient(config.tracking.uri)
+    states = {str(t.number): t.state.name for t in study.get_trials(deepcopy=False)}
+    tag_children(client, parent, states)
+    folder = sweep_dir / "optuna"
+    folder.mkdir(exist_ok=True)
+    study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    save_plots(study, folder)
+    client.log_artifacts(parent, str(folder), "optuna")
+
+    counts = {s: sum(v == s for v in states.values()) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    metrics = {f"optuna.trials_{s.lower()}": n for s, n in counts.items()}
+    params, tags = (
+        {},
+        {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name},
+    )
+    if counts["COMPLETE"]:
+        metrics["optuna.best_value"] = study.best_value
+        params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
+        tags["optuna.best_trial"] = str(study.best_trial.number)
+    client.log_batch(
+        parent,
+        metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
+        params=[Param(k, v) for k, v in params.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
+
+
+def tag_children(client: MlflowClient, parent: str, states: dict[str, str]) -> None:
+    """Each trial's run gets the state Optuna recorded for it."""
+    parent_run = client.get_run(parent)
+    children = client.search_runs(
+        [parent_run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+        max_results=10_000,
+    )
+    for run in children:
+        state = states.get(run.data.tags.get("optuna.trial", ""))
+        if state:
+            client.set_tag(run.info.run_id, "optuna.state", state)
+
+
+def save_plots(study: Any, folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    plots = {
+        "optimization_history.png": optuna_plots.plot_optimization_history,
+        "param_importances.png": optuna_plots.plot_param_importances,
+        "intermediate_values.png": optuna_plots.plot_intermediate_values,
+    }
+    for name, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+            try:
+                axis = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as error:  # too few trials
+                log.info("no %s: %s", name, error)
+                continue
+        figure = axis.figure if hasattr(axis, "figure") else axis.flat[0].figure
+        figure.set_size_inches(7, 4.5)
+        figure.tight_layout()
+        figure.savefig(folder / name, dpi=100)
+        plt.close(figure)
