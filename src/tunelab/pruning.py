@@ -33,11 +33,16 @@ def optuna_trial_number() -> int | None:
 
 
 def load_study(sweep_dir: str | Path):
-    """The study a sweeper recorded in its sweep folder."""
+    """The study a sweeper recorded in its sweep folder, with the sweep's pruner (a pruner
+    belongs to the process's Study object, not to the storage)."""
     import optuna
+    from hydra.utils import instantiate
 
     spec = json.loads((Path(sweep_dir) / STUDY_FILE).read_text())
-    return optuna.load_study(study_name=spec["study_name"], storage=open_storage(spec["storage"]))
+    storage = open_storage(spec["storage"])
+    return optuna.load_study(
+        study_name=spec["study_name"], storage=storage, pruner=instantiate(spec["pruner"])
+    )
 
 
 def pruning_callback(sweep_dir: str | Path, monitor: str) -> Any:

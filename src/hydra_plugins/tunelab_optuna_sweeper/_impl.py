@@ -75,22 +75,28 @@ class OptunaSearch:
     def open_study(self, space: dict) -> optuna.Study:
         if self.storage.endswith(JOURNAL_SUFFIX):
             Path(self.storage).parent.mkdir(parents=True, exist_ok=True)
-        sampler_args = (
-            {"search_space": grid_of(space)}
-            if self.sampler_cfg._target_.endswith("GridSampler")
-            else {}
-        )
         study = optuna.create_study(
             study_name=self.study_name,
             storage=open_storage(self.storage),
-            sampler=instantiate(self.sampler_cfg, **sampler_args),
+            sampler=self.sampler(space),
             pruner=instantiate(self.pruner_cfg),
             direction=self.direction,
             load_if_exists=True,
         )
-        spec = {"study_name": self.study_name, "storage": self.storage}
+        pruner = OmegaConf.to_container(self.pruner_cfg, resolve=True)
+        spec = {"study_name": self.study_name, "storage": self.storage, "pruner": pruner}
         (self.sweep_dir / STUDY_FILE).write_text(json.dumps(spec))
         return study
+
+    def sampler(self, space: dict) -> optuna.samplers.BaseSampler:
+        if not self.sampler_cfg._target_.endswith("GridSampler"):
+            return instantiate(self.sampler_cfg)
+        grid = grid_of(space)
+        points = math.prod(len(values) for values in grid.values())
+        if points < self.n_trials:
+            log.info(f"the grid has {points} points: n_trials lowered from {self.n_trials}")
+            self.n_trials = points
+        return instantiate(self.sampler_cfg, search_space=grid)
 
     @staticmethod
     def trial_overrides(trial: optuna.Trial, fixed: list[str]) -> list[str]:
@@ -103,11 +109,10 @@ class OptunaSearch:
         """COMPLETE with the returned objective; FAIL for an error or NaN; a trial the job
         already recorded as PRUNED stays so."""
         value = result.return_value if result.status == JobStatus.COMPLETED else None
-        ok = isinstance(value, int | float) and math.isfinite(value)
-        if ok:
-            frozen = study.tell(trial, float(value), skip_if_finished=True)
+        if isinstance(value, int | float) and math.isfinite(value):
+            frozen = tell_once(study, trial, values=float(value))
         else:
-            frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            frozen = tell_once(study, trial, state=TrialState.FAIL)
         log.info(f"trial {trial.number} {frozen.state.name}: {trial.params} -> {value}")
         if result.status == JobStatus.FAILED and self.config.get("on_trial_error") == "stop":
             _ = result.return_value  # re-raises the trial's error: the sweep stops here
@@ -123,3 +128,15 @@ class OptunaSearch:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
         log_study_summary(study, self.config, self.sweep_dir)
+
+
+def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna.trial.FrozenTrial:
+    """study.tell, leaving a trial its job already finished (pruned) as it is."""
+    try:
+        return study.tell(trial, skip_if_finished=True, **result)
+    except RuntimeError as error:
+        # GridSampler calls study.stop() after its last point, which Optuna allows only inside
+        # study.optimize; the result is stored before that call, so the tell itself happened.
+        if "Study.stop" not in str(error):
+            raise
+        return next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)

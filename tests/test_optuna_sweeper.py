@@ -1,0 +1,133 @@
+"""The tunelab Optuna sweeper: studies, pruning, resume and parallel trials, for real."""
+
+import pytest
+
+from tests.conftest import run_entry
+
+FAST = [
+    "model=mlp",
+    "model.hidden_dim=32",
+    "print_config=false",
+    "callbacks.progress_bar=null",
+    "tracking.experiment=study",
+    "hydra/sweeper=optuna",
+    "hydra.sweeper.study_name=test",
+]
+
+
+def study_sweep(root, *args: str):
+    """Run a sweep with the study's journal at a fixed place, so later sweeps can resume it."""
+    storage = f"hydra.sweeper.storage={root}/study.journal"
+    return run_entry(["-m", *FAST, storage, *args], root)
+
+
+def load(root):
+    import optuna
+    from mlflow import MlflowClient
+
+    from tunelab.pruning import open_storage
+
+    study = optuna.load_study(study_name="test", storage=open_storage(f"{root}/study.journal"))
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("study").experiment_id], max_results=100
+    )
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return study, client, parents, children
+
+
+def test_tpe_study_of_four_trials(tmp_path) -> None:
+    study_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=4",
+        "hydra/sweeper/pruner=none",
+        "trainer.max_epochs=2",
+        "optimizer.lr=tag(log, interval(1e-4, 1e-1))",
+        "optimizer=choice(adam, sgd)",
+        "data.batch_size=choice(32, 64)",
+    )
+    study, client, parents, children = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(c.data.tags["optuna.trial"] for c in children) == ["0", "1", "2", "3"]
+    assert {c.data.tags["optuna.state"] for c in children} == {"COMPLETE"}
+    best_child = max(c.data.metrics["objective"] for c in children)
+    assert parent.data.metrics["optuna.best_value"] == pytest.approx(best_child)
+    assert parent.data.metrics["best_objective"] == pytest.approx(best_child)
+    assert parent.data.params["optuna.best.optimizer"] in ("adam", "sgd")
+    assert float(parent.data.params["optuna.best.optimizer.lr"]) == pytest.approx(
+        study.best_params["optimizer.lr"]
+    )
+    optuna_files = {
+        a.path.split("/")[-1] for a in client.list_artifacts(parent.info.run_id, "optuna")
+    }
+    assert {"optimization_history.png", "param_importances.png", "trials.csv"} <= optuna_files
+    lrs = [float(c.data.params["optimizer.lr"]) for c in children]
+    assert all(1e-4 <= lr <= 1e-1 for lr in lrs) and len(set(lrs)) == 4
+
+
+def test_a_bad_curve_is_pruned_early(tmp_path) -> None:
+    epochs = "trainer.max_epochs=4"
+    no_stop = "callbacks.early_stopping=null"
+    setup = [epochs, no_stop, "regularization.dropout=interval(0.0, 0.1)"]
+    median = ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2"]
+    study_sweep(tmp_path, "hydra.sweeper.n_trials=2", "optimizer.lr=3e-3", *setup, *median)
+    # the same study goes on with a learning rate that cannot learn in 4 epochs
+    study_sweep(tmp_path, "hydra.sweeper.n_trials=3", "optimizer.lr=1e-7", *setup, *median)
+    study, client, _, children = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    pruned = study.trials[2]
+    assert max(pruned.intermediate_values) < 3  # stopped before its last epoch
+    run = next(c for c in children if c.data.tags["optuna.trial"] == "2")
+    assert run.info.status == "KILLED"
+    assert run.data.tags["pruned"] == "true" and run.data.tags["optuna.state"] == "PRUNED"
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) < 4
+
+
+def test_resume_continues_without_rerunning(tmp_path) -> None:
+    space = [
+        "trainer.max_epochs=1",
+        "hydra/sweeper/pruner=none",
+        "optimizer.lr=tag(log, interval(1e-4, 1e-2))",
+    ]
+    study_sweep(tmp_path, "hydra.sweeper.n_trials=2", *space)
+    first, _, _, _ = load(tmp_path)
+    before = [(t.number, t.params, t.value) for t in first.trials]
+    study_sweep(tmp_path, "hydra.sweeper.n_trials=4", *space)
+    study, _, parents, children = load(tmp_path)
+    assert len(study.trials) == 4
+    assert [(t.number, t.params, t.value) for t in study.trials[:2]] == before
+    second = max(parents, key=lambda r: r.info.start_time)
+    ran_again = [c for c in children if c.data.tags["mlflow.parentRunId"] == second.info.run_id]
+    assert sorted(c.data.tags["optuna.trial"] for c in ran_again) == ["2", "3"]
+
+
+def test_joblib_workers_share_the_study(tmp_path) -> None:
+    study_sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4",
+        "trainer.max_epochs=2",
+        "optimizer.lr=tag(log, interval(1e-4, 1e-2))",
+    )
+    study, _, _, children = load(tmp_path)
+    assert len(study.trials) == 4
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+    assert len(children) == 4
+    assert len({c.data.tags["process"] for c in children}) >= 2  # trials ran in two processes
+    for trial in study.trials:
+        assert trial.intermediate_values, "each trial reported its epochs to the shared study"
+
+
+def test_sweeper_plugin_does_not_slow_help() -> None:
+    from tests.test_config import imported_modules, run_quick
+
+    result = run_quick("--hydra-help")
+    assert "optuna" in result.stdout  # hydra/sweeper=optuna is listed
+    assert "hyperband" in result.stdout and "cmaes" in result.stdout
+    assert not {"optuna", "mlflow", "torch"} & imported_modules(result.stderr)
