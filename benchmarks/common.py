@@ -1,0 +1,66 @@
+"""Shared by the benchmark scripts: run commands, time them, print and save tables."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", {torch.cuda.get_device_name()}"
+    except ImportError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {cores} cores{gpu}, Python {platform.python_version()}"
+
+
+def run(args: list[str], root: Path, env: dict | None = None, check: bool = True) -> tuple[float, str]:
+    """(wall seconds, stdout) of `python ARGS` with outputs and the MLflow store under root."""
+    full_env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONWARNINGS": "ignore", **(env or {})}
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    start = time.perf_counter()
+    result = subprocess.run([PYTHON, *args], cwd=root, env=full_env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return wall, result.stdout
+
+
+def median_wall(args: list[str], repeats: int, root: Path, check: bool = True) -> float:
+    return statistics.median(run(args, root, check=check)[0] for _ in range(repeats))
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="tunelab-bench-"))
+
+
+def report(name: str, title: str, rows: list[dict], notes: list[str] = ()) -> None:
+    """Print the table and save it (with the machine) as benchmarks/NAME.json."""
+    columns = list(rows[0]) if rows else []
+
+    def cell(v: object) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    widths = [max(len(c), *(len(cell(r[c])) for r in rows)) for c in columns]
+    print(f"\n{title}  ({machine()})")
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(cell(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for note in notes:
+        print(note)
+    out = Path(__file__).with_name(f"{name}.json")
+    out.write_text(json.dumps({"title": title, "machine": machine(), "rows": rows, "notes": list(notes)}, indent=2))
