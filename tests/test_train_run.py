@@ -102,6 +102,7 @@ def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained, tmp_path) ->
     network.load_state_dict(weights)
     network.eval()
     x, y = datamodule.splits["test"]
+    mean, std = (torch.tensor(v) for v in checkpoint["tunelab"]["normalize"].values())
     with torch.no_grad():
-        accuracy = (network(x).argmax(1) == y).float().mean().item()
+        accuracy = (network((x - mean) / std).argmax(1) == y).float().mean().item()
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)

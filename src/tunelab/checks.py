@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 
 from omegaconf import DictConfig
 
+from tunelab.errors import ConfigError
+
 # Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
 STAGE_METRICS = ("loss", "acc", "f1", "auroc")
 MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
@@ -16,10 +18,6 @@ MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in 
 # Scheduler arguments that mean "the length of the whole run"; left null in conf/scheduler,
 # they are filled in once the trainer knows how many epochs or optimizer steps it will run.
 HORIZON_ARGS = ("T_max", "total_steps")
-
-
-class ConfigError(ValueError):
-    """A config value a user set that cannot work; the message says what to change."""
 
 
 def _positive(cfg: DictConfig) -> Iterator[str]:
@@ -86,7 +84,8 @@ def _scheduler(cfg: DictConfig) -> Iterator[str]:
 def _data(cfg: DictConfig) -> Iterator[str]:
     data = cfg.data
     split = data.split
-    if not (0 < split.val < 1 and 0 < split.test < 1 and split.val + split.test < 1):
+    test = split.test or 0.0  # null: the source fixes its test split
+    if not (0 < split.val < 1 and 0 <= test < 1 and split.val + test < 1):
         yield f"data.split.val={split.val}, data.split.test={split.test}: each in (0, 1), together < 1"
     folds, fold = data.get("num_folds"), data.get("fold")
     if (folds is None) != (fold is None):

@@ -1,5 +1,6 @@
 """The LightningModule: cross-entropy plus penalty, torchmetrics per stage, optimizers."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -99,8 +100,12 @@ class Classifier(L.LightningModule):
         self.metrics[f"{stage}_"].reset()
         return values
 
+    def on_train_epoch_start(self) -> None:
+        self.epoch_started = time.perf_counter()
+
     def on_train_epoch_end(self) -> None:
         values = self._epoch_values("train")
+        values["train/epoch_time"] = torch.tensor(time.perf_counter() - self.epoch_started)
         if self.penalty is not None:
             values["train/penalty"] = self.penalty_mean.compute()
             self.penalty_mean.reset()

@@ -9,7 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from tunelab.checks import ConfigError, check_config
+from tunelab.checks import check_config
+from tunelab.errors import ConfigError, UserError
 from tunelab.pruning import is_pruned, optuna_trial_number, tell_pruned
 from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
 
@@ -37,6 +38,8 @@ def train(cfg: DictConfig) -> float:
         record_failure(run, error, output_dir, "KILLED" if interrupted else "FAILED")
         if in_sweep and not interrupted:
             return trial_failed(cfg, hydra_cfg, error)
+        if isinstance(error, UserError):  # the message says what to change; no traceback
+            raise SystemExit(f"tunelab: {error}") from None
         raise
     run.end("FINISHED")
     return objective
@@ -126,7 +129,12 @@ def build_classifier(cfg: DictConfig, datamodule):
         label_smoothing=reg.label_smoothing,
         objective=objective.metric,
         objective_mode=objective.mode,
-        recipe={"config": OmegaConf.to_container(cfg, resolve=True), "data": datamodule.summary()},
+        recipe={
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "data": datamodule.summary(),
+            "classes": datamodule.data.classes,
+            "normalize": datamodule.normalization(),
+        },
     )
 
 
@@ -145,6 +153,8 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
         callbacks.append(pruning_callback(HydraConfig.get().sweep.dir, cfg.objective.metric))
     trainer = build_trainer(cfg, callbacks, run.lightning_logger())
     run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
+    if datamodule.data.info:  # label mapping, columns, folders
+        run.log_dict(datamodule.data.info, "data_info.json")
     save_config(cfg, output_dir, run)
 
     trainer.fit(classifier, datamodule=datamodule)

@@ -1,4 +1,4 @@
-"""One LightningDataModule for every source: split, standardise, serve."""
+"""One LightningDataModule for every source: split, standardise, augment, serve."""
 
 import hashlib
 from collections.abc import Callable
@@ -16,6 +16,30 @@ from tunelab.data.splits import split_indices
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30
 
 
+class Normalize:
+    """(x - mean) / std per channel, on the batch and on whatever device it is on."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean, self.std = mean, std
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mean.device != x.device:
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+        return (x - self.mean) / self.std
+
+
+class Chain:
+    """Transforms applied in order (a class, not a lambda, so DataLoader workers can pickle it)."""
+
+    def __init__(self, *transforms: Callable | None) -> None:
+        self.transforms = [t for t in transforms if t is not None]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for transform in self.transforms:
+            x = transform(x)
+        return x
+
+
 class DataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -31,18 +55,27 @@ class DataModule(L.LightningDataModule):
         super().__init__()
         self.data, self.batch_size, self.num_workers = data, batch_size, num_workers
         self.seed = split["seed"]
-        self.augment = augment
         self.in_memory = (
-            data.x.nbytes <= IN_MEMORY_LIMIT_BYTES if in_memory == "auto" else in_memory
+            data.x.nbytes <= IN_MEMORY_LIMIT_BYTES if in_memory == "auto" else bool(in_memory)
         )
-        fixed_test = None if data.fixed_test is None else data.fixed_test.numpy()
+        fixed = {k: v.numpy() for k, v in data.fixed_splits.items()}
         index = split_indices(
-            data.y.numpy(), split["val"], split["test"], self.seed, fold, num_folds, fixed_test
+            data.y.numpy(), split["val"], split["test"], self.seed, fold, num_folds, fixed
         )
-        x = standardized(data.x, data.standardize, torch.as_tensor(index["train"]))
-        self.splits = {
-            name: (x[torch.as_tensor(idx)], data.y[torch.as_tensor(idx)])
-            for name, idx in index.items()
+        self.index = {k: torch.as_tensor(v) for k, v in index.items()}
+        x = data.x
+        if isinstance(data.standardize, torch.Tensor):  # table columns: once, with train statistics
+            x = standardized_columns(x, data.standardize, self.index["train"])
+        self.splits = {name: (x[idx], data.y[idx]) for name, idx in self.index.items()}
+        # Images are normalised per batch, after augmentation, which works on [0, 1] pixels.
+        normalize = (
+            channel_normalizer(self.splits["train"][0]) if data.standardize == "channels" else None
+        )
+        self.normalize = normalize
+        self.transforms = {
+            "train": Chain(augment, normalize),
+            "val": Chain(normalize),
+            "test": Chain(normalize),
         }
 
     @property
@@ -59,28 +92,37 @@ class DataModule(L.LightningDataModule):
             self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
 
     def train_dataloader(self):
-        return self._loader("train", shuffle=True, transform=self.augment)
+        return self.loader("train", shuffle=True)
 
     def val_dataloader(self):
-        return self._loader("val")
+        return self.loader("val")
 
     def test_dataloader(self):
-        return self._loader("test")
+        return self.loader("test")
 
-    def _loader(self, split: str, shuffle: bool = False, transform=None):
+    def loader(self, split: str, shuffle: bool = False):
         x, y = self.splits[split]
+        transform = self.transforms[split]
         if self.in_memory:
             return TensorBatches(x, y, self.batch_size, shuffle, self.seed, transform)
-        sampler = EpochPermutationSampler(len(y), self.seed) if shuffle else None
         return DataLoader(
             TensorDataset(x, y),
             batch_size=self.batch_size,
-            sampler=sampler,
+            sampler=EpochPermutationSampler(len(y), self.seed) if shuffle else None,
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
-            collate_fn=_collate(transform),
+            collate_fn=BatchTransform(transform),
         )
+
+    def normalization(self) -> dict[str, list] | None:
+        """The per-channel statistics every input is normalised with (for inference)."""
+        if self.normalize is None:
+            return None
+        return {
+            "mean": self.normalize.mean.cpu().tolist(),
+            "std": self.normalize.std.cpu().tolist(),
+        }
 
     def summary(self) -> dict[str, Any]:
         """What the MLflow run records about the data."""
@@ -95,29 +137,32 @@ class DataModule(L.LightningDataModule):
         }
 
 
-def _collate(transform):
-    def collate(items):
+class BatchTransform:
+    """Collate, then transform the whole batch (picklable for DataLoader workers)."""
+
+    def __init__(self, transform: Callable | None) -> None:
+        self.transform = transform
+
+    def __call__(self, items):
         x, y = torch.utils.data.default_collate(items)
-        return (transform(x) if transform else x), y
-
-    return collate
+        return (self.transform(x) if self.transform else x), y
 
 
-def standardized(
-    x: torch.Tensor, how: str | torch.Tensor | None, train_index: torch.Tensor
+def channel_normalizer(train_x: torch.Tensor) -> Normalize:
+    dims = [0, *range(2, train_x.dim())]
+    mean = train_x.mean(dim=dims, keepdim=True)[0]
+    std = train_x.std(dim=dims, keepdim=True)[0].clamp_min(1e-6)
+    return Normalize(mean, std)
+
+
+def standardized_columns(
+    x: torch.Tensor, columns: torch.Tensor, train_index: torch.Tensor
 ) -> torch.Tensor:
-    """x standardised with the mean and std of the training rows only."""
-    if how is None:
-        return x
-    train = x[train_index]
-    if isinstance(how, str):  # per channel of [N, C, H, W]
-        dims = [0, *range(2, x.dim())]
-        mean = train.mean(dim=dims, keepdim=True)
-        std = train.std(dim=dims, keepdim=True).clamp_min(1e-8)
-        return (x - mean) / std
-    mean, std = train[:, how].mean(0), train[:, how].std(0).clamp_min(1e-8)
+    """x with the masked columns standardised by the mean and std of the training rows only."""
+    train = x[train_index][:, columns]
+    mean, std = train.mean(0), train.std(0).clamp_min(1e-8)
     x = x.clone()
-    x[:, how] = (x[:, how] - mean) / std
+    x[:, columns] = (x[:, columns] - mean) / std
     return x
 
 
@@ -130,12 +175,13 @@ def fingerprint(data: LabeledData) -> str:
 
 
 def build_datamodule(cfg: Any) -> DataModule:
-    """Load conf/data's source and wrap it: split, standardise, serve."""
-    from hydra.utils import instantiate
+    """Load conf/data's source and wrap it: split, standardise, augment, serve."""
+    from tunelab.data.augment import PerSample
+    from tunelab.errors import instantiate
 
-    augment = instantiate(cfg.augment) if cfg.get("augment") else None
+    augment = PerSample(instantiate(cfg.augment, _convert_="all")) if cfg.get("augment") else None
     return DataModule(
-        instantiate(cfg.source),
+        instantiate(cfg.source, _convert_="all"),
         split=dict(cfg.split),
         batch_size=cfg.batch_size,
         fold=cfg.get("fold"),

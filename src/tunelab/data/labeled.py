@@ -4,21 +4,31 @@ from dataclasses import dataclass, field
 
 import torch
 
+from tunelab.errors import DataError
+
 
 @dataclass
 class LabeledData:
     name: str
-    x: torch.Tensor  # all examples, float32, [N, ...]
+    x: torch.Tensor  # all examples: images float32 in [0, 1] [N, C, H, W], or tables [N, F]
     y: torch.Tensor  # class indices, int64, [N]
     classes: list[str]
-    # Index sets fixed by the source itself (e.g. torchvision's test file); the DataModule
-    # splits the rest.
-    fixed_test: torch.Tensor | None = None
-    # What to standardise with statistics of the training split: "channels" for images
-    # ([N, C, H, W]), a boolean mask over the columns for tables, None for nothing.
+    # Index sets fixed by the source (torchvision's test file, the user's train/ val/ test/
+    # folders); the DataModule splits what is not fixed.
+    fixed_splits: dict[str, torch.Tensor] = field(default_factory=dict)
+    # What to standardise with statistics of the training split: "channels" for images, a
+    # boolean mask over the columns for tables, None for nothing.
     standardize: str | torch.Tensor | None = "channels"
-    # Facts worth recording with the run (label mapping, column names, folder paths).
+    # Facts worth recording with the run (label mapping, columns, folders).
     info: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        present = torch.unique(self.y)
+        if len(present) < 2:
+            found = self.classes[int(present[0])] if len(present) else "none"
+            raise DataError(
+                f"data set {self.name!r} has a single class ({found}): a classifier needs at least two"
+            )
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -27,3 +37,7 @@ class LabeledData:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4

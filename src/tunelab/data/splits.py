@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from tunelab.errors import DataError
+
 
 def split_indices(
     labels: np.ndarray,
@@ -11,23 +13,39 @@ def split_indices(
     seed: int,
     fold: int | None = None,
     num_folds: int | None = None,
-    fixed_test: np.ndarray | None = None,
+    fixed: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Index arrays for train, val and test; the test split never depends on the fold."""
+    """Index arrays for train, val and test. Splits the source fixed are kept; the test split
+    never depends on the fold, and with k folds validation is fold `fold` of train + val."""
+    fixed = fixed or {}
     everything = np.arange(len(labels))
-    if fixed_test is not None:
-        test_idx = np.sort(fixed_test)
-        dev_idx = np.setdiff1d(everything, test_idx)
-    else:
-        dev_idx, test_idx = train_test_split(
-            everything, test_size=test, random_state=seed, stratify=labels
-        )
-    if num_folds:
-        folds = StratifiedKFold(num_folds, shuffle=True, random_state=seed)
-        train_pos, val_pos = list(folds.split(dev_idx, labels[dev_idx]))[fold]
-        train_idx, val_idx = dev_idx[train_pos], dev_idx[val_pos]
-    else:
-        train_idx, val_idx = train_test_split(
-            dev_idx, test_size=val / (1.0 - test), random_state=seed, stratify=labels[dev_idx]
-        )
+    try:
+        test_idx = fixed.get("test")
+        rest = np.setdiff1d(everything, test_idx) if test_idx is not None else everything
+        if test_idx is None:
+            if not test:
+                raise DataError(
+                    "data.split.test is null but this source has no test files: set it, e.g. 0.15"
+                )
+            rest, test_idx = train_test_split(
+                rest, test_size=test, random_state=seed, stratify=labels[rest]
+            )
+        if num_folds:
+            folds = StratifiedKFold(num_folds, shuffle=True, random_state=seed)
+            train_pos, val_pos = list(folds.split(rest, labels[rest]))[fold]
+            train_idx, val_idx = rest[train_pos], rest[val_pos]
+        elif "val" in fixed:
+            val_idx = fixed["val"]
+            train_idx = np.setdiff1d(rest, val_idx)
+        else:
+            share = val / (1.0 - test) if "test" not in fixed else val
+            train_idx, val_idx = train_test_split(
+                rest, test_size=share, random_state=seed, stratify=labels[rest]
+            )
+    except ValueError as error:  # sklearn: a class too small to stratify
+        counts = np.bincount(labels)
+        raise DataError(
+            f"cannot split the data ({error}); the smallest class has {counts[counts > 0].min()} examples: "
+            "add examples, or lower data.num_folds"
+        ) from None
     return {"train": np.sort(train_idx), "val": np.sort(val_idx), "test": np.sort(test_idx)}

@@ -9,7 +9,7 @@ def build_network(
     cfg: Any, input_shape: tuple[int, ...], num_classes: int, dropout: float
 ) -> nn.Module:
     """Instantiate conf/model's choice, sized from the data."""
-    from hydra.utils import instantiate
+    from tunelab.errors import instantiate
 
     return instantiate(
         cfg, input_shape=tuple(input_shape), num_classes=num_classes, dropout=dropout

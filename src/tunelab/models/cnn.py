@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from tunelab.errors import ConfigError
+
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
@@ -25,6 +27,10 @@ class CNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if len(input_shape) != 3:
+            raise ConfigError(
+                f"model=cnn needs images (channels, height, width), not input of shape {input_shape}: use model=mlp"
+            )
         in_channels, height, width = input_shape
         blocks: list[nn.Module] = []
         for out_channels in channels:

@@ -73,6 +73,9 @@ class TrackedRun:
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), folder)
 
+    def log_dict(self, data: dict[str, Any], file: str) -> None:
+        self.client.log_dict(self.run_id, data, file)
+
     def lightning_logger(self):
         from lightning.pytorch.loggers import MLFlowLogger
 

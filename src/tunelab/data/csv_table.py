@@ -1,0 +1,54 @@
+"""A table with a target column: numeric features standardised, categorical ones one-hot."""
+
+from pathlib import Path
+
+import torch
+
+from tunelab.data.labeled import LabeledData
+from tunelab.errors import DataError
+
+
+def load_csv(
+    path: str, target: str, categorical: list[str] | None = None, drop: list[str] | None = None
+) -> LabeledData:
+    """Features are every column but the target and `drop`; numeric ones are standardised later
+    with training-split statistics (the DataModule), `categorical` ones one-hot encoded."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"CSV file {file} does not exist: set data.source.path")
+    table = pd.read_csv(file)
+    categorical, drop = list(categorical or []), list(drop or [])
+    for role, names in (("target", [target]), ("categorical", categorical), ("drop", drop)):
+        unknown = [n for n in names if n not in table.columns]
+        if unknown:
+            raise DataError(
+                f"{file}: no column {', '.join(map(repr, unknown))} (data.source.{role}); "
+                f"its columns are {', '.join(table.columns)}"
+            )
+    features = table.drop(columns=[target, *drop])
+    numeric = [c for c in features.columns if c not in categorical]
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(features[column]):
+            raise DataError(
+                f"{file}: column {column!r} is not numeric (e.g. {features[column].iloc[0]!r}): "
+                f"add it to data.source.categorical, or to data.source.drop"
+            )
+    if features[numeric].isna().any().any():
+        bad = [c for c in numeric if features[c].isna().any()]
+        raise DataError(
+            f"{file}: numeric columns with missing values: {', '.join(bad)}; fill or drop them"
+        )
+    encoded = pd.get_dummies(features, columns=categorical, dummy_na=False, dtype="float32")
+    labels = sorted(table[target].astype(str).unique())
+    y = torch.tensor(table[target].astype(str).map({v: i for i, v in enumerate(labels)}).to_numpy())
+    x = torch.tensor(encoded.to_numpy(dtype="float32"))
+    standardize = torch.tensor([c in numeric for c in encoded.columns])
+    info = {
+        "file": str(file),
+        "target": target,
+        "labels": {v: i for i, v in enumerate(labels)},
+        "columns": list(encoded.columns),
+    }
+    return LabeledData(f"csv:{file.stem}", x, y, labels, standardize=standardize, info=info)

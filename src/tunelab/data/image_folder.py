@@ -1,0 +1,72 @@
+"""The user's own images: ROOT/<class>/*.png|jpg, or ROOT/train|val|test/<class>/*."""
+
+from pathlib import Path
+
+import torch
+
+from tunelab.data.labeled import LabeledData
+from tunelab.errors import DataError
+
+SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+SPLITS = ("train", "val", "test")
+
+
+def class_folders(root: Path) -> dict[str, list[Path]]:
+    """{class name: its image files}, classes from the sub-folder names, sorted."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(f"{root} has no class folders: put images in {root}/<class name>/*.png")
+    found = {}
+    for folder in folders:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+        if not files:
+            raise DataError(
+                f"class folder {folder} holds no images (.png, .jpg, ...): add some or remove it"
+            )
+        found[folder.name] = files
+    return found
+
+
+def read_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor:
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2 import functional as F
+
+    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
+    try:
+        image = decode_image(str(path), mode=mode)
+    except RuntimeError as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+    return F.resize(image, list(size), antialias=True)
+
+
+def load_image_folder(
+    root: str, size: tuple[int, int] = (32, 32), channels: int = 3
+) -> LabeledData:
+    """All images resized to `size`, as floats in [0, 1]; split folders are kept as splits."""
+    base = Path(root)
+    if not base.is_dir():
+        raise DataError(
+            f"image folder {base} does not exist: set data.source.root to a folder of class folders"
+        )
+    split_dirs = [s for s in SPLITS if (base / s).is_dir()]
+    if split_dirs and "train" not in split_dirs:
+        raise DataError(f"{base} has {', '.join(split_dirs)}/ but no train/ folder")
+    parts = (
+        {s: class_folders(base / s) for s in split_dirs}
+        if split_dirs
+        else {"all": class_folders(base)}
+    )
+    classes = sorted({c for part in parts.values() for c in part})
+    images, labels, fixed, start = [], [], {}, 0
+    for split, by_class in parts.items():
+        for name, files in by_class.items():
+            images += [read_image(f, tuple(size), channels) for f in files]
+            labels += [classes.index(name)] * len(files)
+        if split != "all" and split != "train":
+            fixed[split] = torch.arange(start, len(labels))
+        start = len(labels)
+    x = torch.stack(images).float() / 255.0
+    info = {"root": str(base), "classes": classes, "split_folders": split_dirs}
+    return LabeledData(
+        f"image_folder:{base.name}", x, torch.tensor(labels), classes, fixed_splits=fixed, info=info
+    )
