@@ -27,7 +27,9 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {cores} cores{gpu}, Python {platform.python_version()}"
 
 
-def run(args: list[str], root: Path, env: dict | None = None, check: bool = True) -> tuple[float, str]:
+def run(
+    args: list[str], root: Path, env: dict | None = None, check: bool = True
+) -> tuple[float, str]:
     """(wall seconds, stdout) of `python ARGS` with outputs and the MLflow store under root."""
     full_env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONWARNINGS": "ignore", **(env or {})}
     full_env.pop("MLFLOW_TRACKING_URI", None)
@@ -62,5 +64,10 @@ def report(name: str, title: str, rows: list[dict], notes: list[str] = ()) -> No
         print("  ".join(cell(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
     for note in notes:
         print(note)
-    out = Path(__file__).with_name(f"{name}.json")
-    out.write_text(json.dumps({"title": title, "machine": machine(), "rows": rows, "notes": list(notes)}, indent=2))
+    # BENCH_OUT: somewhere else than beside the scripts (the tests' tiny runs use it).
+    out = Path(os.environ.get("BENCH_OUT", Path(__file__).parent)) / f"{name}.json"
+    out.write_text(
+        json.dumps(
+            {"title": title, "machine": machine(), "rows": rows, "notes": list(notes)}, indent=2
+        )
+    )

@@ -96,6 +96,12 @@ def _data(cfg: DictConfig) -> Iterator[str]:
         yield f"data.in_memory={data.get('in_memory')}: allowed: auto, true, false"
 
 
+def _tracking(cfg: DictConfig) -> Iterator[str]:
+    mode = cfg.tracking.get("logging", "batched")
+    if mode not in ("batched", "sync", "async"):
+        yield f"tracking.logging={mode}: allowed: batched, sync, async"
+
+
 def _sweep(cfg: DictConfig) -> Iterator[str]:
     if cfg.get("on_trial_error", "continue") not in ("continue", "stop"):
         yield f"on_trial_error={cfg.on_trial_error}: allowed: continue, stop"
@@ -107,6 +113,7 @@ CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
     _monitors,
     _scheduler,
     _data,
+    _tracking,
     _sweep,
 ]
 

@@ -151,7 +151,10 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
         from tunelab.pruning import pruning_callback
 
         callbacks.append(pruning_callback(HydraConfig.get().sweep.dir, cfg.objective.metric))
-    trainer = build_trainer(cfg, callbacks, run.lightning_logger())
+    logger = run.lightning_logger(
+        cfg.tracking.get("logging", "batched"), cfg.tracking.get("flush_seconds", 5.0)
+    )
+    trainer = build_trainer(cfg, callbacks, logger)
     run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
     if datamodule.data.info:  # label mapping, columns, folders
         run.log_dict(datamodule.data.info, "data_info.json")

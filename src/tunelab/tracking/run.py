@@ -76,10 +76,16 @@ class TrackedRun:
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self.client.log_dict(self.run_id, data, file)
 
-    def lightning_logger(self):
-        from lightning.pytorch.loggers import MLFlowLogger
+    def lightning_logger(self, mode: str = "batched", flush_seconds: float = 5.0):
+        """mode: batched (one write every flush_seconds), sync (a write per log call) or async
+        (MLflow's background thread)."""
+        from tunelab.tracking.buffered_logger import BufferedMLFlowLogger
 
-        return MLFlowLogger(tracking_uri=self.uri, run_id=self.run_id)
+        flush = 0.0 if mode in ("sync", "async") else flush_seconds
+        synchronous = False if mode == "async" else None
+        return BufferedMLFlowLogger(
+            tracking_uri=self.uri, run_id=self.run_id, flush_seconds=flush, synchronous=synchronous
+        )
 
     def end(self, status: str) -> None:
         """status: FINISHED, FAILED or KILLED."""

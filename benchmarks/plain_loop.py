@@ -1,0 +1,97 @@
+"""The yardstick: the same network, data, split, optimizer and epochs in a plain PyTorch loop.
+
+python benchmarks/plain_loop.py --data digits|DIR --epochs 2 --batch-size 64
+Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files.
+"""
+
+import argparse
+import json
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from tunelab.data.splits import split_indices  # noqa: E402  (the same split, so the same work)
+from tunelab.models.cnn import CNN  # noqa: E402  (the same network)
+
+
+def load(data: str) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    if data == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        y = torch.tensor(bunch.target)
+        return x, y, split_indices(y.numpy(), 0.15, 0.15, 42)
+    parts = []
+    for prefix in ("train", "t10k"):
+        raw = Path(data, "MNIST", "raw")
+        images = (raw / f"{prefix}-images-idx3-ubyte").read_bytes()
+        labels = (raw / f"{prefix}-labels-idx1-ubyte").read_bytes()
+        n, rows, cols = struct.unpack(">III", images[4:16])
+        pixels = np.frombuffer(images[16:], np.uint8).reshape(n, 1, rows, cols)
+        parts.append(
+            (
+                torch.from_numpy(pixels.copy()).float() / 255,
+                torch.from_numpy(np.frombuffer(labels[8:], np.uint8).copy()).long(),
+            )
+        )
+    x, y = torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
+    test = np.arange(len(parts[0][1]), len(y))
+    return x, y, split_indices(y.numpy(), 0.1, None, 42, fixed={"test": test})
+
+
+def accuracy(model, x, y, batch_size) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            correct += (
+                (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
+            )
+    model.train()
+    return correct / len(y)
+
+
+def main(data: str, epochs: int, batch_size: int) -> None:
+    torch.manual_seed(42)
+    x, y, index = load(data)
+    train = x[index["train"]]
+    mean, std = train.mean(dim=(0, 2, 3), keepdim=True), train.std(dim=(0, 2, 3), keepdim=True)
+    splits = {k: ((x[v] - mean) / std, y[v]) for k, v in index.items()}
+    model = CNN(tuple(x.shape[1:]), 10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = splits["train"]
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(yt))
+        for i in range(0, len(yt), batch_size):
+            batch = order[i : i + batch_size]
+            loss = F.cross_entropy(model(xt[batch]), yt[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        val_acc = accuracy(model, *splits["val"], batch_size)
+    loop = time.perf_counter() - start
+    print(
+        json.dumps(
+            {
+                "loop_s": loop,
+                "val_acc": val_acc,
+                "test_acc": accuracy(model, *splits["test"], batch_size),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default="digits")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    main(**{k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()})
