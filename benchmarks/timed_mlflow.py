@@ -3,6 +3,7 @@
 python benchmarks/timed_mlflow.py [train.py overrides]   (used by benchmarks.tracking)
 """
 
+import contextlib
 import functools
 import json
 import runpy
@@ -40,9 +41,7 @@ MlflowClient.__init__ = timed(MlflowClient.__init__)
 
 start = time.perf_counter()
 sys.argv = [str(Path(__file__).resolve().parents[1] / "train.py"), *sys.argv[1:]]
-try:
+with contextlib.suppress(SystemExit):  # Hydra exits when the job ends
     runpy.run_path(sys.argv[0], run_name="__main__")
-except SystemExit:
-    pass
 spent["wall"] = time.perf_counter() - start
 print("MLFLOW_TIME " + json.dumps(spent))
