@@ -25,7 +25,7 @@ def train_one_step(overrides: list[str]) -> Classifier:
             "model=mlp",
             "model.hidden_dim=16",
             "trainer.max_steps=1",
-            "+trainer.limit_val_batches=1",
+            "trainer.limit_val_batches=1",
             *overrides,
         ]
     )

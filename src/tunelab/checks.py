@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from omegaconf import DictConfig
 
 from tunelab.errors import ConfigError
+from tunelab.metrics import METRICS
 
 # Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
-STAGE_METRICS = ("loss", "acc", "f1", "auroc")
+STAGE_METRICS = ("loss", *METRICS)
 MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
 
 

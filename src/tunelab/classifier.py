@@ -7,17 +7,11 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+import torchmetrics
 from torch import nn
-from torchmetrics import (
-    AUROC,
-    Accuracy,
-    F1Score,
-    MaxMetric,
-    MeanMetric,
-    MetricCollection,
-    MinMetric,
-)
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
+from tunelab.metrics import METRICS
 from tunelab.optim import Penalty, SchedulerFactory
 
 STAGES = ("train", "val", "test")
@@ -60,15 +54,12 @@ class StageOutputs:
 
 
 def stage_metrics(num_classes: int, stage: str) -> MetricCollection:
+    """Every metric of tunelab.metrics.METRICS, for one stage (multiclass, on logits)."""
     kwargs = {"task": "multiclass", "num_classes": num_classes}
-    return MetricCollection(
-        {
-            "acc": Accuracy(**kwargs),
-            "f1": F1Score(average="macro", **kwargs),
-            "auroc": AUROC(average="macro", **kwargs),
-        },
-        prefix=f"{stage}/",
-    )
+    built = {
+        name: getattr(torchmetrics, cls)(**kwargs, **args) for name, (cls, args) in METRICS.items()
+    }
+    return MetricCollection(built, prefix=f"{stage}/")
 
 
 class Classifier(L.LightningModule):

@@ -110,8 +110,6 @@ def exit_on_config_error(cfg: DictConfig) -> None:
 
 def build_classifier(cfg: DictConfig, datamodule):
     """The network sized from the data, wrapped with its loss, optimizer, schedule and penalty."""
-    import torch
-
     from tunelab.classifier import Classifier
     from tunelab.models import build_network
     from tunelab.optim import build_optimizer, build_penalty, build_scheduler, param_groups
@@ -120,7 +118,7 @@ def build_classifier(cfg: DictConfig, datamodule):
     network = build_network(cfg.model, datamodule.input_shape, datamodule.num_classes, reg.dropout)
     decay = cfg.optimizer.get("weight_decay") or 0.0
     return Classifier(
-        torch.compile(network) if cfg.trainer.get("compile") else network,
+        compiled(network) if cfg.trainer.get("compile") else network,
         datamodule.num_classes,
         optimizer=build_optimizer(cfg.optimizer),
         param_groups=param_groups(network, reg.exclude_bias_and_norm, decay),
@@ -136,6 +134,12 @@ def build_classifier(cfg: DictConfig, datamodule):
             "normalize": datamodule.normalization(),
         },
     )
+
+
+def compiled(network):
+    """network.compile() compiles in place, so checkpoints keep the plain parameter names."""
+    network.compile()
+    return network
 
 
 def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
@@ -170,6 +174,8 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
     run.log_metrics({"objective": objective, "epochs_trained": trainer.current_epoch})
     if has_best and cfg.tracking.log_checkpoint:
         run.log_artifact(checkpoint.best_model_path, "checkpoints")
+    for report in sorted((output_dir / "profile").glob("*.txt")):  # debug=profile
+        run.log_artifact(report, "profile")
     print_results(
         results[0], run.run_id, cfg.tracking.uri, (cfg.objective.metric + "_best", objective)
     )

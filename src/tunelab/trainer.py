@@ -16,7 +16,10 @@ def build_callbacks(cfg: Any) -> list[Callback]:
 
 
 def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer:
-    trainer_args = {k: v for k, v in cfg.trainer.items() if k not in TUNELAB_KEYS}
+    # instantiate: a profiler given as a config (_target_) becomes the object Trainer takes.
+    trainer_args = instantiate(
+        {k: v for k, v in cfg.trainer.items() if k not in TUNELAB_KEYS}, _convert_="all"
+    )
     reg = cfg.regularization
     return L.Trainer(
         **trainer_args,
