@@ -1,0 +1,85 @@
+"""Make a fork your own: rename the package, its imports, the sweeper plugin, and every mention.
+
+python scripts/rename_project.py NEW_NAME
+
+Renames src/tunelab to src/NEW_NAME and src/hydra_plugins/tunelab_optuna_sweeper to
+src/hydra_plugins/NEW_NAME_optuna_sweeper, and replaces tunelab / TUNELAB / Tunelab in every
+text file git tracks (imports, pyproject.toml, configs, the default MLflow experiment,
+environment variables, docs). It checks everything before it changes anything; run it on a
+clean tree and review the result with `git status` and `git diff`.
+"""
+
+import keyword
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def current_name() -> str:
+    match = re.search(r'^name = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    if not match:
+        raise SystemExit("pyproject.toml has no project name: is this the template's root?")
+    return match.group(1)
+
+
+def problem_with(new: str, old: str) -> str | None:
+    if new == old:
+        return f"the project is already named {new!r}: nothing to do"
+    if not NAME.fullmatch(new) or keyword.iskeyword(new):
+        return f"{new!r} is not a valid Python package name: use lowercase letters, digits and _, starting with a letter"
+    if old in new:
+        return f"{new!r} contains the current name {old!r}: pick a name without it"
+    for target in (ROOT / "src" / new, ROOT / "src" / "hydra_plugins" / f"{new}_optuna_sweeper"):
+        if target.exists():
+            return f"{target} exists already"
+    if not (ROOT / "src" / old).is_dir():
+        return f"src/{old} is missing: the tree is not the template's"
+    return None
+
+
+def tracked_text_files() -> list[Path]:
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
+    if listing.returncode != 0:
+        return [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts and ".venv" not in p.parts]
+    files = []
+    for name in listing.stdout.split("\0"):
+        path = ROOT / name
+        if name and path.is_file():
+            try:
+                path.read_text()
+            except UnicodeDecodeError:
+                continue  # binary
+            files.append(path)
+    return files
+
+
+def rename(new: str) -> None:
+    old = current_name()
+    if problem := problem_with(new, old):
+        raise SystemExit(f"rename_project: {problem}")
+    spellings = [(old, new), (old.upper(), new.upper()), (old.capitalize(), new.capitalize())]
+    changed = 0
+    for path in tracked_text_files():
+        text = path.read_text()
+        renamed = text
+        for before, after in spellings:
+            renamed = renamed.replace(before, after)
+        if renamed != text:
+            path.write_text(renamed)
+            changed += 1
+    (ROOT / "src" / old).rename(ROOT / "src" / new)
+    plugins = ROOT / "src" / "hydra_plugins"
+    (plugins / f"{old}_optuna_sweeper").rename(plugins / f"{new}_optuna_sweeper")
+    (ROOT / ".venv" / ".installed").unlink(missing_ok=True)  # make reinstalls the renamed package
+    print(f"renamed {old} -> {new}: {changed} files edited, 2 folders moved")
+    print("next: rm -rf .venv && make test   (then commit)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    rename(sys.argv[1])
