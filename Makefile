@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test bench lint clean
+.PHONY: setup train test bench lint typecheck clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,10 @@ bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)
 
 lint: setup
-	$(BIN)/pre-commit run --all-files
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files
+
+typecheck: setup
+	$(BIN)/mypy
 
 clean:
 	rm -rf outputs multirun mlruns mlflow.db .pytest_cache

@@ -44,7 +44,11 @@ def problem_with(new: str, old: str) -> str | None:
 def tracked_text_files() -> list[Path]:
     listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
     if listing.returncode != 0:
-        return [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts and ".venv" not in p.parts]
+        return [
+            p
+            for p in ROOT.rglob("*")
+            if p.is_file() and ".git" not in p.parts and ".venv" not in p.parts
+        ]
     files = []
     for name in listing.stdout.split("\0"):
         path = ROOT / name

@@ -13,7 +13,9 @@ from tests.conftest import ROOT
 
 
 def tracked_copy(destination: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     for name in filter(None, files.stdout.split("\0")):
         if (ROOT / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +34,10 @@ def tree_digest(root: Path) -> str:
 
 def rename(copy: Path, name: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(copy / "scripts" / "rename_project.py"), name], cwd=copy, capture_output=True, text=True
+        [sys.executable, str(copy / "scripts" / "rename_project.py"), name],
+        cwd=copy,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -46,16 +51,27 @@ def renamed(tmp_path_factory) -> Path:
 
 def test_rename_moves_and_rewrites_everything(renamed: Path) -> None:
     assert (renamed / "src" / "leafnet" / "train.py").is_file()
-    assert (renamed / "src" / "hydra_plugins" / "leafnet_optuna_sweeper" / "optuna_sweeper.py").is_file()
+    assert (
+        renamed / "src" / "hydra_plugins" / "leafnet_optuna_sweeper" / "optuna_sweeper.py"
+    ).is_file()
     assert not (renamed / "src" / "tunelab").exists()
     assert 'name = "leafnet"' in (renamed / "pyproject.toml").read_text()
     assert "experiment: leafnet" in (renamed / "conf" / "tracking" / "mlflow.yaml").read_text()
     assert "LEAFNET_ROOT" in (renamed / "train.py").read_text()
-    leftovers = subprocess.run(["git", "grep", "-il", "tunelab"], cwd=renamed, capture_output=True, text=True)
+    leftovers = subprocess.run(
+        ["git", "grep", "-il", "tunelab"], cwd=renamed, capture_output=True, text=True
+    )
     assert leftovers.stdout == ""
 
 
-@pytest.mark.parametrize(("name", "message"), [("leafnet", "already named 'leafnet'"), ("my-net", "not a valid Python package name"), ("class", "not a valid")])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("leafnet", "already named 'leafnet'"),
+        ("my-net", "not a valid Python package name"),
+        ("class", "not a valid"),
+    ],
+)
 def test_second_run_or_bad_name_changes_nothing(renamed: Path, name: str, message: str) -> None:
     before = tree_digest(renamed)
     result = rename(renamed, name)
@@ -67,9 +83,23 @@ def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(renamed / "src")}
     env.pop("TUNELAB_ROOT", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "tests/test_config.py", "tests/test_train_run.py", "tests/test_checks.py"],
-        cwd=renamed, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_config.py",
+            "tests/test_train_run.py",
+            "tests/test_checks.py",
+        ],
+        cwd=renamed,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout

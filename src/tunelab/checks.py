@@ -18,7 +18,7 @@ MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in 
 
 # Scheduler arguments that mean "the length of the whole run"; left null in conf/scheduler,
 # they are filled in once the trainer knows how many epochs or optimizer steps it will run.
-HORIZON_ARGS = ("T_max", "total_steps")
+HORIZON_ARGS = ("T_max", "total_steps", "total_iters")
 
 
 def _positive(cfg: DictConfig) -> Iterator[str]:

@@ -85,14 +85,15 @@ class Classifier(L.LightningModule):
         self.penalty, self.label_smoothing = penalty, label_smoothing
         self.objective = objective
         self.recipe = recipe or {}  # plain containers, saved into every checkpoint
-        # ModuleDict keys cannot be "train" (nn.Module.train), hence the suffix.
-        self.metrics = nn.ModuleDict({f"{s}_": stage_metrics(num_classes, s) for s in STAGES})
+        metrics = {s: stage_metrics(num_classes, s) for s in STAGES}
         # nan_strategy="disable": a NaN loss must reach the epoch mean (and stop the run), not
         # be dropped; it also spares a host sync per step.
-        self.losses = nn.ModuleDict({f"{s}_": MeanMetric(nan_strategy="disable") for s in STAGES})
-        self.outputs = {
-            s: StageOutputs(self.metrics[f"{s}_"], self.losses[f"{s}_"]) for s in STAGES
-        }
+        losses = {s: MeanMetric(nan_strategy="disable") for s in STAGES}
+        self.outputs = {s: StageOutputs(metrics[s], losses[s]) for s in STAGES}
+        # Registered as submodules so they move to the device and enter checkpoints; ModuleDict
+        # keys cannot be "train" (nn.Module.train), hence the suffix.
+        self.metrics = nn.ModuleDict({f"{s}_": m for s, m in metrics.items()})
+        self.losses = nn.ModuleDict({f"{s}_": m for s, m in losses.items()})
         self.penalty_mean = MeanMetric(nan_strategy="disable")
         self.best = MaxMetric() if objective_mode == "max" else MinMetric()
 
@@ -162,7 +163,7 @@ class Classifier(L.LightningModule):
             return optimizer
         scheduler = self.scheduler_factory(
             optimizer,
-            epochs=self.trainer.max_epochs,
+            epochs=self.trainer.max_epochs or 0,
             steps=int(self.trainer.estimated_stepping_batches),
         )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -18,7 +18,7 @@ def print_config(cfg: DictConfig) -> None:
     tree = Tree("[bold]config[/bold]")
     for group, node in cfg.items():
         text = OmegaConf.to_yaml(node, resolve=True) if OmegaConf.is_config(node) else str(node)
-        tree.add(f"[bold cyan]{group}[/bold cyan]").add(
+        tree.add(f"[bold cyan]{group!s}[/bold cyan]").add(
             Syntax(text.strip(), "yaml", background_color="default")
         )
     console.print(tree)

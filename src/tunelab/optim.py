@@ -1,6 +1,7 @@
 """Builders for what the classifier optimises with: parameter groups, penalties, schedules."""
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -11,11 +12,14 @@ from tunelab.checks import HORIZON_ARGS
 NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 
-def split_decay(network: nn.Module, exclude_bias_and_norm: bool) -> tuple[list, list]:
+def split_decay(
+    network: nn.Module, exclude_bias_and_norm: bool
+) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(parameters penalties and weight decay apply to, parameters left out of them)."""
     if not exclude_bias_and_norm:
         return [p for p in network.parameters() if p.requires_grad], []
-    covered, left_out = [], []
+    covered: list[nn.Parameter] = []
+    left_out: list[nn.Parameter] = []
     for module in network.modules():
         for name, param in module.named_parameters(recurse=False):
             if not param.requires_grad:
@@ -41,7 +45,7 @@ def param_groups(
 class Penalty:
     """l1 * sum(|w|) + l2 * sum(w^2) over a fixed list of parameters."""
 
-    def __init__(self, params: list[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> None:
+    def __init__(self, params: Sequence[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> None:
         self.params, self.l1, self.l2 = params, l1, l2
 
     def __call__(self) -> torch.Tensor:
@@ -72,7 +76,7 @@ class SchedulerFactory:
 
     def __init__(
         self,
-        schedule: Callable[..., Any],
+        schedule: functools.partial,
         interval: str = "epoch",
         monitor: str | None = None,
         mode: str = "max",

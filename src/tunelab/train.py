@@ -4,6 +4,7 @@ import logging
 import math
 import traceback
 from pathlib import Path
+from typing import Any, cast
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -61,7 +62,7 @@ def open_run(cfg: DictConfig, hydra_cfg):
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     identity = run_identity(cfg, hydra_cfg)
-    params = OmegaConf.to_container(cfg, resolve=True)
+    params = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     tracking = cfg.tracking
     return TrackedRun(
         tracking.uri,
@@ -91,7 +92,7 @@ def trial_pruned(run, error: BaseException, hydra_cfg) -> float:
     return math.nan
 
 
-def trial_failed(cfg: DictConfig, hydra_cfg, error: Exception) -> float:
+def trial_failed(cfg: DictConfig, hydra_cfg, error: BaseException) -> float:
     """A failed trial: NaN and the sweep goes on, or (on_trial_error=stop) the sweep stops."""
     trial = f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}"
     if cfg.on_trial_error == "continue":
@@ -146,7 +147,7 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
     from tunelab.console import print_results
     from tunelab.data.datamodule import build_datamodule
     from tunelab.tracking.tags import device_tags
-    from tunelab.trainer import build_callbacks, build_trainer
+    from tunelab.trainer import best_checkpoint, build_callbacks, build_trainer
 
     datamodule = build_datamodule(cfg.data)
     classifier = build_classifier(cfg, datamodule)
@@ -165,19 +166,16 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
     save_config(cfg, output_dir, run)
 
     trainer.fit(classifier, datamodule=datamodule)
-    checkpoint = trainer.checkpoint_callback
-    has_best = checkpoint is not None and bool(checkpoint.best_model_path)
-    results = trainer.test(
-        classifier, datamodule=datamodule, ckpt_path="best" if has_best else None, verbose=False
-    )
+    best = best_checkpoint(trainer)
+    results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)
     objective = float(classifier.best.compute())
     run.log_metrics({"objective": objective, "epochs_trained": trainer.current_epoch})
-    if has_best and cfg.tracking.log_checkpoint:
-        run.log_artifact(checkpoint.best_model_path, "checkpoints")
+    if best and cfg.tracking.log_checkpoint:
+        run.log_artifact(best, "checkpoints")
     for report in sorted((output_dir / "profile").glob("*.txt")):  # debug=profile
         run.log_artifact(report, "profile")
     print_results(
-        results[0], run.run_id, cfg.tracking.uri, (cfg.objective.metric + "_best", objective)
+        dict(results[0]), run.run_id, cfg.tracking.uri, (f"{cfg.objective.metric}_best", objective)
     )
     return objective
 

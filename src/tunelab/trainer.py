@@ -32,5 +32,7 @@ def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer
     )
 
 
-def checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
-    return trainer.checkpoint_callback if trainer.checkpoint_callback else None
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    """The path of the best checkpoint saved in fit, if any."""
+    callback = trainer.checkpoint_callback
+    return callback.best_model_path or None if isinstance(callback, ModelCheckpoint) else None

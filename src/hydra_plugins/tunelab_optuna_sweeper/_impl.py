@@ -60,7 +60,8 @@ class OptunaSearch:
         log.info(
             f"study {self.study_name!r} in {self.storage}: {done} trials done, {self.n_trials} wanted"
         )
-        returns, job_idx = [], 0
+        returns: list[JobReturn] = []
+        job_idx = 0
         while done < self.n_trials:
             trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             batch = [self.trial_overrides(trial, fixed) for trial in trials]
@@ -80,7 +81,7 @@ class OptunaSearch:
             storage=open_storage(self.storage),
             sampler=self.sampler(space),
             pruner=instantiate(self.pruner_cfg),
-            direction=self.direction,
+            direction=self.direction,  # type: ignore[arg-type]  # checked: maximize or minimize
             load_if_exists=True,
         )
         pruner = OmegaConf.to_container(self.pruner_cfg, resolve=True)

@@ -19,20 +19,21 @@ from optuna.distributions import (
 def distribution(override: Override) -> BaseDistribution:
     value = override.value()
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
-        return CategoricalDistribution(
-            list(override.sweep_iterator(transformer=Transformer.encode))
-        )
+        choices = list(override.sweep_iterator(transformer=Transformer.encode))
+        return CategoricalDistribution(choices)  # type: ignore[arg-type]  # encoded: plain values
     if isinstance(value, RangeSweep):
         # Hydra's range excludes its stop; Optuna's high is the last value taken.
-        values = list(override.sweep_iterator())
-        if all(isinstance(v, int) for v in values):
-            return IntDistribution(values[0], values[-1], step=int(value.step))
-        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
+        values = [float(v) for v in override.sweep_iterator()]  # type: ignore[arg-type]
+        if all(isinstance(v, int) for v in override.sweep_iterator()):
+            return IntDistribution(int(values[0]), int(values[-1]), step=int(value.step))
+        return FloatDistribution(values[0], values[-1], step=float(value.step))
     if isinstance(value, IntervalSweep):
         log = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):  # int(interval(...))
-            return IntDistribution(int(value.start), int(value.end), log=log)
-        return FloatDistribution(float(value.start), float(value.end), log=log)
+        start, end = value.start, value.end
+        assert start is not None and end is not None  # the grammar requires both
+        if isinstance(start, int) and isinstance(end, int):  # int(interval(...))
+            return IntDistribution(start, end, log=log)
+        return FloatDistribution(float(start), float(end), log=log)
     raise ValueError(
         f"{override.input_line}: not a sweep Optuna can search (use interval, range or choice)"
     )
@@ -47,7 +48,7 @@ def split_search_space(
     for override in parser.parse_overrides(lines):
         by_key[override.get_key_element()] = override  # later (command line) replaces earlier
     space = {k: distribution(o) for k, o in by_key.items() if o.is_sweep_override()}
-    fixed = [o.input_line for o in by_key.values() if not o.is_sweep_override()]
+    fixed = [str(o.input_line) for o in by_key.values() if not o.is_sweep_override()]
     return space, fixed
 
 

@@ -45,7 +45,7 @@ def load_csv(
     y = torch.tensor(table[target].astype(str).map({v: i for i, v in enumerate(labels)}).to_numpy())
     x = torch.tensor(encoded.to_numpy(dtype="float32"))
     standardize = torch.tensor([c in numeric for c in encoded.columns])
-    info = {
+    info: dict[str, object] = {
         "file": str(file),
         "target": target,
         "labels": {v: i for i, v in enumerate(labels)},

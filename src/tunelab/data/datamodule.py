@@ -92,7 +92,7 @@ class DataModule(L.LightningDataModule):
             self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
 
     def train_dataloader(self):
-        overfitting = self.trainer is not None and self.trainer.overfit_batches > 0
+        overfitting = self.trainer is not None and getattr(self.trainer, "overfit_batches", 0) > 0
         return self.loader("train", shuffle=not overfitting)  # overfit: the same batches each epoch
 
     def val_dataloader(self):

@@ -60,13 +60,13 @@ def load_image_folder(
     images, labels, fixed, start = [], [], {}, 0
     for split, by_class in parts.items():
         for name, files in by_class.items():
-            images += [read_image(f, tuple(size), channels) for f in files]
+            images += [read_image(f, (size[0], size[1]), channels) for f in files]
             labels += [classes.index(name)] * len(files)
         if split != "all" and split != "train":
             fixed[split] = torch.arange(start, len(labels))
         start = len(labels)
     x = torch.stack(images).float() / 255.0
-    info = {"root": str(base), "classes": classes, "split_folders": split_dirs}
+    info: dict[str, object] = {"root": str(base), "classes": classes, "split_folders": split_dirs}
     return LabeledData(
         f"image_folder:{base.name}", x, torch.tensor(labels), classes, fixed_splits=fixed, info=info
     )

@@ -32,7 +32,7 @@ def split_indices(
             )
         if num_folds:
             folds = StratifiedKFold(num_folds, shuffle=True, random_state=seed)
-            train_pos, val_pos = list(folds.split(rest, labels[rest]))[fold]
+            train_pos, val_pos = list(folds.split(rest, labels[rest]))[fold or 0]
             train_idx, val_idx = rest[train_pos], rest[val_pos]
         elif "val" in fixed:
             val_idx = fixed["val"]

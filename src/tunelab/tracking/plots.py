@@ -21,10 +21,13 @@ def _as_number(value: str) -> float | None:
 
 def objective_vs_param(trials: list[Trial], key: str, objective_name: str, path: Path) -> Path:
     """A scatter of the objective over one swept key; a log axis when the values span decades."""
-    points = [(t.overrides.get(key), t.objective) for t in trials if not math.isnan(t.objective)]
+    points = [
+        (t.overrides.get(key, ""), t.objective) for t in trials if not math.isnan(t.objective)
+    ]
     figure, axis = plt.subplots(figsize=(5, 3.5))
-    numbers = [_as_number(v) for v, _ in points]
-    if points and all(n is not None for n in numbers):
+    parsed = [_as_number(v) for v, _ in points]
+    numbers = [n for n in parsed if n is not None]
+    if points and len(numbers) == len(points):
         axis.scatter(numbers, [o for _, o in points])
         positive = [n for n in numbers if n > 0]
         if len(positive) == len(numbers) and max(positive) / min(positive) >= 100:

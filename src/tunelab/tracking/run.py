@@ -28,8 +28,11 @@ def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
         return experiment.experiment_id
     try:
         return client.create_experiment(name, artifact_location=sqlite_artifact_root(uri))
-    except MlflowException:
-        return client.get_experiment_by_name(name).experiment_id
+    except MlflowException:  # another process created it first
+        created = client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return created.experiment_id
 
 
 class TrackedRun:

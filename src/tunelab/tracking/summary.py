@@ -180,7 +180,7 @@ def log_sweep_summary(
     client.log_artifacts(parent_run_id, str(folder), "sweep")
 
     counts = {s: sum(t.status == s for t in trials) for s in ("FINISHED", "FAILED", "KILLED")}
-    metrics = {
+    metrics: dict[str, float] = {
         "trials_total": len(trials),
         "trials_finished": counts["FINISHED"],
         "trials_failed": counts["FAILED"],

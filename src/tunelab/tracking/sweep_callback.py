@@ -77,8 +77,9 @@ class MLflowSweepCallback(Callback):
         from tunelab.tracking.summary import log_sweep_summary
 
         run_id = self.parent_run_id
-        self._end_running_children()
+        assert run_id is not None  # set by on_multirun_start
         sweep_dir = Path(self.config.hydra.sweep.dir)
+        self._end_running_children()
         summary = log_sweep_summary(
             self.client,
             self.experiment_id,
