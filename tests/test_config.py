@@ -86,3 +86,19 @@ def test_non_training_commands_do_not_import_torch(args: list[str]) -> None:
     modules = imported_modules(result.stderr)
     assert "hydra" in modules
     assert not {"torch", "lightning", "mlflow"} & modules
+
+
+def test_tab_completion_offers_choices_and_keys() -> None:
+    import os
+
+    def complete(line: str) -> str:
+        env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line))}
+        result = subprocess.run(
+            [sys.executable, "train.py", "-sc", "query=bash"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        return result.stdout
+
+    assert set(complete("python train.py optimizer=").split()) >= {"optimizer=adam", "optimizer=sgd", "optimizer=lbfgs"}
+    assert "optimizer.lr=" in complete("python train.py optimizer.l")
+    script = subprocess.run([sys.executable, "train.py", "-sc", "install=bash"], cwd=ROOT, capture_output=True, text=True)
+    assert "hydra_bash_completion" in script.stdout
