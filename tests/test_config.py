@@ -94,11 +94,24 @@ def test_tab_completion_offers_choices_and_keys() -> None:
     def complete(line: str) -> str:
         env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line))}
         result = subprocess.run(
-            [sys.executable, "train.py", "-sc", "query=bash"], cwd=ROOT, env=env, capture_output=True, text=True
+            [sys.executable, "train.py", "-sc", "query=bash"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         return result.stdout
 
-    assert set(complete("python train.py optimizer=").split()) >= {"optimizer=adam", "optimizer=sgd", "optimizer=lbfgs"}
+    assert set(complete("python train.py optimizer=").split()) >= {
+        "optimizer=adam",
+        "optimizer=sgd",
+        "optimizer=lbfgs",
+    }
     assert "optimizer.lr=" in complete("python train.py optimizer.l")
-    script = subprocess.run([sys.executable, "train.py", "-sc", "install=bash"], cwd=ROOT, capture_output=True, text=True)
+    script = subprocess.run(
+        [sys.executable, "train.py", "-sc", "install=bash"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert "hydra_bash_completion" in script.stdout

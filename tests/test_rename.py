@@ -93,7 +93,6 @@ def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
             "no:cacheprovider",
             "tests/test_config.py",
             "tests/test_train_run.py",
-            "tests/test_checks.py",
         ],
         cwd=renamed,
         env=env,
