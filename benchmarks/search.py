@@ -42,7 +42,9 @@ def study_figures(sweep_dir) -> dict:
 
 def main(trials: int, epochs: int, tiny: bool = False) -> None:
     rows = []
-    strategies = {**STRATEGIES, f"grid ({trials} points)": GRID + grid_space(trials)}
+    grid = grid_space(trials)
+    points = 3 * (grid[1].count(",") + 1)  # three optimizers x the learning rates
+    strategies = {**STRATEGIES, f"grid ({points} points)": GRID + grid}
     if tiny:
         strategies = {k: strategies[k] for k in ("tpe + median pruning",)}
     for name, extra in strategies.items():
