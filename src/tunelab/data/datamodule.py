@@ -1,5 +1,6 @@
 """One LightningDataModule for every source: split, standardise, augment, serve."""
 
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -68,14 +69,13 @@ class DataModule(L.LightningDataModule):
             x = standardized_columns(x, data.standardize, self.index["train"])
         self.splits = {name: (x[idx], data.y[idx]) for name, idx in self.index.items()}
         # Images are normalised per batch, after augmentation, which works on [0, 1] pixels.
-        normalize = (
+        self.normalize = (
             channel_normalizer(self.splits["train"][0]) if data.standardize == "channels" else None
         )
-        self.normalize = normalize
         self.transforms = {
-            "train": Chain(augment, normalize),
-            "val": Chain(normalize),
-            "test": Chain(normalize),
+            "train": Chain(augment, self.normalize),
+            "val": Chain(self.normalize),
+            "test": Chain(self.normalize),
         }
 
     @property
@@ -125,6 +125,11 @@ class DataModule(L.LightningDataModule):
             "std": self.normalize.std.cpu().tolist(),
         }
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Hashed once: summary() is read for the run's tags and for every checkpoint's recipe."""
+        return fingerprint(self.data)
+
     def summary(self) -> dict[str, Any]:
         """What the MLflow run records about the data."""
         sizes = {f"{k}_size": len(y) for k, (_, y) in self.splits.items()}
@@ -133,7 +138,7 @@ class DataModule(L.LightningDataModule):
             **sizes,
             "num_classes": self.num_classes,
             "input_shape": "x".join(map(str, self.input_shape)),
-            "fingerprint": fingerprint(self.data),
+            "fingerprint": self.fingerprint,
             "served_by": "index slices" if self.in_memory else "DataLoader",
         }
 
