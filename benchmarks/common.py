@@ -70,4 +70,5 @@ def report(name: str, title: str, rows: list[dict], notes: list[str] = ()) -> No
         json.dumps(
             {"title": title, "machine": machine(), "rows": rows, "notes": list(notes)}, indent=2
         )
+        + "\n"  # a text file ends with a newline (the end-of-file pre-commit hook checks it)
     )
