@@ -98,9 +98,11 @@ def _data(cfg: DictConfig) -> Iterator[str]:
 
 
 def _tracking(cfg: DictConfig) -> Iterator[str]:
-    mode = cfg.tracking.get("logging", "batched")
-    if mode not in ("batched", "sync", "async"):
-        yield f"tracking.logging={mode}: allowed: batched, sync, async"
+    tracking = cfg.tracking
+    if tracking.writer not in ("process", "inline"):
+        yield f"tracking.writer={tracking.writer}: allowed: process, inline"
+    if not tracking.flush_seconds >= 0:
+        yield f"tracking.flush_seconds={tracking.flush_seconds}: must be >= 0 (0: write every log call)"
 
 
 def _sweep(cfg: DictConfig) -> Iterator[str]:

@@ -26,8 +26,8 @@ def train(cfg: DictConfig) -> float:
         exit_on_config_error(cfg)  # a single run stops here, before any heavy import
     elif reason := stopped_sweep_reason(hydra_cfg):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
+    run = open_run(cfg, hydra_cfg)  # the MLflow writer opens the store while torch is imported
     prepare_console(cfg)
-    run = open_run(cfg, hydra_cfg)
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
@@ -55,22 +55,22 @@ def prepare_console(cfg: DictConfig) -> None:
 
 
 def open_run(cfg: DictConfig, hydra_cfg):
-    import lightning as L
-
-    from tunelab.tracking.run import TrackedRun
+    """The MLflow run of this job; in a distributed job only rank 0 tracks."""
+    from tunelab.tracking.run import TrackedRun, open_writer, process_rank
     from tunelab.tracking.runinfo import run_identity
 
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    identity = run_identity(cfg, hydra_cfg)
-    params = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     tracking = cfg.tracking
+    writer = open_writer(tracking.writer) if process_rank() == 0 else None
+    identity = run_identity(cfg, hydra_cfg)
     return TrackedRun(
+        writer,
         tracking.uri,
         tracking.experiment,
         identity.name,
         identity.tags,
-        params,
+        cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)),
         identity.parent_run_id,
+        tracking.flush_seconds,
     )
 
 
@@ -146,9 +146,13 @@ def compiled(network):
 def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
     from tunelab.console import print_results
     from tunelab.data.datamodule import build_datamodule
+    from tunelab.tracking.lightning_logger import RunLogger
     from tunelab.tracking.tags import device_tags
     from tunelab.trainer import best_checkpoint, build_callbacks, build_trainer
 
+    import lightning as L
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
     classifier = build_classifier(cfg, datamodule)
     callbacks = build_callbacks(cfg.callbacks)
@@ -156,10 +160,8 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
         from tunelab.pruning import pruning_callback
 
         callbacks.append(pruning_callback(HydraConfig.get().sweep.dir, cfg.objective.metric))
-    logger = run.lightning_logger(
-        cfg.tracking.get("logging", "batched"), cfg.tracking.get("flush_seconds", 5.0)
-    )
-    trainer = build_trainer(cfg, callbacks, logger)
+    run.wait_started()  # a store that cannot be opened stops the job here, before training
+    trainer = build_trainer(cfg, callbacks, RunLogger(run))
     run.set_tags({**device_tags(trainer.strategy.root_device), **data_tags(datamodule)})
     if datamodule.data.info:  # label mapping, columns, folders
         run.log_dict(datamodule.data.info, "data_info.json")
@@ -174,9 +176,10 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
         run.log_artifact(best, "checkpoints")
     for report in sorted((output_dir / "profile").glob("*.txt")):  # debug=profile
         run.log_artifact(report, "profile")
-    print_results(
-        dict(results[0]), run.run_id, cfg.tracking.uri, (f"{cfg.objective.metric}_best", objective)
-    )
+    if run.run_id:  # not on the other ranks of a distributed job
+        print_results(
+            dict(results[0]), run.run_id, cfg.tracking.uri, (f"{cfg.objective.metric}_best", objective)
+        )
     return objective
 
 

@@ -1,95 +1,203 @@
-"""One MLflow run per training job: created with its params and tags, ended with a status."""
+"""The training process's handle on its MLflow run: created with params and tags, ended with a status.
 
+MLflow itself works in tunelab.tracking.writer, by default in a side process started when the
+run opens: the store opens there while this process imports torch and Lightning, and metric
+writes never wait for the store. This module imports neither MLflow nor torch.
+"""
+
+import atexit
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
+from tunelab.errors import UserError
 
-from tunelab.tracking.params import as_params
+log = logging.getLogger(__name__)
 
-MLFLOW_BATCH = 100  # MLflow's log_batch takes at most 100 params or tags per call
-
-
-def sqlite_artifact_root(uri: str) -> str | None:
-    """Artifacts of a SQLite store live beside the database file, not in the current folder."""
-    if not uri.startswith("sqlite:///"):
-        return None  # a server or database decides where its artifacts go
-    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts")
+# The requests the writer answers: (True, value) or (False, the error message).
+ANSWERED = ("start", "end")
 
 
-def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
-    """The experiment's id, creating it if needed (safe when parallel trials race to create it)."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            client.restore_experiment(experiment.experiment_id)
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=sqlite_artifact_root(uri))
-    except MlflowException:  # another process created it first
-        created = client.get_experiment_by_name(name)
-        if created is None:
-            raise
-        return created.experiment_id
+class TrackingError(UserError):
+    """The MLflow store could not be opened or the run could not be created."""
+
+
+class WriterProcess:
+    """`python -m tunelab.tracking.writer` with pipes to it; one per process, reused by its trials."""
+
+    def __init__(self) -> None:
+        # Its own session: Ctrl-C reaches the training process alone, which then ends the run.
+        detached = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+            if os.name == "nt"
+            else {"start_new_session": True}
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tunelab.tracking.writer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            **detached,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, request: tuple) -> None:
+        assert self.process.stdin is not None
+        pickle.dump(request, self.process.stdin)
+        self.process.stdin.flush()
+
+    def receive(self) -> tuple[bool, Any]:
+        assert self.process.stdout is not None
+        return pickle.load(self.process.stdout)
+
+    def close(self) -> None:
+        """No more requests: the writer finishes what it has and exits on its own (every run
+        was ended, and answered, before this)."""
+        if self.process.stdin and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:  # it died already
+                pass
+
+
+class InlineWriter:
+    """tracking.writer=inline: the MLflow calls in this process, each one waiting for the store."""
+
+    def __init__(self) -> None:
+        from tunelab.tracking.writer import RunWriter
+
+        self.writer = RunWriter()
+        self.replies: deque[tuple[bool, Any]] = deque()
+
+    def send(self, request: tuple) -> None:
+        reply = self.writer.handle(request)
+        if request[0] in ANSWERED:
+            self.replies.append(reply)  # type: ignore[arg-type]  # answered requests always reply
+
+    def receive(self) -> tuple[bool, Any]:
+        return self.replies.popleft()
+
+
+_process: WriterProcess | None = None
+
+
+def writer_process() -> WriterProcess:
+    """The side process, started on first use (or again if it died)."""
+    global _process
+    if _process is None or not _process.alive():
+        _process = WriterProcess()
+        atexit.register(_process.close)
+    return _process
+
+
+def open_writer(mode: str) -> WriterProcess | InlineWriter:
+    """mode: process (the default) or inline."""
+    return writer_process() if mode == "process" else InlineWriter()
 
 
 class TrackedRun:
-    """An MLflow run created and finished by tunelab; Lightning's MLFlowLogger logs into it."""
+    """One MLflow run per training job. Requests go to the writer in order; only the run id
+    (wait_started) and end wait for an answer. writer=None: a process that tracks nothing
+    (a DDP rank other than 0)."""
 
     def __init__(
         self,
+        writer: WriterProcess | InlineWriter | None,
         uri: str,
         experiment: str,
         run_name: str,
         tags: dict[str, str],
-        params: dict[str, Any],
+        config: dict[str, Any],
         parent_run_id: str | None = None,
+        flush_seconds: float = 5.0,
     ) -> None:
-        self.uri = uri
-        self.client = MlflowClient(uri)
-        self.experiment_id = experiment_id(self.client, experiment, uri)
+        self.writer, self.uri = writer, uri
+        self._started: tuple[bool, Any] | None = None
+        self.lost: str | None = None  # why the writer went away, if it did
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
-        self.run_id = run.info.run_id
-        self.log_params(params)
+        self._send("start", uri, experiment, run_name, tags, config, flush_seconds)
 
-    def log_params(self, config: dict[str, Any]) -> None:
-        params = [Param(k, v) for k, v in as_params(config).items()]
-        for start in range(0, len(params), MLFLOW_BATCH):
-            self.client.log_batch(self.run_id, params=params[start : start + MLFLOW_BATCH])
+    def _send(self, *request: Any) -> None:
+        if self.writer is None or (self._started is not None and not self._started[0]):
+            return  # nothing is tracked here, or the run never started
+        try:
+            self.writer.send(request)
+        except OSError as error:
+            self._lose(error)
+
+    def _receive(self) -> tuple[bool, Any]:
+        try:
+            assert self.writer is not None
+            return self.writer.receive()
+        except (AssertionError, EOFError, OSError) as error:
+            self._lose(error)
+            return False, self.lost
+
+    def _lose(self, error: BaseException) -> None:
+        """The writer process died: before the run started the job stops (wait_started),
+        after that training goes on and this run's tracking is incomplete."""
+        self.lost = f"the MLflow writer process stopped ({type(error).__name__})"
+        if self._started is not None:
+            log.warning("%s: this run's tracking is incomplete", self.lost)
+        self.writer = None
+
+    def wait_started(self) -> str | None:
+        """The run id, once the writer has created the run (None when nothing is tracked here)."""
+        if self._started is None:
+            if self.writer is None and self.lost is None:
+                return None  # a process that tracks nothing
+            self._started = self._receive() if self.writer else (False, self.lost)
+        ok, value = self._started
+        if not ok:
+            raise TrackingError(
+                f"MLflow could not start the run in tracking.uri={self.uri}: {str(value).rstrip('.')}. "
+                "Point tracking.uri (or MLFLOW_TRACKING_URI) at a store this machine can reach."
+            )
+        return value
+
+    @property
+    def run_id(self) -> str | None:
+        return self.wait_started()
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        items = [RunTag(k, str(v)) for k, v in tags.items()]
-        for start in range(0, len(items), MLFLOW_BATCH):
-            self.client.log_batch(self.run_id, tags=items[start : start + MLFLOW_BATCH])
+        self._send("set_tags", {k: str(v) for k, v in tags.items()})
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
-        import time
-
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        self._send("log_metrics", [(k, float(v), now, step) for k, v in metrics.items()])
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), folder)
+        self._send("log_artifact", str(Path(path).resolve()), folder)
 
     def log_dict(self, data: dict[str, Any], file: str) -> None:
-        self.client.log_dict(self.run_id, data, file)
-
-    def lightning_logger(self, mode: str = "batched", flush_seconds: float = 5.0):
-        """mode: batched (one write every flush_seconds), sync (a write per log call) or async
-        (MLflow's background thread)."""
-        from tunelab.tracking.buffered_logger import BufferedMLFlowLogger
-
-        flush = 0.0 if mode in ("sync", "async") else flush_seconds
-        synchronous = False if mode == "async" else None
-        return BufferedMLFlowLogger(
-            tracking_uri=self.uri, run_id=self.run_id, flush_seconds=flush, synchronous=synchronous
-        )
+        self._send("log_dict", data, file)
 
     def end(self, status: str) -> None:
-        """status: FINISHED, FAILED or KILLED."""
-        self.client.set_terminated(self.run_id, status)
+        """status: FINISHED, FAILED or KILLED. Waits until the writer has written everything."""
+        try:
+            self.wait_started()
+        except TrackingError:
+            return  # there is no run to end
+        if self.writer is None:
+            return
+        self._send("end", status)
+        ok, errors = self._receive() if self.writer else (False, self.lost)
+        for error in errors if ok else [errors]:
+            log.warning("MLflow write failed: %s", error)
+
+
+def process_rank() -> int:
+    """This process's rank in a distributed run (0 when not distributed). The variables
+    Lightning reads (lightning.fabric.utilities.rank_zero), read here before it is imported."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0

@@ -30,7 +30,7 @@ class MLflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from mlflow import MlflowClient
 
-        from tunelab.tracking.run import experiment_id
+        from tunelab.tracking.store import experiment_id
         from tunelab.tracking.tags import git_state
 
         self.config = config

@@ -27,8 +27,7 @@ def git_state(root: str | Path) -> dict[str, str]:
 
 
 def run_tags(root: str | Path, overrides: list[str], output_dir: str) -> dict[str, str]:
-    import lightning
-    import torch
+    from importlib.metadata import version  # the packages' metadata: no import of torch here
 
     return {
         **git_state(root),
@@ -37,8 +36,8 @@ def run_tags(root: str | Path, overrides: list[str], output_dir: str) -> dict[st
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "process": f"{socket.gethostname()}:{os.getpid()}",
         "mlflow.source.name": sys.argv[0],
-        "version.torch": torch.__version__,
-        "version.lightning": lightning.__version__,
+        "version.torch": version("torch"),
+        "version.lightning": version("lightning"),
         "version.python": sys.version.split()[0],
     }
 

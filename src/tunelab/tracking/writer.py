@@ -1,0 +1,144 @@
+"""MLflow's side of a run: applies the requests of a TrackedRun to an MlflowClient.
+
+Run as `python -m tunelab.tracking.writer` it is a side process: it reads pickled requests on
+stdin and answers the two that need an answer (start, end) on its stdout. Importing MLflow and
+opening the store (about 2 s here) then overlap the training process's import of torch and
+Lightning, and no MLflow write ever holds up a training step. With tracking.writer=inline the
+training process calls RunWriter itself.
+"""
+
+import os
+import pickle
+import signal
+import sys
+import time
+from typing import Any, BinaryIO
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from tunelab.tracking.params import as_params
+from tunelab.tracking.run import ANSWERED
+from tunelab.tracking.store import experiment_id
+
+MAX_ITEMS = 100  # MLflow's log_batch takes at most 100 params or tags per call
+MAX_METRICS = 1000  # and at most 1000 metrics
+
+
+class RunWriter:
+    """One run at a time; metrics are buffered and written in one batch every flush_seconds.
+
+    A write per log call is a SQLite transaction each: a quarter of a small epoch when it ran
+    in the training process (measured on digits). Metrics keep their own timestamps and steps,
+    so the history is the same; the UI sees new values at most flush_seconds late.
+    """
+
+    def __init__(self) -> None:
+        self.clients: dict[str, MlflowClient] = {}  # a process reused by several trials opens a store once
+        self.client: MlflowClient | None = None
+        self.run_id: str | None = None
+        self.pending: list[Metric] = []
+        self.errors: list[str] = []
+        self.flush_seconds = 5.0
+        self.last_flush = time.monotonic()
+
+    def handle(self, request: tuple) -> tuple[bool, Any] | None:
+        """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
+        kind, *args = request
+        try:
+            value = getattr(self, kind)(*args)
+        except Exception as error:  # the training goes on; the failure is reported at end
+            message = f"{type(error).__name__}: {error}"
+            if kind in ANSWERED:
+                return False, message
+            self.errors.append(f"{kind}: {message}")
+            return None
+        return (True, value) if kind in ANSWERED else None
+
+    def start(
+        self,
+        uri: str,
+        experiment: str,
+        name: str,
+        tags: dict[str, str],
+        config: dict[str, Any],
+        flush_seconds: float,
+    ) -> str:
+        self.run_id, self.errors, self.pending = None, [], []
+        if uri not in self.clients:
+            self.clients[uri] = MlflowClient(uri)
+        self.client = self.clients[uri]
+        self.flush_seconds = flush_seconds
+        experiment_ = experiment_id(self.client, experiment, uri)
+        self.run_id = self.client.create_run(experiment_, run_name=name, tags=tags).info.run_id
+        params = [Param(k, v) for k, v in as_params(config).items()]
+        for start in range(0, len(params), MAX_ITEMS):
+            self.client.log_batch(self.run_id, params=params[start : start + MAX_ITEMS])
+        return self.run_id
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        if self.client and self.run_id:
+            items = [RunTag(k, v) for k, v in tags.items()]
+            for start in range(0, len(items), MAX_ITEMS):
+                self.client.log_batch(self.run_id, tags=items[start : start + MAX_ITEMS])
+
+    def log_metrics(self, metrics: list[tuple[str, float, int, int]]) -> None:
+        """metrics: (key, value, timestamp in ms, step) each."""
+        self.pending += [Metric(*m) for m in metrics]
+        if time.monotonic() - self.last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        self.last_flush = time.monotonic()
+        if self.client and self.run_id:
+            for start in range(0, len(pending), MAX_METRICS):
+                self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_METRICS])
+
+    def log_artifact(self, path: str, folder: str | None) -> None:
+        if self.client and self.run_id:
+            self.client.log_artifact(self.run_id, path, folder)
+
+    def log_dict(self, data: dict[str, Any], file: str) -> None:
+        if self.client and self.run_id:
+            self.client.log_dict(self.run_id, data, file)
+
+    def end(self, status: str) -> list[str]:
+        """Write what is pending, end the run with `status`; the failures of this run's writes."""
+        self.flush()
+        if self.client and self.run_id:
+            self.client.set_terminated(self.run_id, status)
+        errors, self.errors, self.run_id = self.errors, [], None
+        return errors
+
+    def abandon(self) -> None:
+        """The training process went away (killed) without ending its run: end it KILLED."""
+        if self.run_id:
+            self.set_tags({"error": "the training process ended without closing its run"})
+            self.end("KILLED")
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    writer = RunWriter()
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:  # the training process closed the pipe or died
+            break
+        reply = writer.handle(request)
+        if request[0] in ANSWERED:
+            pickle.dump(reply, replies)
+            replies.flush()
+    writer.handle(("abandon",))
+
+
+def main() -> None:
+    # Ctrl-C belongs to the training process, which then ends the run through this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what MLflow prints must not mix with replies
+    serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The MLflow writer: what a training process sends lands in the store, whatever happens to it."""
+
+import io
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, run_entry, store_uri
+
+
+def start_request(uri: str, flush_seconds: float = 5.0) -> tuple:
+    config = {"optimizer": {"lr": 0.01}, "model": {"name": "cnn"}}
+    return ("start", uri, "writer-test", "a-run", {"who": "test"}, config, flush_seconds)
+
+
+def only_run(uri: str):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("writer-test").experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+def serve_requests(requests: list[tuple]) -> list:
+    """Run the writer's loop over the pickled requests; its answers in order."""
+    from tunelab.tracking.writer import serve
+
+    stream, replies = io.BytesIO(), io.BytesIO()
+    for request in requests:
+        pickle.dump(request, stream)
+    stream.seek(0)
+    serve(stream, replies)
+    replies.seek(0)
+    answers = []
+    while replies.tell() < len(replies.getvalue()):
+        answers.append(pickle.load(replies))
+    return answers
+
+
+def test_requests_land_in_the_store(tmp_path) -> None:
+    uri = store_uri(tmp_path)
+    artifact = tmp_path / "notes.txt"
+    artifact.write_text("hello")
+    answers = serve_requests(
+        [
+            start_request(uri),
+            ("set_tags", {"device": "cpu"}),
+            ("log_metrics", [("val/acc", 0.5, 1000, 0), ("val/acc", 0.75, 2000, 1)]),
+            ("log_artifact", str(artifact), "extra"),
+            ("log_dict", {"classes": ["a", "b"]}, "data_info.json"),
+            ("end", "FINISHED"),
+        ]
+    )
+    client, run = only_run(uri)
+    assert answers == [(True, run.info.run_id), (True, [])]
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"optimizer.lr": "0.01", "model.name": "cnn"}
+    assert run.data.tags["who"] == "test" and run.data.tags["device"] == "cpu"
+    history = client.get_metric_history(run.info.run_id, "val/acc")
+    assert [(m.step, m.value, m.timestamp) for m in history] == [(0, 0.5, 1000), (1, 0.75, 2000)]
+    files = {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert files == {"extra", "data_info.json"}
+
+
+def test_a_training_process_that_vanishes_leaves_its_run_killed(tmp_path) -> None:
+    uri = store_uri(tmp_path)
+    serve_requests([start_request(uri), ("log_metrics", [("train/loss", 1.0, 1000, 0)])])
+    client, run = only_run(uri)
+    assert run.info.status == "KILLED"
+    assert "without closing" in run.data.tags["error"]
+    assert len(client.get_metric_history(run.info.run_id, "train/loss")) == 1  # not lost
+
+
+def test_a_store_that_cannot_open_answers_the_error(tmp_path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"
+    answers = serve_requests(
+        [start_request(uri), ("set_tags", {"a": "b"}), ("end", "FINISHED")]
+    )
+    assert answers[0][0] is False and "Error" in answers[0][1]
+    assert answers[1] == (True, [])  # the requests of a run that never started do nothing
+
+
+def test_failed_writes_are_reported_at_the_end(tmp_path) -> None:
+    answers = serve_requests(
+        [
+            start_request(store_uri(tmp_path)),
+            ("log_artifact", str(tmp_path / "no-such-file.txt"), None),
+            ("end", "FINISHED"),
+        ]
+    )
+    ok, errors = answers[1]
+    assert ok and len(errors) == 1 and errors[0].startswith("log_artifact")
+
+
+@pytest.mark.parametrize("flush_seconds", [0.0, 3600.0])
+def test_metrics_are_written_in_batches(tmp_path, flush_seconds: float) -> None:
+    from tunelab.tracking.writer import RunWriter
+
+    writer = RunWriter()
+    run_id = writer.start(*start_request(store_uri(tmp_path), flush_seconds)[1:])
+    writer.log_metrics([("lr", 0.1, 1000, 0)])
+    writer.log_metrics([("lr", 0.1, 2000, 1)])
+    client, _ = only_run(store_uri(tmp_path))
+    written = len(client.get_metric_history(run_id, "lr"))
+    assert written == (2 if flush_seconds == 0 else 0)  # an hour's batch waits for the end
+    writer.end("FINISHED")
+    assert len(client.get_metric_history(run_id, "lr")) == 2
+
+
+TRAINING_PROCESS = """
+import sys, time
+from tunelab.tracking.run import TrackedRun, open_writer
+run = TrackedRun(open_writer("process"), sys.argv[1], "writer-test", "a-run", {}, {"seed": 1})
+run.log_metrics({"train/loss": 1.0}, step=0)
+print(run.wait_started(), "mlflow" in sys.modules, flush=True)
+if sys.argv[2] == "end":
+    run.end("FINISHED")
+else:
+    time.sleep(600)
+"""
+
+
+def training_process(uri: str, mode: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAINING_PROCESS, uri, mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_the_training_process_never_imports_mlflow(tmp_path) -> None:
+    uri = store_uri(tmp_path)
+    process = training_process(uri, "end")
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    run_id, imported = out.split()
+    assert imported == "False"
+    client, run = only_run(uri)
+    assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    assert client.get_metric_history(run_id, "train/loss")[0].value == 1.0
+
+
+def test_a_killed_training_process_leaves_its_run_killed(tmp_path) -> None:
+    uri = store_uri(tmp_path)
+    process = training_process(uri, "sleep")
+    assert process.stdout is not None
+    run_id = process.stdout.readline().split()[0]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    deadline = time.monotonic() + 60
+    while client.get_run(run_id).info.status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert client.get_metric_history(run_id, "train/loss")[0].value == 1.0
+
+
+def test_a_bad_store_stops_the_run_before_training(tmp_path: Path) -> None:
+    result = run_entry(
+        [*TINY, "tracking.uri=sqlight:///mlflow.db"],  # a typo in the scheme
+        tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("tunelab: MLflow could not start the run in tracking.uri=sqlight:///")
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/*/*/checkpoints"))  # stopped before training
+
+
+def test_inline_writer_tracks_the_same_run(tmp_path: Path, client_for) -> None:
+    run_entry([*TINY, "tracking.writer=inline", "tracking.flush_seconds=0"], tmp_path)
+    client = client_for(tmp_path)
+    (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2
+    assert {f.path for f in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "checkpoints"}
