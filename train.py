@@ -1,6 +1,7 @@
 """Train a model: `python train.py`, `python train.py -m optimizer.lr=1e-3,1e-4`."""
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -19,3 +20,7 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     main()
+    if "tunelab.train" in sys.modules:  # a job ran: skip the slow teardown of torch and Lightning
+        from tunelab.shutdown import exit_skipping_teardown
+
+        exit_skipping_teardown()
