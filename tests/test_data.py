@@ -257,3 +257,21 @@ def test_a_data_error_ends_a_run_with_one_message(tmp_path) -> None:
     assert result.returncode != 0
     assert "tunelab: MNIST files not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_in_memory_batches_shard_across_processes(shuffle: bool) -> None:
+    """Under DDP each process serves its own equal share, together every example (as
+    DistributedSampler deals a DataLoader's); shuffled shards agree on one permutation."""
+    from tunelab.data.batches import TensorBatches
+
+    x, y = torch.arange(101).float().unsqueeze(1), torch.arange(101)
+    shards = [
+        torch.cat([b[1] for b in TensorBatches(x, y, 8, shuffle, seed=3, rank=r, world_size=3)])
+        for r in range(3)
+    ]
+    assert [len(s) for s in shards] == [34, 34, 34]
+    assert len(TensorBatches(x, y, 8, rank=1, world_size=3)) == 5
+    seen = torch.cat(shards)
+    assert set(seen.tolist()) == set(range(101))  # all served, 1 wrapped around to pad
+    assert len(set(shards[0].tolist()) & set(shards[1].tolist())) == 0

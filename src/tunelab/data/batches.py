@@ -13,11 +13,24 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
 
+def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """This process's share of `order` in a distributed run, dealt as torch's DistributedSampler
+    deals it: padded by wrapping around to a multiple of world_size, then every world_size-th
+    index from `rank`, so that every process takes the same number of steps."""
+    if world_size == 1:
+        return order
+    total = math.ceil(len(order) / world_size) * world_size
+    padded = order.repeat(math.ceil(total / len(order)))[:total]
+    return padded[rank::world_size]
+
+
 class TensorBatches:
     """Batches of (x, y) sliced from tensors that already sit on the training device.
 
     torch's DataLoader collates one example at a time; for data that fits in memory that
     per-example work costs more than the model's step, so batches are gathered with one index.
+    In a distributed run each process serves its own shard (Lightning shards DataLoaders
+    through their sampler; these batches are not a DataLoader, so they shard themselves).
     """
 
     def __init__(
@@ -28,29 +41,38 @@ class TensorBatches:
         shuffle: bool = False,
         seed: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.transform = transform
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
+        return math.ceil(math.ceil(len(self.y) / self.world_size) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _order(self) -> torch.Tensor | None:
+        """The indices this process serves this epoch; None: all of them, in order."""
         n = len(self.y)
         if self.shuffle:
-            order = epoch_order(n, self.seed, self.epoch).to(self.x.device)
             self.epoch += 1
-        for start in range(0, n, self.batch_size):
-            if self.shuffle:
+            order = epoch_order(n, self.seed, self.epoch - 1).to(self.x.device)
+        elif self.world_size > 1:
+            order = torch.arange(n, device=self.x.device)
+        else:
+            return None  # plain slices: no gather needed
+        return shard(order, self.rank, self.world_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self._order()
+        for start in range(0, len(self.y) if order is None else len(order), self.batch_size):
+            if order is None:
+                x, y = self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+            else:
                 index = order[start : start + self.batch_size]
                 x, y = self.x[index], self.y[index]
-            else:
-                x, y = (
-                    self.x[start : start + self.batch_size],
-                    self.y[start : start + self.batch_size],
-                )
             yield (self.transform(x) if self.transform else x), y
 
 

@@ -105,7 +105,12 @@ class DataModule(L.LightningDataModule):
         x, y = self.splits[split]
         transform = self.transforms[split]
         if self.in_memory:
-            return TensorBatches(x, y, self.batch_size, shuffle, self.seed, transform)
+            rank, world_size = (
+                (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+            )
+            return TensorBatches(
+                x, y, self.batch_size, shuffle, self.seed, transform, rank, world_size
+            )
         return DataLoader(
             TensorDataset(x, y),
             batch_size=self.batch_size,
