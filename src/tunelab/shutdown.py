@@ -4,7 +4,19 @@ import atexit
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import NoReturn
+
+
+def started_as_script(script: str) -> bool:
+    """True when the interpreter was started on `script` itself (`python train.py ...`), not
+    by a wrapper that has work left after it returns (python -m cProfile, pyinstrument, runpy)."""
+    args = sys.orig_argv[1:]
+    while args and args[0].startswith("-"):
+        if args[0] in ("-m", "-c"):
+            return False
+        args = args[2:] if args[0] in ("-X", "-W") else args[1:]
+    return bool(args) and Path(args[0]).resolve() == Path(script).resolve()
 
 
 def exit_skipping_teardown(code: int = 0) -> NoReturn:
