@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     main()
     if "tunelab.train" in sys.modules:  # a job ran: skip the slow teardown of torch and Lightning
-        from tunelab.shutdown import exit_skipping_teardown, started_as_script
+        from tunelab.runtime import exit_skipping_teardown, started_as_script
 
         if started_as_script(__file__):
             exit_skipping_teardown()

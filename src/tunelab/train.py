@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from tunelab.checks import check_config
 from tunelab.errors import ConfigError, UserError
 from tunelab.pruning import is_pruned, optuna_trial_number, tell_pruned
+from tunelab.runtime import imports_frozen_out_of_gc
 from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,10 @@ def train(cfg: DictConfig) -> float:
         exit_on_config_error(cfg)  # a single run stops here, before any heavy import
     elif reason := stopped_sweep_reason(hydra_cfg):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
-    run = open_run(cfg, hydra_cfg)  # the MLflow writer opens the store while torch is imported
-    prepare_console(cfg)
+    with imports_frozen_out_of_gc():
+        run = open_run(cfg, hydra_cfg)  # the MLflow writer opens the store while torch loads
+        prepare_console(cfg)
+        import_training_stack()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         check_config(cfg)  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
@@ -52,6 +55,13 @@ def prepare_console(cfg: DictConfig) -> None:
     if cfg.get("print_config"):
         print_config(cfg)
     quiet_library_noise()
+
+
+def import_training_stack() -> None:
+    """torch, Lightning, torchmetrics and tunelab's modules that use them."""
+    import tunelab.classifier  # noqa: F401
+    import tunelab.data.datamodule  # noqa: F401
+    import tunelab.trainer  # noqa: F401
 
 
 def open_run(cfg: DictConfig, hydra_cfg):

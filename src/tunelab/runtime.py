@@ -1,11 +1,38 @@
-"""Ending the training process without Python's module teardown."""
+"""The Python interpreter around a job: garbage collection while libraries load, and exit."""
 
 import atexit
+import gc
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
+
+
+@contextmanager
+def imports_frozen_out_of_gc() -> Iterator[None]:
+    """Import the training stack with the garbage collector off, then freeze what it left.
+
+    torch, Lightning and torchmetrics leave millions of objects that live until exit, and
+    every full collection walks all of them (up to 0.2 s each here): the collector ran nine
+    of those, about 1 s, in a 3-epoch digits run, one inside the first epoch (measured).
+    gc.freeze takes them out of its sight. Only the first job of a process freezes: later
+    trials of a sweep import nothing new, and freezing could keep a finished trial's data.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+        # At exit Python frees what it can see; frozen objects it cannot, and triton's
+        # bindings then print leak warnings.
+        atexit.register(gc.unfreeze)
 
 
 def started_as_script(script: str) -> bool:

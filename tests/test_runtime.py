@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tunelab.shutdown import started_as_script
+from tunelab.runtime import started_as_script
 
 
 @pytest.mark.parametrize(
