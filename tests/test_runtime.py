@@ -22,3 +22,35 @@ def test_started_as_script(monkeypatch, tmp_path, argv: list[str], expected: boo
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "orig_argv", argv)
     assert started_as_script(str(tmp_path / "train.py")) is expected
+
+
+FREEZE_TWICE = """
+import gc, weakref
+from tunelab.runtime import imports_frozen_out_of_gc
+
+class Node:
+    pass
+
+with imports_frozen_out_of_gc():
+    assert not gc.isenabled()  # no collection while the libraries load
+    import json  # noqa: F401
+frozen = gc.get_freeze_count()
+assert frozen > 0 and gc.isenabled()
+
+trial = Node(); trial.me = trial  # a finished trial's objects, alive only through a cycle
+alive = weakref.ref(trial)
+with imports_frozen_out_of_gc():  # the next trial of a sweep in this process
+    pass
+del trial
+gc.collect()
+assert gc.get_freeze_count() == frozen, "froze again"
+assert alive() is None, "a finished trial's objects were kept"
+print("ok")
+"""
+
+
+def test_gc_freezes_the_imports_once_and_never_a_trials_objects() -> None:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", FREEZE_TWICE], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
