@@ -68,7 +68,7 @@ class RunWriter:
         if uri not in self.clients:
             self.clients[uri] = MlflowClient(uri)
         self.client = self.clients[uri]
-        self.flush_seconds = flush_seconds
+        self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
         experiment_ = experiment_id(self.client, experiment, uri)
         self.run_id = self.client.create_run(experiment_, run_name=name, tags=tags).info.run_id
         params = [Param(k, v) for k, v in as_params(config).items()]
