@@ -179,11 +179,12 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
 
     trainer.fit(classifier, datamodule=datamodule)
     best = best_checkpoint(trainer)
+    if best and cfg.tracking.log_checkpoint:
+        run.log_artifact(best, "checkpoints")
+    run.flush()  # the writer stores the epochs while the test runs, not after it
     results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)
     objective = float(classifier.best.compute())
     run.log_metrics({"objective": objective, "epochs_trained": trainer.current_epoch})
-    if best and cfg.tracking.log_checkpoint:
-        run.log_artifact(best, "checkpoints")
     for report in sorted((output_dir / "profile").glob("*.txt")):  # debug=profile
         run.log_artifact(report, "profile")
     if run.run_id:  # not on the other ranks of a distributed job

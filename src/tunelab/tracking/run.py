@@ -174,6 +174,10 @@ class TrackedRun:
         now = int(time.time() * 1000)
         self._send("log_metrics", [(k, float(v), now, step) for k, v in metrics.items()])
 
+    def flush(self) -> None:
+        """Have the writer store the metrics it holds now (it does not wait for its interval)."""
+        self._send("flush")
+
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
         self._send("log_artifact", str(Path(path).resolve()), folder)
 
