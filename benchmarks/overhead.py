@@ -5,6 +5,7 @@ python -m benchmarks.overhead [--epochs 2] [--size 60000] [--tiny]
 
 import argparse
 import json
+import statistics
 
 from benchmarks.common import ROOT, report, run, scratch
 
@@ -40,10 +41,11 @@ def tunelab_run(
     return wall, loop
 
 
-def plain_run(root, data: str, epochs: int, batch_size: int) -> tuple[float, float]:
+def script_run(script: str, root, data: str, epochs: int, batch_size: int) -> tuple[float, float]:
+    """(whole-process wall, loop seconds) of benchmarks/SCRIPT (plain_loop.py, lightning_loop.py)."""
     wall, out = run(
         [
-            str(ROOT / "benchmarks" / "plain_loop.py"),
+            str(ROOT / "benchmarks" / script),
             "--data",
             data,
             "--epochs",
@@ -56,6 +58,11 @@ def plain_run(root, data: str, epochs: int, batch_size: int) -> tuple[float, flo
     return wall, json.loads(out.strip().splitlines()[-1])["loop_s"]
 
 
+def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(median wall, median loop) of repeated runs."""
+    return statistics.median(w for w, _ in runs), statistics.median(loop for _, loop in runs)
+
+
 def measure(
     name: str,
     root,
@@ -65,18 +72,25 @@ def measure(
     batch: int,
     extra=(),
     warm=True,
+    repeats: int = 1,
 ) -> dict:
     if warm:
         tunelab_run(
             root, data_args, 1, batch, list(extra)
         )  # creates the store: one-time cost, not counted
-    t_wall, t_loop = tunelab_run(root, data_args, epochs, batch, list(extra))
-    p_wall, p_loop = plain_run(root, plain_data, epochs, batch)
+    tunelab, plain, bare = [], [], []
+    for _ in range(repeats):  # alternating, so a drifting machine weighs on all alike
+        tunelab.append(tunelab_run(root, data_args, epochs, batch, list(extra)))
+        plain.append(script_run("plain_loop.py", root, plain_data, epochs, batch))
+        if not extra:  # the bare Lightning loop runs on the CPU only
+            bare.append(script_run("lightning_loop.py", root, plain_data, epochs, batch))
+    (t_wall, t_loop), (p_wall, p_loop) = medians(tunelab), medians(plain)
     return {
         "data": name,
         "epochs": epochs,
         "batch": batch,
         "plain loop s": p_loop,
+        "bare lightning loop s": medians(bare)[1] if bare else float("nan"),
         "tunelab loop s": t_loop,
         "loop ratio": t_loop / p_loop,
         "plain wall s": p_wall,
@@ -85,22 +99,35 @@ def measure(
     }
 
 
-def main(epochs: int, size: int, extra: list[str], tiny: bool = False) -> None:
+def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: int = 3) -> None:
     root = scratch()
-    rows = [measure("digits", root, "digits", ["data=digits"], epochs, 64, extra, warm=not tiny)]
+    rows = [
+        measure("digits", root, "digits", ["data=digits"], epochs, 64, extra, not tiny, repeats)
+    ]
     if not tiny:
         generated_mnist(root / "data", size)
         data_args = ["data=mnist", f"paths.data_dir={root / 'data'}"]
         rows.append(
             measure(
-                f"generated {size} 28x28", root, str(root / "data"), data_args, epochs, 128, extra
+                f"generated {size} 28x28",
+                root,
+                str(root / "data"),
+                data_args,
+                epochs,
+                128,
+                extra,
+                repeats=repeats,
             )
         )
     report(
         "overhead",
         "train.py (tracking on) against a plain PyTorch loop",
         rows,
-        ["loop: the epochs (training and validation); wall: the whole process, imports included"],
+        [
+            "loop: the epochs (training and validation); wall: the whole process, imports "
+            f"included; medians of {repeats} runs each; bare lightning: the plain loop's work "
+            "in a LightningModule without metrics, logger, checkpoints or progress bar"
+        ],
     )
 
 
@@ -111,8 +138,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--tiny", action="store_true", help="1 epoch on digits only: checks the script runs"
     )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each; medians reported")
     parser.add_argument("extra", nargs="*", help="more train.py overrides, e.g. trainer=gpu")
     options = parser.parse_args()
     main(
-        *((1, 600) if options.tiny else (options.epochs, options.size)), options.extra, options.tiny
+        *((1, 600) if options.tiny else (options.epochs, options.size)),
+        options.extra,
+        options.tiny,
+        1 if options.tiny else options.repeats,
     )

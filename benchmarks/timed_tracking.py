@@ -39,7 +39,16 @@ def timed(function):
     return wrapper
 
 
-for name in ("__init__", "wait_started", "set_tags", "log_metrics", "log_artifact", "log_dict", "end"):
+for name in (
+    "__init__",
+    "wait_started",
+    "set_tags",
+    "log_metrics",
+    "log_artifact",
+    "log_dict",
+    "flush",
+    "end",
+):
     setattr(tracked.TrackedRun, name, timed(getattr(tracked.TrackedRun, name)))
 tracked.open_writer = timed(tracked.open_writer)
 
