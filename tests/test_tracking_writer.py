@@ -81,9 +81,7 @@ def test_a_training_process_that_vanishes_leaves_its_run_killed(tmp_path) -> Non
 def test_a_store_that_cannot_open_answers_the_error(tmp_path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"
-    answers = serve_requests(
-        [start_request(uri), ("set_tags", {"a": "b"}), ("end", "FINISHED")]
-    )
+    answers = serve_requests([start_request(uri), ("set_tags", {"a": "b"}), ("end", "FINISHED")])
     assert answers[0][0] is False and "Error" in answers[0][1]
     assert answers[1] == (True, [])  # the requests of a run that never started do nothing
 
@@ -188,4 +186,7 @@ def test_inline_writer_tracks_the_same_run(tmp_path: Path, client_for) -> None:
     (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     assert run.info.status == "FINISHED"
     assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2
-    assert {f.path for f in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "checkpoints"}
+    assert {f.path for f in client.list_artifacts(run.info.run_id)} >= {
+        "config.yaml",
+        "checkpoints",
+    }

@@ -154,13 +154,13 @@ def compiled(network):
 
 
 def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
+    import lightning as L
+
     from tunelab.console import print_results
     from tunelab.data.datamodule import build_datamodule
     from tunelab.tracking.lightning_logger import RunLogger
     from tunelab.tracking.tags import device_tags
     from tunelab.trainer import best_checkpoint, build_callbacks, build_trainer
-
-    import lightning as L
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
@@ -189,7 +189,10 @@ def fit_and_test(cfg: DictConfig, run, output_dir: Path) -> float:
         run.log_artifact(report, "profile")
     if run.run_id:  # not on the other ranks of a distributed job
         print_results(
-            dict(results[0]), run.run_id, cfg.tracking.uri, (f"{cfg.objective.metric}_best", objective)
+            dict(results[0]),
+            run.run_id,
+            cfg.tracking.uri,
+            (f"{cfg.objective.metric}_best", objective),
         )
     return objective
 

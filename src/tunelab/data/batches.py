@@ -69,7 +69,10 @@ class TensorBatches:
         order = self._order()
         for start in range(0, len(self.y) if order is None else len(order), self.batch_size):
             if order is None:
-                x, y = self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+                x, y = (
+                    self.x[start : start + self.batch_size],
+                    self.y[start : start + self.batch_size],
+                )
             else:
                 index = order[start : start + self.batch_size]
                 x, y = self.x[index], self.y[index]

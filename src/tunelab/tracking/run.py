@@ -6,6 +6,7 @@ writes never wait for the store. This module imports neither MLflow nor torch.
 """
 
 import atexit
+import contextlib
 import logging
 import os
 import pickle
@@ -14,7 +15,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tunelab.errors import UserError
 
@@ -33,8 +34,8 @@ class WriterProcess:
 
     def __init__(self) -> None:
         # Its own session: Ctrl-C reaches the training process alone, which then ends the run.
-        detached = (
-            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        detached: dict[str, Any] = (
+            {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}  # Windows only
             if os.name == "nt"
             else {"start_new_session": True}
         )
@@ -61,10 +62,8 @@ class WriterProcess:
         """No more requests: the writer finishes what it has and exits on its own (every run
         was ended, and answered, before this)."""
         if self.process.stdin and not self.process.stdin.closed:
-            try:
+            with contextlib.suppress(OSError):  # it died already
                 self.process.stdin.close()
-            except OSError:  # it died already
-                pass
 
 
 class InlineWriter:
@@ -193,8 +192,9 @@ class TrackedRun:
         if self.writer is None:
             return
         self._send("end", status)
-        ok, errors = self._receive() if self.writer else (False, self.lost)
-        for error in errors if ok else [errors]:
+        ok, answer = self._receive() if self.writer else (False, self.lost)
+        errors = cast(list[str], answer) if ok else [str(answer)]
+        for error in errors:
             log.warning("MLflow write failed: %s", error)
 
 

@@ -34,7 +34,9 @@ class RunWriter:
     """
 
     def __init__(self) -> None:
-        self.clients: dict[str, MlflowClient] = {}  # a process reused by several trials opens a store once
+        self.clients: dict[
+            str, MlflowClient
+        ] = {}  # a process reused by several trials opens a store once
         self.client: MlflowClient | None = None
         self.run_id: str | None = None
         self.pending: list[Metric] = []
@@ -136,7 +138,9 @@ def main() -> None:
     # Ctrl-C belongs to the training process, which then ends the run through this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what MLflow prints must not mix with replies
+    os.dup2(
+        sys.stderr.fileno(), sys.stdout.fileno()
+    )  # what MLflow prints must not mix with replies
     serve(sys.stdin.buffer, replies)
 
 
