@@ -5,7 +5,6 @@ python benchmarks/lightning_loop.py --data digits|DIR --epochs 2 --batch-size 64
 Prints one JSON line: {"loop_s": ...}.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -17,7 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from plain_loop import load  # noqa: E402  (the same data and split)
+from plain_loop import command_line, normalized_splits  # noqa: E402  (the same data, split)
 
 from tunelab.data.batches import TensorBatches  # noqa: E402
 from tunelab.models.cnn import CNN  # noqa: E402
@@ -46,11 +45,8 @@ class Bare(L.LightningModule):
 
 def main(data: str, epochs: int, batch_size: int) -> None:
     torch.manual_seed(42)
-    x, y, index = load(data)
-    train = x[index["train"]]
-    mean, std = train.mean(dim=(0, 2, 3), keepdim=True), train.std(dim=(0, 2, 3), keepdim=True)
-    splits = {k: ((x[v] - mean) / std, y[v]) for k, v in index.items()}
-    module = Bare(tuple(x.shape[1:]))
+    input_shape, splits = normalized_splits(data)
+    module = Bare(input_shape)
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -69,8 +65,4 @@ def main(data: str, epochs: int, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="digits")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
-    main(**{k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()})
+    main(**command_line(__doc__))

@@ -58,13 +58,27 @@ def accuracy(model, x, y, batch_size) -> float:
     return correct / len(y)
 
 
-def main(data: str, epochs: int, batch_size: int) -> None:
-    torch.manual_seed(42)
+def normalized_splits(data: str) -> tuple[tuple[int, ...], dict[str, tuple]]:
+    """(input shape, {split: (x, y)}) with every split normalised by the training statistics."""
     x, y, index = load(data)
     train = x[index["train"]]
     mean, std = train.mean(dim=(0, 2, 3), keepdim=True), train.std(dim=(0, 2, 3), keepdim=True)
-    splits = {k: ((x[v] - mean) / std, y[v]) for k, v in index.items()}
-    model = CNN(tuple(x.shape[1:]), 10)
+    return tuple(x.shape[1:]), {k: ((x[v] - mean) / std, y[v]) for k, v in index.items()}
+
+
+def command_line(description: str | None) -> dict:
+    """--data, --epochs, --batch-size as main()'s arguments (shared with lightning_loop.py)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", default="digits")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    return {k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()}
+
+
+def main(data: str, epochs: int, batch_size: int) -> None:
+    torch.manual_seed(42)
+    input_shape, splits = normalized_splits(data)
+    model = CNN(input_shape, 10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = splits["train"]
     start = time.perf_counter()
@@ -90,8 +104,4 @@ def main(data: str, epochs: int, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="digits")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
-    main(**{k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()})
+    main(**command_line(__doc__))
