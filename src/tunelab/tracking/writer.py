@@ -33,12 +33,12 @@ class RunWriter:
     so the history is the same; the UI sees new values at most flush_seconds late.
     """
 
+    client: MlflowClient  # the store of the current run, set by start
+
     def __init__(self) -> None:
-        self.clients: dict[
-            str, MlflowClient
-        ] = {}  # a process reused by several trials opens a store once
-        self.client: MlflowClient | None = None
-        self.run_id: str | None = None
+        # A process reused by several trials opens each store once.
+        self.clients: dict[str, MlflowClient] = {}
+        self.run_id = ""  # "" while no run is open
         self.pending: list[Metric] = []
         self.errors: list[str] = []
         self.flush_seconds = 5.0
@@ -47,6 +47,9 @@ class RunWriter:
     def handle(self, request: tuple) -> tuple[bool, Any] | None:
         """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
         kind, *args = request
+        if kind != "start" and not self.run_id:  # the run never started: nothing to write
+            self.pending = []
+            return (True, []) if kind in ANSWERED else None
         try:
             value = getattr(self, kind)(*args)
         except Exception as error:  # the training goes on; the failure is reported at end
@@ -66,7 +69,7 @@ class RunWriter:
         config: dict[str, Any],
         flush_seconds: float,
     ) -> str:
-        self.run_id, self.errors, self.pending = None, [], []
+        self.run_id, self.errors, self.pending = "", [], []
         if uri not in self.clients:
             self.clients[uri] = MlflowClient(uri)
         self.client = self.clients[uri]
@@ -79,10 +82,9 @@ class RunWriter:
         return self.run_id
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        if self.client and self.run_id:
-            items = [RunTag(k, v) for k, v in tags.items()]
-            for start in range(0, len(items), MAX_ITEMS):
-                self.client.log_batch(self.run_id, tags=items[start : start + MAX_ITEMS])
+        items = [RunTag(k, v) for k, v in tags.items()]
+        for start in range(0, len(items), MAX_ITEMS):
+            self.client.log_batch(self.run_id, tags=items[start : start + MAX_ITEMS])
 
     def log_metrics(self, metrics: list[tuple[str, float, int, int]]) -> None:
         """metrics: (key, value, timestamp in ms, step) each."""
@@ -93,31 +95,26 @@ class RunWriter:
     def flush(self) -> None:
         pending, self.pending = self.pending, []
         self.last_flush = time.monotonic()
-        if self.client and self.run_id:
-            for start in range(0, len(pending), MAX_METRICS):
-                self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_METRICS])
+        for start in range(0, len(pending), MAX_METRICS):
+            self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_METRICS])
 
     def log_artifact(self, path: str, folder: str | None) -> None:
-        if self.client and self.run_id:
-            self.client.log_artifact(self.run_id, path, folder)
+        self.client.log_artifact(self.run_id, path, folder)
 
     def log_dict(self, data: dict[str, Any], file: str) -> None:
-        if self.client and self.run_id:
-            self.client.log_dict(self.run_id, data, file)
+        self.client.log_dict(self.run_id, data, file)
 
     def end(self, status: str) -> list[str]:
         """Write what is pending, end the run with `status`; the failures of this run's writes."""
         self.flush()
-        if self.client and self.run_id:
-            self.client.set_terminated(self.run_id, status)
-        errors, self.errors, self.run_id = self.errors, [], None
+        self.client.set_terminated(self.run_id, status)
+        errors, self.errors, self.run_id = self.errors, [], ""
         return errors
 
     def abandon(self) -> None:
         """The training process went away (killed) without ending its run: end it KILLED."""
-        if self.run_id:
-            self.set_tags({"error": "the training process ended without closing its run"})
-            self.end("KILLED")
+        self.set_tags({"error": "the training process ended without closing its run"})
+        self.end("KILLED")
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
