@@ -1,12 +1,20 @@
-"""ResNet-18 (torchvision's blocks) for small images: a 3x3 stem, no early max pooling."""
+"""ResNet-18 for small images: a 3x3 stem, no early max pooling, a width knob."""
 
 from torch import nn
 
 from tunelab.errors import ConfigError
 
+STAGES = (1, 2, 4, 8)  # each stage's channels, in multiples of `width`
+BLOCKS_PER_STAGE = 2  # ResNet-18: four stages of two basic blocks
+
 
 class ResNet18(nn.Module):
-    """torchvision's resnet18 with the CIFAR-style stem (32x32 inputs keep their resolution)."""
+    """torchvision's BasicBlocks in ResNet-18's layout: stages of width, 2x, 4x and 8x
+    channels (width=64 is the standard network, 11M parameters). 32x32 inputs keep their
+    resolution through the stem, as in the CIFAR variant of the paper.
+
+    Assembled here rather than with torchvision.models.resnet18, whose stage widths are fixed
+    at 64..512 (its width_per_group only applies to bottleneck blocks)."""
 
     def __init__(
         self,
@@ -15,18 +23,43 @@ class ResNet18(nn.Module):
         width: int = 64,
         dropout: float = 0.0,
     ) -> None:
-        from torchvision.models import resnet18
+        from torchvision.models.resnet import BasicBlock
 
         super().__init__()
         if len(input_shape) != 3:
             raise ConfigError(
                 f"model=resnet18 needs images, not input of shape {input_shape}: use model=mlp"
             )
-        net = resnet18(num_classes=num_classes, width_per_group=width)
-        net.conv1 = nn.Conv2d(input_shape[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
-        net.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(net.fc.in_features, num_classes))
-        self.net = net
+        if width < 1:
+            raise ConfigError(f"model.width={width}: must be >= 1 (64 is the standard ResNet-18)")
+        self.stem = nn.Sequential(
+            nn.Conv2d(input_shape[0], width, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        blocks: list[nn.Module] = []
+        channels = width
+        for stage, multiple in enumerate(STAGES):
+            out, stride = width * multiple, 1 if stage == 0 else 2
+            shortcut = None
+            if stride != 1 or channels != out:  # the identity does not fit: project it
+                shortcut = nn.Sequential(
+                    nn.Conv2d(channels, out, kernel_size=1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out),
+                )
+            blocks.append(BasicBlock(channels, out, stride, shortcut))
+            blocks += [BasicBlock(out, out) for _ in range(BLOCKS_PER_STAGE - 1)]
+            channels = out
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(channels, num_classes),
+        )
+        for module in self.modules():  # torchvision's initialisation of its ResNets
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        return self.net(x)
+        return self.head(self.features(self.stem(x)))
