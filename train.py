@@ -11,11 +11,15 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
-    from tunelab.train import train
+    from tunelab.job import tracked_job
 
-    return train(cfg)
+    with tracked_job(cfg) as job:  # opens the MLflow run while torch loads; ends it, once
+        from tunelab.train import train
+
+        job.objective = train(cfg, job.run)
+    return job.objective
 
 
 if __name__ == "__main__":

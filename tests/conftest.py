@@ -39,6 +39,41 @@ def store_uri(root: Path) -> str:
     return f"sqlite:///{root}/mlflow.db"
 
 
+def train_in_process(overrides: list[str], root: Path):
+    """What `python train.py OVERRIDES` does, the job and the task, in this process: no
+    interpreter start and no imports to pay (about 1 s instead of 6 for a small run). MLflow
+    works inline; outputs, data and the store are under `root`. Returns the finished Job."""
+    from tunelab.job import tracked_job
+    from tunelab.train import train
+
+    cfg = compose_config(
+        [
+            f"paths.root_dir={root}",
+            f"tracking.uri={store_uri(root)}",
+            "tracking.writer=inline",
+            *TINY,
+            *overrides,
+        ],
+        output_dir=str(root / "outputs" / "in-process"),
+    )
+    with tracked_job(cfg) as job:
+        job.objective = train(cfg, job.run)
+    return job
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One real `python train.py` run of the default recipe on a tiny budget, shared by the
+    tests that need a trained model in a store: (result, client, the run)."""
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("trained")
+    result = run_entry([*TINY, "tracking.experiment=test-exp"], root)
+    client = MlflowClient(store_uri(root))
+    experiment = client.get_experiment_by_name("test-exp")
+    return result, client, client.search_runs([experiment.experiment_id])
+
+
 @pytest.fixture
 def client_for():
     from mlflow import MlflowClient

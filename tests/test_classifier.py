@@ -12,7 +12,10 @@ def make_classifier(**kwargs) -> Classifier:
     torch.manual_seed(0)
     network = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     return Classifier(
-        network, 3, optimizer=lambda groups: torch.optim.SGD(groups, lr=0.1), **kwargs
+        network,
+        3,
+        optimizer=lambda network: torch.optim.SGD(network.parameters(), lr=0.1),
+        **kwargs,
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY, compose_config, run_entry
+from tests.conftest import TINY, compose_config, run_entry, store_uri, train_in_process
 from tests.data_factory import write_cifar10, write_csv, write_idx, write_png_folder
 from tunelab.data.datamodule import build_datamodule
 from tunelab.errors import DataError
@@ -80,7 +80,7 @@ def test_source_loads_with_disjoint_covering_repeatable_splits(data_dir, source:
     assert all(torch.equal(dm.index[k], again.index[k]) for k in dm.index)
     other_seed = datamodule(data_dir, source, "data.split.seed=7")
     assert not torch.equal(dm.index["val"], other_seed.index["val"])
-    summary = dm.summary()
+    summary = dm.summary
     assert summary["num_classes"] == classes and len(summary["fingerprint"]) == 12
 
 
@@ -176,16 +176,24 @@ def test_in_memory_and_dataloader_serve_the_same_batches(data_dir, source: str) 
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_train_py_runs_on_each_source(data_dir, tmp_path, source: str) -> None:
+def test_each_source_trains_and_lands_in_the_store(data_dir, tmp_path, capsys, source: str) -> None:
+    """The job and the task in this process (train.py itself runs in test_train_run)."""
+    from mlflow import MlflowClient
+
     model = "model=mlp" if source == "csv" else "model.channels=[8]"
     args = [
         *source_overrides(data_dir)[source],
         f"paths.data_dir={data_dir}",
         model,
         "model.hidden_dim=16",
+        "trainer.max_epochs=1",
     ]
-    result = run_entry([*TINY, "trainer.max_epochs=1", *args], tmp_path)
-    assert "test/acc" in result.stdout and "MLflow run:" in result.stdout
+    job = train_in_process(args, tmp_path)
+    out = capsys.readouterr().out
+    assert "test/acc" in out and f"MLflow run: {job.run.run_id}" in out
+    run = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
+    assert run.info.status == "FINISHED" and "test/acc" in run.data.metrics
+    assert run.data.tags["data.name"].split(":")[0] == source
 
 
 BAD = {

@@ -14,6 +14,12 @@ from tunelab.data.datamodule import build_datamodule
 from tunelab.train import build_classifier
 from tunelab.trainer import build_trainer
 
+
+def classifier_for(cfg) -> Classifier:
+    datamodule = build_datamodule(cfg.data)
+    return build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
+
+
 OPTIMIZERS = sorted(p.stem for p in (CONF / "optimizer").glob("*.yaml"))
 SCHEDULERS = sorted(p.stem for p in (CONF / "scheduler").glob("*.yaml"))
 REGULARIZATIONS = sorted(p.stem for p in (CONF / "regularization").glob("*.yaml"))
@@ -30,9 +36,9 @@ def train_one_step(overrides: list[str]) -> Classifier:
         ]
     )
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule)
+    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
     before = [p.detach().clone() for p in classifier.parameters()]
-    trainer = build_trainer(cfg, callbacks=[], logger=False)
+    trainer = build_trainer(cfg.trainer, callbacks=[], logger=False)
     trainer.fit(classifier, datamodule=datamodule)
     assert trainer.global_step == 1
     assert any(not torch.equal(b, p) for b, p in zip(before, classifier.parameters(), strict=True))
@@ -54,18 +60,18 @@ def test_every_regularization_trains_a_step(regularization: str) -> None:
 def test_dropout_reaches_every_network() -> None:
     for model in ("mlp", "cnn"):
         cfg = compose_config([f"model={model}", "regularization.dropout=0.3"])
-        classifier = build_classifier(cfg, build_datamodule(cfg.data))
+        classifier = classifier_for(cfg)
         rates = [m.p for m in classifier.network.modules() if isinstance(m, nn.Dropout)]
         assert rates and all(r == 0.3 for r in rates), model
 
 
 def test_width_and_depth_from_the_command_line() -> None:
     cfg = compose_config(["model=mlp", "model.hidden_dim=32", "model.num_layers=3"])
-    net = build_classifier(cfg, build_datamodule(cfg.data)).network
+    net = classifier_for(cfg).network
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert [m.out_features for m in linears] == [32, 32, 32, 10]
     cfg = compose_config(["model.channels=[8,16,24]", "model.hidden_dim=20"])
-    net = build_classifier(cfg, build_datamodule(cfg.data)).network
+    net = classifier_for(cfg).network
     convs = [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert convs == [8, 16, 24]
 
@@ -73,7 +79,7 @@ def test_width_and_depth_from_the_command_line() -> None:
 def test_label_smoothing_reaches_the_loss() -> None:
     cfg = compose_config(["regularization.label_smoothing=0.2"])
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule).eval()
+    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes).eval()
     x, y = (t[:32] for t in datamodule.splits["train"])
     loss = classifier.training_step((x, y), 0)
     logits = classifier(x)
@@ -105,13 +111,15 @@ def test_gradient_clipping_reaches_the_trainer(algorithm: str) -> None:
             "trainer.max_steps=3",
         ]
     )
-    trainer = build_trainer(cfg, callbacks=[], logger=False)
+    trainer = build_trainer(cfg.trainer, callbacks=[], logger=False)
     assert trainer.gradient_clip_val == 0.01 and trainer.gradient_clip_algorithm == algorithm
     torch.manual_seed(0)
     x, y = torch.randn(32, 20), torch.randint(0, 3, (32,))
     GradNormSGD.norms = []
     net = nn.Linear(20, 3)
-    classifier = Classifier(net, 3, optimizer=lambda groups: GradNormSGD(groups, lr=0.1))
+    classifier = Classifier(
+        net, 3, optimizer=lambda network: GradNormSGD(network.parameters(), lr=0.1)
+    )
     trainer.fit(classifier, TensorBatches(x, y, 32), TensorBatches(x, y, 32))
     limit = 0.01 * (1 + 1e-4) if algorithm == "norm" else 0.01 * (3 * 20 + 3) ** 0.5
     assert GradNormSGD.norms and all(n <= limit for n in GradNormSGD.norms)
@@ -121,7 +129,9 @@ class ScriptedValidation(Classifier):
     """A classifier whose validation accuracy follows a given curve; keeps each epoch's weights."""
 
     def __init__(self, curve: list[float]) -> None:
-        super().__init__(nn.Linear(4, 3), 3, optimizer=lambda g: torch.optim.SGD(g, lr=0.1))
+        super().__init__(
+            nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters(), lr=0.1)
+        )
         self.curve, self.snapshots = curve, {}
 
     def _epoch_values(self, stage: str):

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from tests.conftest import compose_config
-from tunelab.optim import build_optimizer, build_penalty, param_groups, split_decay
+from tunelab.optim import build_optimizer, build_penalty, split_decay
 
 
 def small_net() -> nn.Module:
@@ -55,7 +55,7 @@ def one_step_with_zero_loss(choice: str, lr: float, decay: float, exclude: bool)
         [f"optimizer={choice}", f"optimizer.lr={lr}", f"optimizer.weight_decay={decay}"]
     )
     net = small_net()
-    optimizer = build_optimizer(cfg.optimizer)(param_groups(net, exclude, decay))
+    optimizer = build_optimizer(cfg.optimizer, exclude)(net)
     loss = sum(0.0 * p.sum() for p in net.parameters())  # zero gradient: only decay moves weights
     loss.backward()
     optimizer.step()
@@ -79,11 +79,11 @@ def test_adamw_has_no_penalty_term_in_the_loss() -> None:
 
     cfg = compose_config(["optimizer=adamw"])
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule)
+    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
     x, y = (t[:16] for t in datamodule.splits["train"])
     classifier.eval()  # fixed batch-norm statistics, so both losses see the same network
     loss = classifier.training_step((x, y), 0)
     assert classifier.penalty is None
     torch.testing.assert_close(loss, nn.functional.cross_entropy(classifier(x), y))
-    optimizer = classifier.optimizer_factory(classifier.param_groups)
+    optimizer = classifier.optimizer_factory(classifier.network)
     assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["weight_decay"] == 0.01

@@ -12,7 +12,8 @@ from torch import nn
 from tests.conftest import compose_config
 from tunelab.classifier import Classifier
 from tunelab.data.batches import TensorBatches
-from tunelab.optim import build_optimizer, build_scheduler
+from tunelab.optim import build_optimizer
+from tunelab.schedules import build_schedule
 
 LR, EPOCHS, BATCHES = 0.1, 6, 4  # 4 optimizer steps per epoch, 24 in all
 
@@ -43,8 +44,8 @@ def lr_trace(overrides: list[str]) -> list[float]:
     classifier = Classifier(
         nn.Sequential(nn.Linear(4, 3)),
         3,
-        optimizer=build_optimizer(cfg.optimizer),
-        scheduler=build_scheduler(cfg.scheduler, cfg.objective.metric, cfg.objective.mode),
+        optimizer=build_optimizer(cfg.optimizer, cfg.regularization.exclude_bias_and_norm),
+        schedule=build_schedule(cfg.scheduler),
     )
     logger = RecordingLogger()
     trainer = L.Trainer(
@@ -84,7 +85,7 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 
 CASES = {
-    "none": ([], per_epoch(lambda e: LR)),
+    "constant": ([], per_epoch(lambda e: LR)),
     "step": (
         ["scheduler.step_size=2", "scheduler.gamma=0.5"],
         per_epoch(lambda e: LR * 0.5 ** (e // 2)),
@@ -122,9 +123,8 @@ def test_plateau_lowers_the_rate_after_patience_epochs_without_improvement() -> 
     cfg = compose_config(
         ["scheduler=plateau", "scheduler.patience=2", "scheduler.factor=0.5", f"optimizer.lr={LR}"]
     )
-    factory = build_scheduler(cfg.scheduler, cfg.objective.metric, cfg.objective.mode)
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=LR)
-    config = factory(optimizer, epochs=10, steps=100)
+    config = build_schedule(cfg.scheduler).lightning_config(optimizer, epochs=10, steps=100)
     assert config["monitor"] == "val/acc" and config["interval"] == "epoch"
     scheduler = config["scheduler"]
     assert scheduler.mode == "max"  # from objective.mode

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_entry, store_uri
+from tests.conftest import TINY, run_entry, store_uri, train_in_process
 
 
 def start_request(uri: str, flush_seconds: float = 5.0) -> tuple:
@@ -181,7 +181,7 @@ def test_a_bad_store_stops_the_run_before_training(tmp_path: Path) -> None:
 
 
 def test_inline_writer_tracks_the_same_run(tmp_path: Path, client_for) -> None:
-    run_entry([*TINY, "tracking.writer=inline", "tracking.flush_seconds=0"], tmp_path)
+    train_in_process(["tracking.writer=inline", "tracking.flush_seconds=0"], tmp_path)
     client = client_for(tmp_path)
     (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     assert run.info.status == "FINISHED"

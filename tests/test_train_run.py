@@ -1,33 +1,18 @@
 """A real `python train.py` run lands in MLflow with everything issue #2 promises."""
 
 import pytest
-import torch
-
-from tests.conftest import TINY, run_entry
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from mlflow import MlflowClient
-
-    root = tmp_path_factory.mktemp("run")
-    result = run_entry([*TINY, "tracking.experiment=test-exp"], root)
-    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
-    experiment = client.get_experiment_by_name("test-exp")
-    runs = client.search_runs([experiment.experiment_id])
-    return result, client, runs
-
-
-def test_exactly_one_finished_run(trained) -> None:
-    _, _, runs = trained
+def test_exactly_one_finished_run(trained_run) -> None:
+    _, _, runs = trained_run
     assert len(runs) == 1
     assert runs[0].info.status == "FINISHED"
     assert runs[0].info.run_name == "cnn-adam-lr0.001"
     assert "mlflow.parentRunId" not in runs[0].data.tags
 
 
-def test_params_are_the_flattened_config(trained) -> None:
-    params = trained[2][0].data.params
+def test_params_are_the_flattened_config(trained_run) -> None:
+    params = trained_run[2][0].data.params
     assert params["optimizer.lr"] == "0.001"
     assert params["model.hidden_dim"] == "128"
     assert params["trainer.max_epochs"] == "2"
@@ -35,8 +20,8 @@ def test_params_are_the_flattened_config(trained) -> None:
     assert not any(k.startswith("hydra") for k in params)
 
 
-def test_tags(trained) -> None:
-    tags = trained[2][0].data.tags
+def test_tags(trained_run) -> None:
+    tags = trained_run[2][0].data.tags
     for key in (
         "git.commit",
         "hydra.overrides",
@@ -53,8 +38,8 @@ def test_tags(trained) -> None:
     assert tags["data.train_size"] == "1257" and tags["data.num_classes"] == "10"
 
 
-def test_per_epoch_and_test_metrics(trained) -> None:
-    _, client, runs = trained
+def test_per_epoch_and_test_metrics(trained_run) -> None:
+    _, client, runs = trained_run
     run = runs[0]
     for stage in ("train", "val"):
         for name in ("loss", "acc", "f1", "auroc"):
@@ -69,40 +54,28 @@ def test_per_epoch_and_test_metrics(trained) -> None:
     assert run.data.metrics["objective"] == pytest.approx(best)
 
 
-def test_console_ends_with_results_and_browse_command(trained) -> None:
-    out = trained[0].stdout
-    run_id = trained[2][0].info.run_id
+def test_console_ends_with_results_and_browse_command(trained_run) -> None:
+    out = trained_run[0].stdout
+    run_id = trained_run[2][0].info.run_id
     assert "test/acc" in out
     assert f"MLflow run: {run_id}" in out
     assert "mlflow ui --backend-store-uri sqlite:///" in out
 
 
-def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained, tmp_path) -> None:
-    from hydra.utils import instantiate
+def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path) -> None:
     from omegaconf import OmegaConf
 
+    from tunelab.checkpoints import load_classifier
     from tunelab.data.datamodule import build_datamodule
 
-    _, client, runs = trained
+    _, client, runs = trained_run
     run = runs[0]
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "overrides.yaml", "checkpoints"} <= names
     path = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
-    checkpoint = torch.load(path, weights_only=True)
-    config = OmegaConf.create(checkpoint["tunelab"]["config"])
-    datamodule = build_datamodule(config.data)
-    network = instantiate(
-        config.model, input_shape=datamodule.input_shape, num_classes=10, dropout=0.0
-    )
-    weights = {
-        k.removeprefix("network."): v
-        for k, v in checkpoint["state_dict"].items()
-        if k.startswith("network.")
-    }
-    network.load_state_dict(weights)
-    network.eval()
+    model = load_classifier(path)  # torch.load(..., weights_only=True) inside
+    assert model.classes == [str(d) for d in range(10)]
+    datamodule = build_datamodule(OmegaConf.create(model.config).data)  # the same split
     x, y = datamodule.splits["test"]
-    mean, std = (torch.tensor(v) for v in checkpoint["tunelab"]["normalize"].values())
-    with torch.no_grad():
-        accuracy = (network((x - mean) / std).argmax(1) == y).float().mean().item()
+    accuracy = (model.predict_proba(x).argmax(1) == y).float().mean().item()
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)

@@ -10,15 +10,11 @@ from omegaconf import DictConfig
 
 from tunelab.errors import ConfigError
 from tunelab.metrics import METRICS
+from tunelab.schedules import HORIZON_ARGS
 
 # Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
 STAGE_METRICS = ("loss", *METRICS)
 MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
-
-
-# Scheduler arguments that mean "the length of the whole run"; left null in conf/scheduler,
-# they are filled in once the trainer knows how many epochs or optimizer steps it will run.
-HORIZON_ARGS = ("T_max", "total_steps", "total_iters")
 
 
 def _positive(cfg: DictConfig) -> Iterator[str]:
@@ -69,8 +65,8 @@ def _scheduler(cfg: DictConfig) -> Iterator[str]:
     if interval not in ("epoch", "step"):
         yield f"scheduler.interval={interval}: allowed: epoch, step"
     monitor = scheduler.get("monitor")
-    if monitor is not None and monitor != "objective" and monitor not in MONITORABLE:
-        yield f"scheduler.monitor={monitor}: allowed: objective, {', '.join(MONITORABLE)}"
+    if monitor is not None and monitor not in MONITORABLE:
+        yield f"scheduler.monitor={monitor}: allowed: {', '.join(MONITORABLE)}"
     needs_length = [k for k in HORIZON_ARGS if k in scheduler and scheduler[k] is None]
     trainer = cfg.trainer
     length_known = (trainer.get("max_epochs") or -1) > 0 or (trainer.get("max_steps") or -1) > 0
@@ -125,8 +121,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
     return [problem for check in CHECKS for problem in check(cfg)]
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError naming every bad key, its value and what is allowed."""
+def config_error(cfg: DictConfig) -> ConfigError | None:
+    """A ConfigError naming every bad key, its value and what is allowed; None when all is well."""
     problems = config_problems(cfg)
-    if problems:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return ConfigError("invalid config:\n  " + "\n  ".join(problems)) if problems else None

@@ -1,7 +1,6 @@
 """The LightningModule: cross-entropy plus penalty, torchmetrics per stage, optimizers."""
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -12,7 +11,8 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
 from tunelab.metrics import METRICS
-from tunelab.optim import Penalty, SchedulerFactory
+from tunelab.optim import OptimizerFactory, Penalty
+from tunelab.schedules import Schedule
 
 STAGES = ("train", "val", "test")
 
@@ -69,9 +69,8 @@ class Classifier(L.LightningModule):
         self,
         network: nn.Module,
         num_classes: int,
-        optimizer: Callable[[list[dict]], torch.optim.Optimizer],
-        param_groups: list[dict[str, Any]] | None = None,
-        scheduler: SchedulerFactory | None = None,
+        optimizer: OptimizerFactory,
+        schedule: Schedule | None = None,
         penalty: Penalty | None = None,
         label_smoothing: float = 0.0,
         objective: str = "val/acc",
@@ -80,8 +79,7 @@ class Classifier(L.LightningModule):
     ) -> None:
         super().__init__()
         self.network = network
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.param_groups = param_groups or [{"params": list(network.parameters())}]
+        self.optimizer_factory, self.schedule = optimizer, schedule
         self.penalty, self.label_smoothing = penalty, label_smoothing
         self.objective = objective
         self.recipe = recipe or {}  # plain containers, saved into every checkpoint
@@ -158,10 +156,10 @@ class Classifier(L.LightningModule):
         self.log_dict({**values, "step": float(self.current_epoch)}, on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.param_groups)
-        if self.scheduler_factory is None:
+        optimizer = self.optimizer_factory(self.network)
+        if self.schedule is None:
             return optimizer
-        scheduler = self.scheduler_factory(
+        scheduler = self.schedule.lightning_config(
             optimizer,
             epochs=self.trainer.max_epochs or 0,
             steps=int(self.trainer.estimated_stepping_batches),

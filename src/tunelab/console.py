@@ -2,22 +2,26 @@
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+import yaml
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
+from tunelab.runtime import process_rank
+
 console = Console()
 
 
-def print_config(cfg: DictConfig) -> None:
+def print_config(config: dict[str, Any]) -> None:
+    """The resolved config as a tree, one branch per group."""
     tree = Tree("[bold]config[/bold]")
-    for group, node in cfg.items():
-        text = OmegaConf.to_yaml(node, resolve=True) if OmegaConf.is_config(node) else str(node)
+    for group, node in config.items():
+        text = yaml.safe_dump(node, sort_keys=False) if isinstance(node, dict) else str(node)
         tree.add(f"[bold cyan]{group!s}[/bold cyan]").add(
             Syntax(text.strip(), "yaml", background_color="default")
         )
@@ -33,9 +37,10 @@ def browse_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri}"
 
 
-def print_results(
-    metrics: dict[str, float], run_id: str, uri: str, objective: tuple[str, Any]
-) -> None:
+def print_results(metrics: Mapping[str, float], objective_name: str, objective: float) -> None:
+    """The test metrics as a table, then the objective (on rank 0 of a distributed job only)."""
+    if process_rank() != 0:
+        return
     table = Table(title="test metrics")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -44,7 +49,11 @@ def print_results(
             continue
         table.add_row(name, f"{value:.4f}")
     console.print(table)
-    console.print(f"objective {objective[0]} = {objective[1]:.4f}")
+    console.print(f"objective {objective_name} = {objective:.4f}")
+
+
+def print_run(run_id: str, uri: str) -> None:
+    """The run's id and the command to browse it, once the run has ended."""
     # Plain prints: these lines are copied, so rich must not wrap them.
     print(f"MLflow run: {run_id}")
     print(f"browse it:  {browse_command(uri)}")

@@ -1,4 +1,4 @@
-"""Builders for what the classifier optimises with: parameter groups, penalties, schedules."""
+"""What the classifier optimises with: the optimizer over parameter groups, and the penalty."""
 
 import functools
 from collections.abc import Callable, Sequence
@@ -7,9 +7,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from tunelab.checks import HORIZON_ARGS
+from tunelab.errors import instantiate
 
 NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+
+OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
+
+
+def build_optimizer(cfg: Any, exclude_bias_and_norm: bool) -> OptimizerFactory:
+    """conf/optimizer's choice as a function of the network. With weight decay and
+    exclude_bias_and_norm (regularization.exclude_bias_and_norm), biases and normalisation
+    parameters get none. Plain lists, not ListConfig, so optimizer state in checkpoints loads
+    with weights_only=True."""
+    optimizer = instantiate(cfg, _convert_="all")  # functools.partial(torch.optim.X, lr=...)
+    return functools.partial(_optimizer_over, optimizer, exclude_bias_and_norm)
+
+
+def _optimizer_over(
+    optimizer: functools.partial, exclude_bias_and_norm: bool, network: nn.Module
+) -> torch.optim.Optimizer:
+    decay = optimizer.keywords.get("weight_decay") or 0.0
+    return optimizer(param_groups(network, exclude_bias_and_norm, decay))
 
 
 def split_decay(
@@ -32,7 +50,8 @@ def split_decay(
 def param_groups(
     network: nn.Module, exclude_bias_and_norm: bool, weight_decay: float = 0.0
 ) -> list[dict[str, Any]]:
-    """Optimizer parameter groups; with weight decay, the left-out group gets none."""
+    """Optimizer parameter groups; with weight decay, the left-out group gets none. Without
+    decay there is one group: L-BFGS takes no more."""
     covered, left_out = split_decay(network, exclude_bias_and_norm and bool(weight_decay))
     if not left_out:
         return [{"params": covered}]
@@ -60,73 +79,8 @@ class Penalty:
 def build_penalty(
     network: nn.Module, penalty: dict | None, exclude_bias_and_norm: bool
 ) -> Penalty | None:
+    """regularization.penalty ({l1, l2} or null) over the network's weights."""
     if not penalty or not (penalty.get("l1") or penalty.get("l2")):
         return None
     covered, _ = split_decay(network, exclude_bias_and_norm)
     return Penalty(covered, l1=penalty.get("l1", 0.0), l2=penalty.get("l2", 0.0))
-
-
-class SchedulerFactory:
-    """Builds Lightning's lr_scheduler config once the optimizer and the run length are known.
-
-    Arguments left null in conf/scheduler are filled here: the run length (T_max, total_steps)
-    in the schedule's interval, max_lr from the optimizer's lr, a plateau's mode from the
-    objective's.
-    """
-
-    def __init__(
-        self,
-        schedule: functools.partial,
-        interval: str = "epoch",
-        monitor: str | None = None,
-        mode: str = "max",
-    ) -> None:
-        self.schedule, self.interval, self.monitor, self.mode = schedule, interval, monitor, mode
-
-    def missing(self) -> list[str]:
-        """The null arguments this factory fills in."""
-        fillable = (*HORIZON_ARGS, "max_lr", "mode")
-        return [k for k, v in self.schedule.keywords.items() if v is None and k in fillable]
-
-    def __call__(self, optimizer: torch.optim.Optimizer, epochs: int, steps: int) -> dict[str, Any]:
-        horizon = steps if self.interval == "step" else epochs
-        known = {"max_lr": optimizer.param_groups[0]["lr"], "mode": self.mode}
-        fill = {k: horizon if k in HORIZON_ARGS else known[k] for k in self.missing()}
-        config = {
-            "scheduler": self.schedule(optimizer, **fill),
-            "interval": self.interval,
-            "frequency": 1,
-            "name": "lr",
-        }
-        if self.monitor:
-            config["monitor"] = self.monitor
-        return config
-
-
-# Keys of conf/scheduler/*.yaml that are tunelab's, not the torch scheduler's.
-SCHEDULER_KEYS = ("interval", "monitor")
-
-
-def build_scheduler(
-    cfg: dict[str, Any], objective: str, mode: str = "max"
-) -> SchedulerFactory | None:
-    """From a conf/scheduler config; `monitor: objective` means the run's objective metric."""
-    from hydra.utils import instantiate
-
-    if not cfg or "_target_" not in cfg:
-        return None
-    schedule = instantiate(
-        {k: v for k, v in cfg.items() if k not in SCHEDULER_KEYS}, _convert_="all"
-    )
-    monitor = cfg.get("monitor")
-    return SchedulerFactory(
-        schedule, cfg.get("interval", "epoch"), objective if monitor == "objective" else monitor
-    )
-
-
-def build_optimizer(cfg: Any) -> Callable[[list[dict]], torch.optim.Optimizer]:
-    """conf/optimizer's choice as a factory of parameter groups (plain lists, not ListConfig,
-    so optimizer state in checkpoints loads with weights_only=True)."""
-    from hydra.utils import instantiate
-
-    return instantiate(cfg, _convert_="all")

@@ -36,13 +36,24 @@ def load_study(sweep_dir: str | Path):
     """The study a sweeper recorded in its sweep folder, with the sweep's pruner (a pruner
     belongs to the process's Study object, not to the storage)."""
     import optuna
-    from hydra.utils import instantiate
+
+    from tunelab.errors import instantiate
 
     spec = json.loads((Path(sweep_dir) / STUDY_FILE).read_text())
     storage = open_storage(spec["storage"])
     return optuna.load_study(
         study_name=spec["study_name"], storage=storage, pruner=instantiate(spec["pruner"])
     )
+
+
+def trial_callbacks(monitor: str) -> list[Any]:
+    """In a trial of the tunelab Optuna sweeper, the callback that reports `monitor` to the
+    study after every epoch (and prunes); elsewhere none."""
+    if optuna_trial_number() is None:
+        return []
+    from hydra.core.hydra_config import HydraConfig
+
+    return [pruning_callback(HydraConfig.get().sweep.dir, monitor)]
 
 
 def pruning_callback(sweep_dir: str | Path, monitor: str) -> Any:

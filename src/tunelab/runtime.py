@@ -1,4 +1,4 @@
-"""The Python interpreter around a job: garbage collection while libraries load, and exit."""
+"""The Python interpreter around a job: garbage collection while libraries load, its rank, and exit."""
 
 import atexit
 import gc
@@ -57,3 +57,12 @@ def exit_skipping_teardown(code: int = 0) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def process_rank() -> int:
+    """This process's rank in a distributed run (0 when not distributed). The variables
+    Lightning reads (lightning.fabric.utilities.rank_zero), read here before it is imported."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0

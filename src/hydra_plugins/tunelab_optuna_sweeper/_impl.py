@@ -10,11 +10,11 @@ import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
+from tunelab.errors import instantiate
 from tunelab.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
 from tunelab.tracking.study_summary import log_study_summary
 

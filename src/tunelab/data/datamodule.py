@@ -64,18 +64,18 @@ class DataModule(L.LightningDataModule):
             data.y.numpy(), split["val"], split["test"], self.seed, fold, num_folds, fixed
         )
         self.index = {k: torch.as_tensor(v) for k, v in index.items()}
-        x = data.x
-        if isinstance(data.standardize, torch.Tensor):  # table columns: once, with train statistics
-            x = standardized_columns(x, data.standardize, self.index["train"])
-        self.splits = {name: (x[idx], data.y[idx]) for name, idx in self.index.items()}
+        self.splits = {name: (data.x[idx], data.y[idx]) for name, idx in self.index.items()}
+        self.normalize = standardizer(self.splits["train"][0], data.standardize)
+        per_image = data.standardize == "channels"
+        if self.normalize and not per_image:  # table columns: once, here
+            for name, (x, y) in self.splits.items():
+                self.splits[name] = (self.normalize(x), y)
         # Images are normalised per batch, after augmentation, which works on [0, 1] pixels.
-        self.normalize = (
-            channel_normalizer(self.splits["train"][0]) if data.standardize == "channels" else None
-        )
+        per_batch = self.normalize if per_image else None
         self.transforms = {
-            "train": Chain(augment, self.normalize),
-            "val": Chain(self.normalize),
-            "test": Chain(self.normalize),
+            "train": Chain(augment, per_batch),
+            "val": Chain(per_batch),
+            "test": Chain(per_batch),
         }
 
     @property
@@ -122,7 +122,8 @@ class DataModule(L.LightningDataModule):
         )
 
     def normalization(self) -> dict[str, list] | None:
-        """The per-channel statistics every input is normalised with (for inference)."""
+        """The statistics every raw input is standardised with, (x - mean) / std: per channel
+        for images, per column for tables (for inference on new inputs)."""
         if self.normalize is None:
             return None
         return {
@@ -131,19 +132,15 @@ class DataModule(L.LightningDataModule):
         }
 
     @functools.cached_property
-    def fingerprint(self) -> str:
-        """Hashed once: summary() is read for the run's tags and for every checkpoint's recipe."""
-        return fingerprint(self.data)
-
     def summary(self) -> dict[str, Any]:
-        """What the MLflow run records about the data."""
+        """What the MLflow run and every checkpoint record about the data (hashed once)."""
         sizes = {f"{k}_size": len(y) for k, (_, y) in self.splits.items()}
         return {
             "name": self.data.name,
             **sizes,
             "num_classes": self.num_classes,
             "input_shape": "x".join(map(str, self.input_shape)),
-            "fingerprint": self.fingerprint,
+            "fingerprint": fingerprint(self.data),
             "served_by": "index slices" if self.in_memory else "DataLoader",
         }
 
@@ -159,22 +156,17 @@ class BatchTransform:
         return (self.transform(x) if self.transform else x), y
 
 
-def channel_normalizer(train_x: torch.Tensor) -> Normalize:
-    dims = [0, *range(2, train_x.dim())]
-    mean = train_x.mean(dim=dims, keepdim=True)[0]
-    std = train_x.std(dim=dims, keepdim=True)[0].clamp_min(1e-6)
-    return Normalize(mean, std)
-
-
-def standardized_columns(
-    x: torch.Tensor, columns: torch.Tensor, train_index: torch.Tensor
-) -> torch.Tensor:
-    """x with the masked columns standardised by the mean and std of the training rows only."""
-    train = x[train_index][:, columns]
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-8)
-    x = x.clone()
-    x[:, columns] = (x[:, columns] - mean) / std
-    return x
+def standardizer(train_x: torch.Tensor, standardize: str | torch.Tensor | None) -> Normalize | None:
+    """(x - mean) / std with statistics of the training split only: per channel for images
+    ("channels"); for tables, per column of the mask (the other columns get mean 0, std 1)."""
+    if standardize is None:
+        return None
+    if isinstance(standardize, str):
+        dims = [0, *range(2, train_x.dim())]
+        mean = train_x.mean(dim=dims, keepdim=True)[0]
+        return Normalize(mean, train_x.std(dim=dims, keepdim=True)[0].clamp_min(1e-6))
+    mean = torch.where(standardize, train_x.mean(0), 0.0)
+    return Normalize(mean, torch.where(standardize, train_x.std(0).clamp_min(1e-8), 1.0))
 
 
 def fingerprint(data: LabeledData) -> str:

@@ -1,12 +1,19 @@
 """Lightning's logger interface over tunelab's TrackedRun."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from tunelab.tracking.run import TrackedRun
+
+class Run(Protocol):
+    """What the logger needs of the TrackedRun that hands it out (TrackedRun.lightning_logger)."""
+
+    @property
+    def run_id(self) -> str | None: ...
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None: ...
 
 
 class RunLogger(Logger):
@@ -17,7 +24,7 @@ class RunLogger(Logger):
     the step. tunelab's run leaves both to a side process (tunelab.tracking.writer).
     """
 
-    def __init__(self, run: TrackedRun) -> None:
+    def __init__(self, run: Run) -> None:
         super().__init__()
         self.run = run
 

@@ -1,10 +1,6 @@
-"""The resolved config as MLflow params: dotted keys, values within MLflow's limits."""
+"""The resolved config as MLflow params: dotted keys, text values (clipped where they are written)."""
 
 from typing import Any
-
-# MLflow's limits (mlflow.utils.validation): key length and value length of a param.
-MAX_KEY = 250
-MAX_VALUE = 6000
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -22,10 +18,4 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def as_params(config: dict[str, Any]) -> dict[str, str]:
-    params = {}
-    for key, value in flatten(config).items():
-        text = "null" if value is None else str(value)
-        if len(text) > MAX_VALUE:
-            text = text[: MAX_VALUE - 3] + "..."
-        params[key[:MAX_KEY]] = text
-    return params
+    return {key: "null" if value is None else str(value) for key, value in flatten(config).items()}

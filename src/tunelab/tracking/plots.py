@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
-from tunelab.tracking.summary import Trial  # noqa: E402
+from tunelab.tracking.trials import Trial  # noqa: E402
 
 
 def _as_number(value: str) -> float | None:

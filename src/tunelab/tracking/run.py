@@ -1,4 +1,5 @@
-"""The training process's handle on its MLflow run: created with params and tags, ended with a status.
+"""The training process's handle on its MLflow run: opened with params and tags, fed the run's
+bookkeeping through a few named methods, ended once with a status.
 
 MLflow itself works in tunelab.tracking.writer, by default in a side process started when the
 run opens: the store opens there while this process imports torch and Lightning, and metric
@@ -13,20 +14,26 @@ import pickle
 import subprocess
 import sys
 import time
-from collections import deque
+import traceback
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
+
+import yaml
 
 from tunelab.errors import UserError
+from tunelab.runtime import process_rank
+from tunelab.tracking.identity import RunIdentity
 
 log = logging.getLogger(__name__)
-
-# The requests the writer answers: (True, value) or (False, the error message).
-ANSWERED = ("start", "end")
 
 
 class TrackingError(UserError):
     """The MLflow store could not be opened or the run could not be created."""
+
+
+class Writer(Protocol):
+    def send(self, request: tuple) -> None: ...
+    def receive(self) -> tuple[bool, Any]: ...
 
 
 class WriterProcess:
@@ -66,24 +73,6 @@ class WriterProcess:
                 self.process.stdin.close()
 
 
-class InlineWriter:
-    """tracking.writer=inline: the MLflow calls in this process, each one waiting for the store."""
-
-    def __init__(self) -> None:
-        from tunelab.tracking.writer import RunWriter
-
-        self.writer = RunWriter()
-        self.replies: deque[tuple[bool, Any]] = deque()
-
-    def send(self, request: tuple) -> None:
-        reply = self.writer.handle(request)
-        if request[0] in ANSWERED:
-            self.replies.append(reply)  # type: ignore[arg-type]  # answered requests always reply
-
-    def receive(self) -> tuple[bool, Any]:
-        return self.replies.popleft()
-
-
 _process: WriterProcess | None = None
 
 
@@ -96,19 +85,23 @@ def writer_process() -> WriterProcess:
     return _process
 
 
-def open_writer(mode: str) -> WriterProcess | InlineWriter:
-    """mode: process (the default) or inline."""
-    return writer_process() if mode == "process" else InlineWriter()
+def open_writer(mode: str) -> Writer:
+    """mode: process (the default) or inline (MLflow's calls in this process)."""
+    if mode == "inline":
+        from tunelab.tracking.writer import InlineWriter
+
+        return InlineWriter()
+    return writer_process()
 
 
 class TrackedRun:
-    """One MLflow run per training job. Requests go to the writer in order; only the run id
+    """One MLflow run per job. Requests go to the writer in order; only the run id
     (wait_started) and end wait for an answer. writer=None: a process that tracks nothing
     (a DDP rank other than 0)."""
 
     def __init__(
         self,
-        writer: WriterProcess | InlineWriter | None,
+        writer: Writer | None,
         uri: str,
         experiment: str,
         run_name: str,
@@ -116,37 +109,95 @@ class TrackedRun:
         config: dict[str, Any],
         parent_run_id: str | None = None,
         flush_seconds: float = 5.0,
+        output_dir: str | Path | None = None,
+        log_checkpoints: bool = True,
     ) -> None:
         self.writer, self.uri = writer, uri
+        self.config = config  # the job's resolved config: the run's params, every checkpoint's
+        self.output_dir = Path(output_dir) if output_dir else None  # the job's files (Hydra's)
+        self.log_checkpoints = log_checkpoints
         self._started: tuple[bool, Any] | None = None
         self.lost: str | None = None  # why the writer went away, if it did
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
         self._send("start", uri, experiment, run_name, tags, config, flush_seconds)
 
-    def _send(self, *request: Any) -> None:
-        if self.writer is None or (self._started is not None and not self._started[0]):
-            return  # nothing is tracked here, or the run never started
-        try:
-            self.writer.send(request)
-        except OSError as error:
-            self._lose(error)
+    # --- the bookkeeping of a training job, in the order it happens ---
 
-    def _receive(self) -> tuple[bool, Any]:
-        try:
-            assert self.writer is not None
-            return self.writer.receive()
-        except (AssertionError, EOFError, OSError) as error:
-            self._lose(error)
-            return False, self.lost
+    def log_config(self) -> None:
+        """The resolved config and the overrides, beside the job's outputs and in the run."""
+        if self.output_dir is None:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        config_file = self.output_dir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        self.log_artifact(config_file)
+        overrides = self.output_dir / ".hydra" / "overrides.yaml"
+        if overrides.exists():
+            self.log_artifact(overrides)
 
-    def _lose(self, error: BaseException) -> None:
-        """The writer process died: before the run started the job stops (wait_started),
-        after that training goes on and this run's tracking is incomplete."""
-        self.lost = f"the MLflow writer process stopped ({type(error).__name__})"
-        if self._started is not None:
-            log.warning("%s: this run's tracking is incomplete", self.lost)
-        self.writer = None
+    def lightning_logger(self) -> Any:
+        """Lightning's logger interface over this run (imports Lightning)."""
+        from tunelab.tracking.lightning_logger import RunLogger
+
+        return RunLogger(self)
+
+    def log_setup(self, datamodule: Any, trainer: Any) -> None:
+        """What the run trains on: the data and the device. Waits until the run exists, so a
+        store that cannot be opened stops the job here, before training."""
+        self.wait_started()
+        data = datamodule.data
+        tags = {f"data.{k}": v for k, v in datamodule.summary.items()}
+        tags["data.classes"] = ", ".join(data.classes)
+        device = trainer.strategy.root_device
+        tags["device"] = str(device)
+        if device.type == "cuda":
+            import torch
+
+            tags["device.name"] = torch.cuda.get_device_name(device)
+        self.set_tags(tags)
+        if data.info:  # label mapping, columns, folders
+            self.log_dict(data.info, "data_info.json")
+
+    def log_checkpoint(self, path: str | None) -> None:
+        """The best checkpoint of fit (tracking.log_checkpoint); the writer then stores the
+        epochs' metrics while the test runs, not after it."""
+        if path and self.log_checkpoints:
+            self.log_artifact(path, "checkpoints")
+        self.flush()
+
+    def log_results(self, objective: float, epochs: int) -> None:
+        """After the test: the objective, the epochs trained, and any profiler report."""
+        self.log_metrics({"objective": objective, "epochs_trained": epochs})
+        if self.output_dir is not None:
+            for report in sorted((self.output_dir / "profile").glob("*.txt")):  # debug=profile
+                self.log_artifact(report, "profile")
+
+    def end(
+        self, status: str, tags: dict[str, str] | None = None, error: BaseException | None = None
+    ) -> None:
+        """status: FINISHED, FAILED or KILLED, with tags; an error's traceback becomes error.txt.
+        Waits until the writer has written everything."""
+        if error is not None and self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            report = self.output_dir / "error.txt"
+            report.write_text("".join(traceback.format_exception(error)))
+            self.log_artifact(report)
+        if tags:
+            self.set_tags(tags)
+        try:
+            self.wait_started()
+        except TrackingError:
+            return  # there is no run to end
+        if self.writer is None:
+            return
+        self._send("end", status)
+        ok, answer = self._receive() if self.writer else (False, self.lost)
+        errors = cast(list[str], answer) if ok else [str(answer)]
+        for message in errors:
+            log.warning("MLflow write failed: %s", message)
+
+    # --- the requests themselves ---
 
     def wait_started(self) -> str | None:
         """The run id, once the writer has created the run (None when nothing is tracked here)."""
@@ -183,25 +234,48 @@ class TrackedRun:
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self._send("log_dict", data, file)
 
-    def end(self, status: str) -> None:
-        """status: FINISHED, FAILED or KILLED. Waits until the writer has written everything."""
+    def _send(self, *request: Any) -> None:
+        if self.writer is None or (self._started is not None and not self._started[0]):
+            return  # nothing is tracked here, or the run never started
         try:
-            self.wait_started()
-        except TrackingError:
-            return  # there is no run to end
-        if self.writer is None:
-            return
-        self._send("end", status)
-        ok, answer = self._receive() if self.writer else (False, self.lost)
-        errors = cast(list[str], answer) if ok else [str(answer)]
-        for error in errors:
-            log.warning("MLflow write failed: %s", error)
+            self.writer.send(request)
+        except OSError as error:
+            self._lose(error)
+
+    def _receive(self) -> tuple[bool, Any]:
+        try:
+            assert self.writer is not None
+            return self.writer.receive()
+        except (AssertionError, EOFError, OSError) as error:
+            self._lose(error)
+            return False, self.lost
+
+    def _lose(self, error: BaseException) -> None:
+        """The writer process died: before the run started the job stops (wait_started),
+        after that training goes on and this run's tracking is incomplete."""
+        self.lost = f"the MLflow writer process stopped ({type(error).__name__})"
+        if self._started is not None:
+            log.warning("%s: this run's tracking is incomplete", self.lost)
+        self.writer = None
 
 
-def process_rank() -> int:
-    """This process's rank in a distributed run (0 when not distributed). The variables
-    Lightning reads (lightning.fabric.utilities.rank_zero), read here before it is imported."""
-    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
-        if key in os.environ:
-            return int(os.environ[key])
-    return 0
+def open_run(
+    cfg: Any, config: dict[str, Any], identity: RunIdentity, output_dir: str | Path
+) -> TrackedRun:
+    """The job's MLflow run, from conf/tracking; its params are the resolved `config`, saved
+    as config.yaml too. In a distributed job only rank 0 tracks."""
+    writer = open_writer(cfg.writer) if process_rank() == 0 else None
+    run = TrackedRun(
+        writer,
+        cfg.uri,
+        cfg.experiment,
+        cfg.get("run_name") or identity.name,
+        {**identity.tags, **{str(k): str(v) for k, v in (cfg.get("tags") or {}).items()}},
+        config,
+        identity.parent_run_id,
+        cfg.flush_seconds,
+        output_dir,
+        cfg.log_checkpoint,
+    )
+    run.log_config()
+    return run

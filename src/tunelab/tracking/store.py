@@ -1,9 +1,52 @@
-"""Opening the MLflow store: the experiment a run or sweep lands in, and where its artifacts go."""
+"""The MLflow store: the experiment a run or sweep lands in, where its artifacts go, and
+writes that keep to MLflow's limits (mlflow.utils.validation), in one place."""
 
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+
+MAX_KEY = 250  # a param, tag or metric key
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+MAX_RUN_NAME = 250
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+
+
+def clip(text: str, limit: int) -> str:
+    """text, cut to `limit` characters with "..." when longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def log_batch(
+    client: MlflowClient,
+    run_id: str,
+    metrics: Sequence[Metric] | Mapping[str, float] = (),
+    params: Mapping[str, object] | None = None,
+    tags: Mapping[str, object] | None = None,
+) -> None:
+    """client.log_batch within MLflow's limits: keys and values clipped, items in chunks.
+    `metrics` as a mapping are logged now, at step 0."""
+    if isinstance(metrics, Mapping):
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    items = [
+        *(Param(k[:MAX_KEY], clip(str(v), MAX_PARAM_VALUE)) for k, v in (params or {}).items()),
+        *(RunTag(k[:MAX_KEY], clip(str(v), MAX_TAG_VALUE)) for k, v in (tags or {}).items()),
+    ]
+    for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
+        chunk = items[start : start + MAX_PARAMS_TAGS_PER_BATCH]
+        client.log_batch(
+            run_id,
+            params=[i for i in chunk if isinstance(i, Param)],
+            tags=[i for i in chunk if isinstance(i, RunTag)],
+        )
+    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=list(metrics[start : start + MAX_METRICS_PER_BATCH]))
 
 
 def sqlite_artifact_root(uri: str) -> str | None:

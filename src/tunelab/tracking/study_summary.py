@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
 
+from tunelab.tracking.store import log_batch
 from tunelab.tracking.sweep import PARENT_FILE
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,7 @@ def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
         metrics["optuna.best_value"] = study.best_value
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)
-    client.log_batch(
-        parent,
-        metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
-        params=[Param(k, v) for k, v in params.items()],
-        tags=[RunTag(k, v) for k, v in tags.items()],
-    )
+    log_batch(client, parent, metrics=metrics, params=params, tags=tags)
 
 
 def tag_children(client: MlflowClient, parent: str, states: dict[str, str]) -> None:

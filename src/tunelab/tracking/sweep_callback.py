@@ -2,9 +2,7 @@
 
 import atexit
 import logging
-import shlex
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,29 +28,20 @@ class MLflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from mlflow import MlflowClient
 
-        from tunelab.tracking.store import experiment_id
-        from tunelab.tracking.tags import git_state
+        from tunelab.tracking.identity import sweep_identity
+        from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
 
         self.config = config
         self.client = MlflowClient(config.tracking.uri)
         self.experiment_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.uri
         )
-        overrides = list(config.hydra.overrides.task)
-        sweep_dir = Path(config.hydra.sweep.dir)
-        tags = {
-            **git_state(config.paths.root_dir),
-            "sweep.overrides": " ".join(overrides) or "(none)",
-            "sweep.dir": str(sweep_dir),
-            "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
-            "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
-            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-            "mlflow.source.name": sys.argv[0],
-        }
-        swept = [o for o in overrides if "," in o or "(" in o]  # a list or a sweep function
-        name = ("sweep " + " ".join(swept or overrides))[:250]
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        identity = sweep_identity(config, list(config.hydra.overrides.task))
+        name = clip(identity.name, MAX_RUN_NAME)
+        run = self.client.create_run(self.experiment_id, run_name=name)
         self.parent_run_id = run.info.run_id
+        log_batch(self.client, self.parent_run_id, tags=identity.tags)
+        sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
         atexit.register(self._end_unfinished)

@@ -12,17 +12,17 @@ import pickle
 import signal
 import sys
 import time
+from collections import deque
 from typing import Any, BinaryIO
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric
 
 from tunelab.tracking.params import as_params
-from tunelab.tracking.run import ANSWERED
-from tunelab.tracking.store import experiment_id
+from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
 
-MAX_ITEMS = 100  # MLflow's log_batch takes at most 100 params or tags per call
-MAX_METRICS = 1000  # and at most 1000 metrics
+# The requests a TrackedRun waits on: answered (True, value) or (False, the error message).
+ANSWERED = ("start", "end")
 
 
 class RunWriter:
@@ -75,16 +75,13 @@ class RunWriter:
         self.client = self.clients[uri]
         self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
         experiment_ = experiment_id(self.client, experiment, uri)
-        self.run_id = self.client.create_run(experiment_, run_name=name, tags=tags).info.run_id
-        params = [Param(k, v) for k, v in as_params(config).items()]
-        for start in range(0, len(params), MAX_ITEMS):
-            self.client.log_batch(self.run_id, params=params[start : start + MAX_ITEMS])
+        run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
+        self.run_id = run.info.run_id
+        log_batch(self.client, self.run_id, params=as_params(config), tags=tags)
         return self.run_id
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        items = [RunTag(k, v) for k, v in tags.items()]
-        for start in range(0, len(items), MAX_ITEMS):
-            self.client.log_batch(self.run_id, tags=items[start : start + MAX_ITEMS])
+        log_batch(self.client, self.run_id, tags=tags)
 
     def log_metrics(self, metrics: list[tuple[str, float, int, int]]) -> None:
         """metrics: (key, value, timestamp in ms, step) each."""
@@ -95,8 +92,7 @@ class RunWriter:
     def flush(self) -> None:
         pending, self.pending = self.pending, []
         self.last_flush = time.monotonic()
-        for start in range(0, len(pending), MAX_METRICS):
-            self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_METRICS])
+        log_batch(self.client, self.run_id, metrics=pending)
 
     def log_artifact(self, path: str, folder: str | None) -> None:
         self.client.log_artifact(self.run_id, path, folder)
@@ -115,6 +111,23 @@ class RunWriter:
         """The training process went away (killed) without ending its run: end it KILLED."""
         self.set_tags({"error": "the training process ended without closing its run"})
         self.end("KILLED")
+
+
+class InlineWriter:
+    """tracking.writer=inline: the MLflow calls in the training process, each one waiting for
+    the store; the same requests and answers as the side process."""
+
+    def __init__(self) -> None:
+        self.writer = RunWriter()
+        self.replies: deque[tuple[bool, Any]] = deque()
+
+    def send(self, request: tuple) -> None:
+        reply = self.writer.handle(request)
+        if request[0] in ANSWERED:
+            self.replies.append(reply)  # type: ignore[arg-type]  # answered requests always reply
+
+    def receive(self) -> tuple[bool, Any]:
+        return self.replies.popleft()
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

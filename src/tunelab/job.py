@@ -1,0 +1,108 @@
+"""A job around a task: its config checked, its MLflow run opened, and how it ends, in one place.
+
+A single run stops on a bad config before anything heavy is imported. The run ends exactly
+once: FINISHED; FAILED with the error; KILLED on Ctrl-C or when the Optuna sweeper prunes it.
+In a sweep a failed trial is recorded and the sweep goes on (on_trial_error=continue) or stops.
+"""
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from tunelab.checks import config_error
+from tunelab.errors import UserError
+from tunelab.pruning import is_pruned, tell_pruned
+from tunelab.runtime import imports_frozen_out_of_gc
+from tunelab.tracking import TrackedRun, open_run
+from tunelab.tracking.identity import job_identity
+from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    run: TrackedRun
+    objective: float = math.nan  # what the task returns to Hydra's sweepers; NaN if it failed
+
+
+@contextmanager
+def tracked_job(cfg: DictConfig) -> Iterator[Job]:
+    """Open the job's MLflow run (its store opens in a side process while torch loads), yield
+    it to the task, and end it as the task ended."""
+    hydra_cfg = HydraConfig.get()
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    problem = config_error(cfg)  # checked once
+    if problem and not in_sweep:
+        raise SystemExit(f"tunelab: {problem}")  # before any heavy import
+    if in_sweep and (reason := stopped_sweep_reason(hydra_cfg)):
+        raise RuntimeError(f"not run: the sweep was stopped ({reason})")
+    with imports_frozen_out_of_gc():
+        lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # named in the run's name
+        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, in_sweep)
+        config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))  # once
+        run = open_run(cfg.tracking, config, identity, hydra_cfg.runtime.output_dir)
+        prepare_console(config if cfg.get("print_config") else None)  # imports Lightning, torch
+    job = Job(run)
+    error: BaseException | None = None
+    try:
+        if problem:  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
+            raise problem
+        yield job
+    except BaseException as caught:
+        error = caught
+    end_run(run, error)
+    if error is not None:
+        job.objective = after_failure(error, cfg, hydra_cfg, in_sweep)
+    elif run.run_id:  # not on the other ranks of a distributed job
+        from tunelab.console import print_run
+
+        print_run(run.run_id, cfg.tracking.uri)
+
+
+def prepare_console(config: dict[str, Any] | None) -> None:
+    """Print the resolved config (print_config=true), and quiet the libraries' noise."""
+    from tunelab.console import print_config, quiet_library_noise
+
+    if config is not None:
+        print_config(config)
+    quiet_library_noise()
+
+
+def end_run(run: TrackedRun, error: BaseException | None) -> None:
+    """The one place a job's run ends."""
+    if error is None:
+        run.end("FINISHED")
+    elif is_pruned(error):
+        run.end("KILLED", {"pruned": "true", "pruned.reason": str(error)})
+    else:
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)  # Lightning exits on Ctrl-C
+        status = "KILLED" if interrupted else "FAILED"
+        run.end(status, {"error": f"{type(error).__name__}: {error}"}, error)
+
+
+def after_failure(error: BaseException, cfg: DictConfig, hydra_cfg, in_sweep: bool) -> float:
+    """NaN for a trial the sweep goes on without; otherwise the error is raised again, a
+    user's mistake as one line."""
+    if is_pruned(error):
+        log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
+        tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
+        return math.nan
+    interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+    if in_sweep and not interrupted:
+        trial = f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}"
+        if cfg.on_trial_error == "continue":
+            log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
+            return math.nan
+        stop_sweep(hydra_cfg, trial)
+        raise error
+    if isinstance(error, UserError):  # the message says what to change; no traceback
+        raise SystemExit(f"tunelab: {error}") from None
+    raise error

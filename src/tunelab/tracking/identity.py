@@ -1,0 +1,96 @@
+"""Who a run is: its name, and the tags that make it reproducible (code version, command,
+environment, overrides), for a job's run and a sweep's parent run alike."""
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunelab.tracking.sweep import trial_identity
+
+
+@dataclass
+class RunIdentity:
+    name: str
+    tags: dict[str, str]
+    parent_run_id: str | None = None
+
+
+def git_state(root: str | Path) -> dict[str, str]:
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {"git.commit": "unknown"}
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "git.commit": commit,
+        "git.dirty": str(dirty).lower(),
+        "mlflow.source.git.commit": commit,
+    }
+
+
+def provenance_tags(root: str | Path) -> dict[str, str]:
+    """The code, command and environment a run comes from (every run, sweep parents too)."""
+    from importlib.metadata import version  # the packages' metadata: no import of torch here
+
+    return {
+        **git_state(root),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "process": f"{socket.gethostname()}:{os.getpid()}",
+        "mlflow.source.name": sys.argv[0],
+        "version.torch": version("torch"),
+        "version.lightning": version("lightning"),
+        "version.python": sys.version.split()[0],
+    }
+
+
+def run_name(choices: dict[str, str], lr: float | None, fold: int | None) -> str:
+    """cnn-adam-lr0.001, plus the scheduler unless constant, and the fold when one is set."""
+    parts = [choices.get("model", "model"), choices.get("optimizer", "opt")]
+    if lr is not None:
+        parts.append(f"lr{lr:g}")
+    if choices.get("scheduler") not in (None, "constant"):
+        parts.append(choices["scheduler"])
+    if fold is not None:
+        parts.append(f"fold{fold}")
+    return "-".join(parts)
+
+
+def job_identity(
+    hydra_cfg, root: str | Path, lr: float | None, fold: int | None, in_sweep: bool
+) -> RunIdentity:
+    """A job's run: named from its main choices, learning rate and fold; in a multirun, the
+    child of the sweep's parent run."""
+    choices = {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    tags = {
+        **provenance_tags(root),
+        "hydra.overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
+        "hydra.output_dir": hydra_cfg.runtime.output_dir,
+        **{f"choice.{k}": v for k, v in choices.items()},
+    }
+    parent = None
+    if in_sweep:
+        parent, trial_tags = trial_identity(hydra_cfg)
+        tags.update(trial_tags)
+    return RunIdentity(run_name(choices, lr, fold), tags, parent)
+
+
+def sweep_identity(config, overrides: list[str]) -> RunIdentity:
+    """A multirun's parent run: named after the swept overrides."""
+    swept = [o for o in overrides if "," in o or "(" in o]  # a list or a sweep function
+    tags = {
+        **provenance_tags(config.paths.root_dir),
+        "sweep.overrides": " ".join(overrides) or "(none)",
+        "sweep.dir": str(config.hydra.sweep.dir),
+        "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
+        "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
+    }
+    return RunIdentity("sweep " + " ".join(swept or overrides), tags)

@@ -1,0 +1,48 @@
+"""A checkpoint read back with load_classifier predicts what the trained run tested."""
+
+import pytest
+import torch
+
+from tests.conftest import store_uri, train_in_process
+from tests.data_factory import write_csv
+from tunelab.checkpoints import load_classifier
+from tunelab.errors import UserError
+
+
+def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> None:
+    from mlflow import MlflowClient
+    from omegaconf import OmegaConf
+
+    from tunelab.data.datamodule import build_datamodule
+
+    write_csv(tmp_path / "table.csv")
+    table = [
+        "data=csv",
+        f"data.source.path={tmp_path / 'table.csv'}",
+        "data.source.target=species",
+        "data.source.categorical=[colour]",
+        "data.source.drop=[id]",
+        "model=mlp",
+        "trainer.max_epochs=3",
+    ]
+    job = train_in_process(table, tmp_path)
+    model = load_classifier(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
+    assert model.classes == ["setosa", "versicolor", "virginica"]
+    assert not model.network.training
+    # The rows as the source returns them, before any standardisation: the model's recipe
+    # standardises them with the training split's statistics.
+    datamodule = build_datamodule(OmegaConf.create(model.config).data)
+    test = datamodule.index["test"]
+    raw, y = datamodule.data.x[test], datamodule.data.y[test]
+    assert not torch.allclose(raw, datamodule.splits["test"][0])  # so standardising matters
+    accuracy = (model.predict_proba(raw).argmax(1) == y).float().mean().item()
+    run = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
+    assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)
+
+
+def test_a_file_that_is_not_a_tunelab_checkpoint_says_so(tmp_path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        load_classifier(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(UserError, match="not a tunelab checkpoint"):
+        load_classifier(tmp_path / "other.ckpt")
