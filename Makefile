@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 train: setup
 	$(BIN)/python train.py $(ARGS)
 
+# Tests run in parallel, one worker per core (at most 4): most of them wait on real
+# `python train.py` processes. `make test ARGS="-n 0"` runs them in one process.
 test: setup
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)

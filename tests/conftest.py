@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# make test runs the tests in parallel workers, one per core, and most of them start
+# `python train.py` processes: one compute thread each keeps them from fighting over the cores
+# (the tiny models train no slower on one).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
