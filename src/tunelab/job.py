@@ -45,7 +45,7 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     if in_sweep and (reason := stopped_sweep_reason(hydra_cfg)):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
     with imports_frozen_out_of_gc():
-        lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # named in the run's name
+        lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
         identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, in_sweep)
         config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))  # once
         run = open_run(cfg.tracking, config, identity, hydra_cfg.runtime.output_dir)
@@ -58,9 +58,10 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
         yield job
     except BaseException as caught:
         error = caught
-    end_run(run, error)
+    ended = how_it_ended(error)
+    end_run(run, ended, error)
     if error is not None:
-        job.objective = after_failure(error, cfg, hydra_cfg, in_sweep)
+        job.objective = after_failure(error, ended, cfg, hydra_cfg, in_sweep)
     elif run.run_id:  # not on the other ranks of a distributed job
         from tunelab.console import print_run
 
@@ -76,27 +77,40 @@ def prepare_console(config: dict[str, Any] | None) -> None:
     quiet_library_noise()
 
 
-def end_run(run: TrackedRun, error: BaseException | None) -> None:
-    """The one place a job's run ends."""
+# How a job ended, and the status its run gets.
+STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
+
+
+def how_it_ended(error: BaseException | None) -> str:
     if error is None:
-        run.end("FINISHED")
-    elif is_pruned(error):
-        run.end("KILLED", {"pruned": "true", "pruned.reason": str(error)})
-    else:
-        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)  # Lightning exits on Ctrl-C
-        status = "KILLED" if interrupted else "FAILED"
-        run.end(status, {"error": f"{type(error).__name__}: {error}"}, error)
+        return "finished"
+    if is_pruned(error):  # the Optuna sweeper's pruner stopped the trial
+        return "pruned"
+    if isinstance(error, KeyboardInterrupt | SystemExit):  # Ctrl-C (Lightning exits on it)
+        return "interrupted"
+    return "failed"
 
 
-def after_failure(error: BaseException, cfg: DictConfig, hydra_cfg, in_sweep: bool) -> float:
+def end_run(run: TrackedRun, ended: str, error: BaseException | None) -> None:
+    """The one place a job's run ends: its status, why, and an error's traceback."""
+    why: dict[str, str] = {}
+    if ended == "pruned":
+        why, error = {"pruned": "true", "pruned.reason": str(error)}, None  # no traceback
+    elif error is not None:
+        why = {"error": f"{type(error).__name__}: {error}"}
+    run.end(STATUS[ended], why, error)
+
+
+def after_failure(
+    error: BaseException, ended: str, cfg: DictConfig, hydra_cfg, in_sweep: bool
+) -> float:
     """NaN for a trial the sweep goes on without; otherwise the error is raised again, a
     user's mistake as one line."""
-    if is_pruned(error):
+    if ended == "pruned":
         log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
         tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
         return math.nan
-    interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
-    if in_sweep and not interrupted:
+    if in_sweep and ended == "failed":
         trial = f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}"
         if cfg.on_trial_error == "continue":
             log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
