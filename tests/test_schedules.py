@@ -137,3 +137,28 @@ def test_plateau_lowers_the_rate_after_patience_epochs_without_improvement() -> 
     assert rates[:5] == [LR] * 5
     assert rates[5] == pytest.approx(LR * 0.5)
     assert rates[8] == pytest.approx(LR * 0.25)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["scheduler=step", "+scheduler.gama=0.5"],
+            "scheduler: StepLR got an unexpected keyword argument 'gama'; its arguments: "
+            "step_size, gamma",
+        ),
+        (
+            ["scheduler.scheduler=torch.optim.lr_scheduler.Nope"],
+            "scheduler.scheduler=torch.optim.lr_scheduler.Nope: no such class or function",
+        ),
+    ],
+)
+def test_a_wrong_scheduler_or_argument_stops_the_run_before_training(
+    tmp_path, overrides: list[str], message: str
+) -> None:
+    from tests.conftest import train_in_process
+
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process(overrides, tmp_path)
+    assert str(stopped.value).startswith(f"tunelab: {message}")
+    assert not list(tmp_path.glob("outputs/*/checkpoints"))  # no epoch was trained

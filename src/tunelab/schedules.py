@@ -6,7 +6,10 @@ before any heavy import.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,23 +37,41 @@ class Schedule:
         monitor: str | None = None,
         **arguments: Any,
     ) -> None:
-        self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
-        self.arguments = arguments
+        self.make = scheduler_called(scheduler, arguments)  # a mistake shows now, not in fit
+        self.interval, self.monitor, self.arguments = interval, monitor, arguments
 
     def lightning_config(self, optimizer: Optimizer, epochs: int, steps: int) -> dict[str, Any]:
         """Lightning's lr_scheduler config; null run-length arguments become the run's length
         in the schedule's interval (epochs, or optimizer steps)."""
-        from hydra.utils import get_object
-
         horizon = steps if self.interval == "step" else epochs
         arguments = {
             k: horizon if v is None and k in HORIZON_ARGS else v for k, v in self.arguments.items()
         }
-        scheduler: LRScheduler = get_object(self.scheduler)(optimizer, **arguments)
+        scheduler: LRScheduler = self.make(optimizer, **arguments)
         config = {"scheduler": scheduler, "interval": self.interval, "frequency": 1, "name": "lr"}
         if self.monitor:
             config["monitor"] = self.monitor
         return config
+
+
+def scheduler_called(path: str, arguments: dict[str, Any]) -> Callable[..., LRScheduler]:
+    """The class or function `path` names, checked to take `arguments` after the optimizer."""
+    from tunelab.errors import ConfigError
+
+    module, _, name = path.rpartition(".")
+    try:
+        make = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(
+            f"scheduler.scheduler={path}: no such class or function; name one such as "
+            "torch.optim.lr_scheduler.StepLR"
+        ) from None
+    try:
+        inspect.signature(make).bind(None, **arguments)  # None stands for the optimizer
+    except TypeError as error:
+        takes = ", ".join(list(inspect.signature(make).parameters)[1:])
+        raise ConfigError(f"scheduler: {name} {error}; its arguments: {takes}") from None
+    return make
 
 
 def warmup_cosine(
