@@ -153,6 +153,7 @@ def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:
     from mlflow import MlflowClient
 
     from tests.conftest import ROOT
+    from tunelab.tracking.sweep import PARENT_FILE
 
     env = {**os.environ, "TUNELAB_ROOT": str(tmp_path)}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -171,14 +172,16 @@ def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     deadline = time.time() + 120
+    # Open the store only once the sweep has created it (its parent run is written after the
+    # tables): a client opening a store another process is creating races its migrations.
+    while time.time() < deadline and not list(tmp_path.glob(f"multirun/*/*/{PARENT_FILE}")):
+        time.sleep(0.5)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     child = None
     while time.time() < deadline and child is None:
         time.sleep(1)
-        experiment = (
-            client.get_experiment_by_name("sweep") if (tmp_path / "mlflow.db").exists() else None
-        )
+        experiment = client.get_experiment_by_name("sweep")
         runs = client.search_runs([experiment.experiment_id]) if experiment else []
         running = [
             r
