@@ -66,7 +66,7 @@ class DataModule(L.LightningDataModule):
         self.index = {k: torch.as_tensor(v) for k, v in index.items()}
         self.splits = {name: (data.x[idx], data.y[idx]) for name, idx in self.index.items()}
         self.normalize = standardizer(self.splits["train"][0], data.standardize)
-        per_image = data.standardize == "channels"
+        per_image = isinstance(data.standardize, str)  # "channels"; tables give a column mask
         if self.normalize and not per_image:  # table columns: once, here
             for name, (x, y) in self.splits.items():
                 self.splits[name] = (self.normalize(x), y)
