@@ -32,5 +32,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# What runs and tools write: run and sweep folders, the MLflow store and its artifacts, caches.
+# Not data/ (data sets you downloaded) and not .venv.
+GENERATED = outputs multirun mlruns mlartifacts $(wildcard mlflow.db*) .pytest_cache .ruff_cache .mypy_cache
+
 clean:
-	rm -rf outputs multirun mlruns mlflow.db .pytest_cache
+	@for path in $(GENERATED); do \
+		if [ -e "$$path" ]; then rm -rf "$$path" && echo "removed $$path"; fi; \
+	done

@@ -4,9 +4,9 @@ python scripts/rename_project.py NEW_NAME
 
 Renames src/tunelab to src/NEW_NAME and src/hydra_plugins/tunelab_optuna_sweeper to
 src/hydra_plugins/NEW_NAME_optuna_sweeper, and replaces tunelab / TUNELAB / Tunelab in every
-text file git tracks (imports, pyproject.toml, configs, the default MLflow experiment,
-environment variables, docs). It checks everything before it changes anything; run it on a
-clean tree and review the result with `git status` and `git diff`.
+text file of the project, committed or not (imports, pyproject.toml, configs, the default
+MLflow experiment, environment variables, docs). It checks everything before it changes
+anything; review the result with `git status` and `git diff`.
 """
 
 import keyword
@@ -41,8 +41,15 @@ def problem_with(new: str, old: str) -> str | None:
     return None
 
 
-def tracked_text_files() -> list[Path]:
-    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
+def project_text_files() -> list[Path]:
+    """The text files of the project: what git tracks and what it would add (not ignored),
+    so files not committed yet are renamed too."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if listing.returncode != 0:
         return [
             p
@@ -67,7 +74,7 @@ def rename(new: str) -> None:
         raise SystemExit(f"rename_project: {problem}")
     spellings = [(old, new), (old.upper(), new.upper()), (old.capitalize(), new.capitalize())]
     changed = 0
-    for path in tracked_text_files():
+    for path in project_text_files():
         text = path.read_text()
         renamed = text
         for before, after in spellings:
@@ -80,7 +87,12 @@ def rename(new: str) -> None:
     (plugins / f"{old}_optuna_sweeper").rename(plugins / f"{new}_optuna_sweeper")
     (ROOT / ".venv" / ".installed").unlink(missing_ok=True)  # make reinstalls the renamed package
     print(f"renamed {old} -> {new}: {changed} files edited, 2 folders moved")
-    print("next: rm -rf .venv && make test   (then commit)")
+    stores = [name for name in ("mlflow.db", "mlartifacts") if (ROOT / name).exists()]
+    if stores:  # their runs stay in the experiment named after the old project
+        print(
+            f"{' and '.join(stores)} keep the runs of experiment '{old}'; `make clean` removes them"
+        )
+    print("next: rm -rf .venv && make test   (commit when you like: the tests do not need it)")
 
 
 if __name__ == "__main__":

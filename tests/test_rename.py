@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,17 +13,27 @@ import pytest
 from tests.conftest import ROOT
 
 
-def tracked_copy(destination: Path) -> Path:
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+def tracked_copy(destination: Path, source: Path = ROOT) -> Path:
+    """A copy of the project as it is on disk, committed or not: what git tracks and what it
+    would add (not ignored), less what was deleted, so a fork that renamed or added files
+    and has not committed yet is copied whole."""
+    listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    files = subprocess.run(listing, cwd=source, capture_output=True, text=True, check=True)
     for name in filter(None, files.stdout.split("\0")):
-        if (ROOT / name).is_file():
+        if (source / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, destination / name)
+            shutil.copy2(source / name, destination / name)
     subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
     subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
     return destination
+
+
+def project_name() -> str:
+    return re.search(r'^name = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+# The name the tests rename a copy to: the README's example, unless the fork already has it.
+NEW_NAME = "leafnet" if project_name() != "leafnet" else "oaknet"
 
 
 def tree_digest(root: Path) -> str:
@@ -44,30 +55,48 @@ def rename(copy: Path, name: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def renamed(tmp_path_factory) -> Path:
     copy = tracked_copy(tmp_path_factory.mktemp("fork"))
-    result = rename(copy, "leafnet")
+    (copy / "src" / "tunelab" / "mine.py").write_text("import tunelab.train\n")  # not committed
+    result = rename(copy, NEW_NAME)
     assert result.returncode == 0, result.stderr
     return copy
 
 
 def test_rename_moves_and_rewrites_everything(renamed: Path) -> None:
-    assert (renamed / "src" / "leafnet" / "train.py").is_file()
+    assert (renamed / "src" / NEW_NAME / "train.py").is_file()
     assert (
-        renamed / "src" / "hydra_plugins" / "leafnet_optuna_sweeper" / "optuna_sweeper.py"
+        renamed / "src" / "hydra_plugins" / f"{NEW_NAME}_optuna_sweeper" / "optuna_sweeper.py"
     ).is_file()
     assert not (renamed / "src" / "tunelab").exists()
-    assert 'name = "leafnet"' in (renamed / "pyproject.toml").read_text()
-    assert "experiment: leafnet" in (renamed / "conf" / "tracking" / "mlflow.yaml").read_text()
-    assert "LEAFNET_ROOT" in (renamed / "train.py").read_text()
+    assert f'name = "{NEW_NAME}"' in (renamed / "pyproject.toml").read_text()
+    assert f"experiment: {NEW_NAME}" in (renamed / "conf" / "tracking" / "mlflow.yaml").read_text()
+    assert f"{NEW_NAME.upper()}_ROOT" in (renamed / "train.py").read_text()
+    # A file the fork had not committed is renamed too.
+    assert (renamed / "src" / NEW_NAME / "mine.py").read_text() == f"import {NEW_NAME}.train\n"
     leftovers = subprocess.run(
-        ["git", "grep", "-il", "tunelab"], cwd=renamed, capture_output=True, text=True
+        ["git", "grep", "-il", "--untracked", "tunelab"],
+        cwd=renamed,
+        capture_output=True,
+        text=True,
     )
     assert leftovers.stdout == ""
+
+
+def test_a_copy_of_a_renamed_uncommitted_tree_is_whole(renamed: Path, tmp_path) -> None:
+    """What the suite copies after a rename nobody committed yet (the README's sequence runs
+    make test before any commit): the new folders, not the old ones, and the copy can be
+    renamed again (its check once failed: "src/NAME is missing")."""
+    copy = tracked_copy(tmp_path / "again", source=renamed)
+    assert (copy / "src" / NEW_NAME / "train.py").is_file()
+    assert (copy / "src" / NEW_NAME / "mine.py").is_file()  # never committed
+    assert not (copy / "src" / "tunelab").exists()
+    result = rename(copy, "maplenet")
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("leafnet", "already named 'leafnet'"),
+        (NEW_NAME, f"already named '{NEW_NAME}'"),
         ("my-net", "not a valid Python package name"),
         ("class", "not a valid"),
     ],
@@ -80,6 +109,9 @@ def test_second_run_or_bad_name_changes_nothing(renamed: Path, name: str, messag
 
 
 def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
+    """The README's sequence: rename, then the tests, with no commit in between. Its own
+    composition, a real run, its own rename tests and a README recipe (the ones that copy
+    the tree, and failed on an uncommitted rename)."""
     env = {**os.environ, "PYTHONPATH": str(renamed / "src")}
     env.pop("TUNELAB_ROOT", None)
     result = subprocess.run(
@@ -93,6 +125,10 @@ def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
             "no:cacheprovider",
             "tests/test_config.py",
             "tests/test_train_run.py",
+            "tests/test_rename.py",
+            "tests/test_recipes.py",
+            "-k",
+            "not own_tests and (not readme_recipe or data)",
         ],
         cwd=renamed,
         env=env,
