@@ -32,8 +32,11 @@ def project_name() -> str:
     return re.search(r'^name = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 
 
-# The name the tests rename a copy to: the README's example, unless the fork already has it.
-NEW_NAME = "leafnet" if project_name() != "leafnet" else "oaknet"
+# Names the tests rename a copy to (the README's example first), less the fork's own name.
+# Spelled in two parts: a rename rewrites the project's name wherever it stands whole, and
+# these lines must mean the same after a rename to one of them.
+CANDIDATES = ("leaf" + "net", "oak" + "net", "maple" + "net")
+NEW_NAME, OTHER_NAME = [name for name in CANDIDATES if name != project_name()][:2]
 
 
 def tree_digest(root: Path) -> str:
@@ -89,7 +92,7 @@ def test_a_copy_of_a_renamed_uncommitted_tree_is_whole(renamed: Path, tmp_path) 
     assert (copy / "src" / NEW_NAME / "train.py").is_file()
     assert (copy / "src" / NEW_NAME / "mine.py").is_file()  # never committed
     assert not (copy / "src" / "tunelab").exists()
-    result = rename(copy, "maplenet")
+    result = rename(copy, OTHER_NAME)
     assert result.returncode == 0, result.stderr
 
 
