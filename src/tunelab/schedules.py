@@ -55,7 +55,10 @@ class Schedule:
 
 
 def scheduler_called(path: str, arguments: dict[str, Any]) -> Callable[..., LRScheduler]:
-    """The class or function `path` names, checked to take `arguments` after the optimizer."""
+    """The class or function `path` names, checked to take `arguments` after the optimizer.
+
+    Looked up with importlib rather than hydra.utils.get_object, which logs its own error line
+    before raising: a mistyped name should end the run with the one line below."""
     from tunelab.errors import ConfigError
 
     module, _, name = path.rpartition(".")
