@@ -3,16 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The exact versions to install: `make LOCK= ...` installs the newest releases pyproject.toml allows.
+LOCK ?= requirements.lock
+CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
 
-.PHONY: setup train test bench lint typecheck clean
+.PHONY: setup train test bench lint typecheck lock floor clean
 
 setup: $(STAMP)
 
-# Reinstall only when the project's metadata changes.
-$(STAMP): pyproject.toml
+# Reinstall only when the project's metadata or the lock changes.
+$(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" $(CONSTRAINTS)
 	touch $(STAMP)
 
 train: setup
@@ -31,6 +34,28 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+# Refresh requirements.lock: the newest releases pyproject.toml allows, installed in a scratch venv.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev]"
+	{ echo "# Exact versions \`make\` installs (pip constraints). Refresh with \`make lock\`; do not edit."; \
+	  echo "# Made by $$(.venv-lock/bin/python -m pip --version | cut -d' ' -f1-2) on Python $$(.venv-lock/bin/python -c 'import platform; print(platform.python_version(), platform.system(), platform.machine())')."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .venv-lock
+	@echo "requirements.lock: $$(grep -c '==' requirements.lock) packages pinned"
+
+# Check the floors in pyproject.toml: every direct dependency at its oldest allowed release, then
+# the suite. FLOOR_PYTHON picks the interpreter (the oldest Python the project supports is best).
+FLOOR_PYTHON ?= $(PYTHON)
+floor:
+	rm -rf .venv-floor && $(FLOOR_PYTHON) -m venv .venv-floor
+	.venv-floor/bin/python -m pip install --quiet --upgrade pip packaging "tomli; python_version < '3.11'"
+	.venv-floor/bin/python scripts/dependency_floor.py > .venv-floor/floor.txt
+	.venv-floor/bin/python -m pip install --quiet -e ".[dev]" -c .venv-floor/floor.txt
+	.venv-floor/bin/python -m pip freeze --exclude-editable > .venv-floor/installed.txt
+	.venv-floor/bin/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
 
 # What runs and tools write: run and sweep folders, the MLflow store and its artifacts, caches.
 # Not data/ (data sets you downloaded) and not .venv.
