@@ -222,7 +222,9 @@ class TrackedRun:
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
-        self._send("log_metrics", [(k, float(v), now, step) for k, v in metrics.items()])
+        # int(step): Lightning may hand a logged "step" over as a float, which MLflow's REST
+        # store refuses in MLflow 3.7 ("'float' object cannot be interpreted as an integer").
+        self._send("log_metrics", [(k, float(v), now, int(step)) for k, v in metrics.items()])
 
     def flush(self) -> None:
         """Have the writer store the metrics it holds now (it does not wait for its interval)."""
