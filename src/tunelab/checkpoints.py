@@ -3,40 +3,55 @@
 Lightning's ModelCheckpoint writes the file; the Classifier adds `checkpoint["tunelab"]`, the
 recipe below, in plain containers. Everything needed to rebuild the network and prepare its
 inputs is inside, so a checkpoint loads with torch.load(..., weights_only=True) and no
-config files beside it.
+config files beside it. Reading one back imports neither Lightning nor MLflow (a served
+model does it).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
-from tunelab.data.datamodule import DataModule, Normalize
 from tunelab.errors import UserError
+from tunelab.inputs import Preprocess
 from tunelab.models import build_network
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from tunelab.data.datamodule import DataModule
 
 NETWORK_PREFIX = "network."  # the Classifier holds the network as self.network
 
 
-def checkpoint_recipe(config: dict[str, Any], datamodule: DataModule) -> dict[str, Any]:
+def checkpoint_recipe(config: dict[str, Any], datamodule: "DataModule") -> dict[str, Any]:
     """What every checkpoint of this run carries: the run's resolved config, the data's
-    summary, class names, input shape, standardisation statistics and source facts."""
+    summary, class names, input shape, how raw inputs were prepared (tunelab.inputs), the
+    standardisation statistics and source facts. train() adds the MLflow run id once known."""
     return {
         "config": config,
         "data": datamodule.summary,
         "classes": list(datamodule.data.classes),
         "input_shape": list(datamodule.input_shape),
+        "inputs": datamodule.data.inputs,
         "normalize": datamodule.normalization(),
         "data_info": datamodule.data.info,
+        "run_id": None,
     }
 
 
-def best_checkpoint(trainer: L.Trainer) -> str | None:
+def input_example(datamodule: "DataModule", recipe: dict[str, Any], count: int = 5) -> Any:
+    """A few test examples as raw inputs, as a served model takes them (its input example)."""
+    x = datamodule.data.x[datamodule.index["test"][:count]]
+    return Preprocess.from_recipe(recipe).decode(x)
+
+
+def best_checkpoint(trainer: "L.Trainer") -> str | None:
     """The path of the best checkpoint saved in fit, if any."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
     callback = trainer.checkpoint_callback
     return callback.best_model_path or None if isinstance(callback, ModelCheckpoint) else None
 
@@ -47,17 +62,24 @@ class TrainedClassifier:
 
     network: nn.Module
     classes: list[str]
-    normalize: Normalize | None  # applied to raw inputs, as the data source returns them
+    preprocess: Preprocess  # raw inputs to the network's input, as in training
     config: dict[str, Any]  # the training run's resolved config
     recipe: dict[str, Any]  # everything checkpoint_recipe wrote
 
-    @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities [N, classes] of raw inputs (pixels in [0, 1], table features
-        after one-hot encoding), standardised with the training split's statistics."""
-        if self.normalize is not None:
-            x = self.normalize(x)
-        return self.network(x).softmax(dim=-1)
+        """Class probabilities [N, classes] of examples as the data source returns them
+        (pixels in [0, 1], a table one-hot encoded), standardised as in training."""
+        return self.probabilities(self.preprocess.standardize(x))
+
+    def predict_raw(self, raw: Any) -> torch.Tensor:
+        """Class probabilities of raw inputs: images in the source's pixel scale, or a
+        DataFrame with the training table's columns (tunelab.inputs.Preprocess)."""
+        return self.probabilities(self.preprocess(raw))
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Softmax of the network on inputs ready for it, in batches (memory stays flat)."""
+        return torch.cat([self.network(b).softmax(dim=-1) for b in x.split(batch_size)])
 
 
 def load_classifier(
@@ -84,8 +106,5 @@ def load_classifier(
     }
     network.load_state_dict(weights)
     network.eval()
-    stats = recipe["normalize"]
-    normalize = (
-        Normalize(torch.tensor(stats["mean"]), torch.tensor(stats["std"])) if stats else None
-    )
-    return TrainedClassifier(network, list(recipe["classes"]), normalize, config, recipe)
+    preprocess = Preprocess.from_recipe(recipe)
+    return TrainedClassifier(network, list(recipe["classes"]), preprocess, config, recipe)

@@ -6,6 +6,7 @@ import torch
 
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
+from tunelab.inputs import encode_table
 
 
 def load_csv(
@@ -40,7 +41,7 @@ def load_csv(
         raise DataError(
             f"{file}: numeric columns with missing values: {', '.join(bad)}; fill or drop them"
         )
-    encoded = pd.get_dummies(features, columns=categorical, dummy_na=False, dtype="float32")
+    encoded = encode_table(features, categorical)
     labels = sorted(table[target].astype(str).unique())
     y = torch.tensor(table[target].astype(str).map({v: i for i, v in enumerate(labels)}).to_numpy())
     x = torch.tensor(encoded.to_numpy(dtype="float32"))
@@ -51,4 +52,12 @@ def load_csv(
         "labels": {v: i for i, v in enumerate(labels)},
         "columns": list(encoded.columns),
     }
-    return LabeledData(f"csv:{file.stem}", x, y, labels, standardize=standardize, info=info)
+    raw: dict[str, object] = {
+        "kind": "table",
+        "features": list(features.columns),
+        "categorical": categorical,
+        "columns": list(encoded.columns),
+    }
+    return LabeledData(
+        f"csv:{file.stem}", x, y, labels, standardize=standardize, info=info, raw=raw
+    )

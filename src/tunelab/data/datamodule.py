@@ -12,21 +12,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from tunelab.data.batches import EpochPermutationSampler, TensorBatches
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
+from tunelab.inputs import Normalize
 
 # Above this size a data set is served by a DataLoader instead of index slices.
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30
-
-
-class Normalize:
-    """(x - mean) / std per channel, on the batch and on whatever device it is on."""
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean, self.std = mean, std
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mean.device != x.device:
-            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
-        return (x - self.mean) / self.std
 
 
 class Chain:

@@ -10,4 +10,5 @@ def load_digits() -> LabeledData:
     bunch = sklearn_digits()
     x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.int64)
-    return LabeledData("digits", x, y, classes=[str(c) for c in bunch.target_names])
+    classes = [str(c) for c in bunch.target_names]
+    return LabeledData("digits", x, y, classes, raw={"scale": 16.0})  # sklearn's pixels: 0..16

@@ -68,5 +68,11 @@ def load_image_folder(
     x = torch.stack(images).float() / 255.0
     info: dict[str, object] = {"root": str(base), "classes": classes, "split_folders": split_dirs}
     return LabeledData(
-        f"image_folder:{base.name}", x, torch.tensor(labels), classes, fixed_splits=fixed, info=info
+        f"image_folder:{base.name}",
+        x,
+        torch.tensor(labels),
+        classes,
+        fixed_splits=fixed,
+        info=info,
+        raw={"scale": 255.0},
     )

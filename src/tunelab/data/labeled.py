@@ -21,6 +21,9 @@ class LabeledData:
     standardize: str | torch.Tensor | None = "channels"
     # Facts worth recording with the run (label mapping, columns, folders).
     info: dict[str, object] = field(default_factory=dict)
+    # How raw inputs became x, for inference on new ones (tunelab.inputs): {"scale": 255.0} for
+    # images read as bytes; a table's "features", "categorical" and encoded "columns".
+    raw: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         present = torch.unique(self.y)
@@ -41,3 +44,10 @@ class LabeledData:
     @property
     def is_image(self) -> bool:
         return self.x.dim() == 4
+
+    @property
+    def inputs(self) -> dict[str, object]:
+        """The raw-input record every checkpoint carries (defaults filled in)."""
+        from tunelab.inputs import inputs_record
+
+        return inputs_record(self.raw, self.input_shape)

@@ -33,7 +33,15 @@ def _with_fixed_test(
     x = torch.cat([x_train, x_test])
     y = torch.cat([y_train, y_test]).long()
     test = torch.arange(len(y_train), len(y))
-    return LabeledData(name, x, y, classes, fixed_splits={"test": test}, info={"folder": str(root)})
+    return LabeledData(
+        name,
+        x,
+        y,
+        classes,
+        fixed_splits={"test": test},
+        info={"folder": str(root)},
+        raw={"scale": 255.0},  # the files hold bytes
+    )
 
 
 def load_mnist(root: str, download: bool = False, fashion: bool = False) -> LabeledData:
