@@ -9,7 +9,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
-from tunelab.checkpoints import best_checkpoint, checkpoint_recipe
+from tunelab.checkpoints import best_checkpoint, checkpoint_recipe, input_example
 from tunelab.classifier import Classifier
 from tunelab.console import print_results
 from tunelab.data.datamodule import build_datamodule
@@ -30,6 +30,7 @@ def train(cfg: DictConfig, run: TrackedRun) -> float:
     callbacks = [*build_callbacks(cfg.callbacks), *trial_callbacks(cfg.objective.metric)]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
+    recipe["run_id"] = run.run_id  # every checkpoint names its run
 
     trainer.fit(classifier, datamodule=datamodule)
     best = best_checkpoint(trainer)
@@ -37,6 +38,7 @@ def train(cfg: DictConfig, run: TrackedRun) -> float:
     results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)
     objective = float(classifier.best.compute())
     run.log_results(objective, epochs=trainer.current_epoch)
+    run.log_model(best, recipe, input_example(datamodule, recipe), results[0])
     print_results(results[0], f"{cfg.objective.metric}_best", objective)
     return objective
 

@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
 import yaml
@@ -111,16 +112,21 @@ class TrackedRun:
         flush_seconds: float = 5.0,
         output_dir: str | Path | None = None,
         log_checkpoints: bool = True,
+        log_models: bool = True,
+        register_as: str | None = None,
     ) -> None:
         self.writer, self.uri = writer, uri
         self.config = config  # the job's resolved config: the run's params, every checkpoint's
         self.output_dir = Path(output_dir) if output_dir else None  # the job's files (Hydra's)
         self.log_checkpoints = log_checkpoints
+        self.log_models, self.register_as = log_models, register_as
         self._started: tuple[bool, Any] | None = None
         self.lost: str | None = None  # why the writer went away, if it did
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
         self._send("start", uri, experiment, run_name, tags, config, flush_seconds)
+        if log_models:
+            self._send("prepare_model")
 
     # --- the bookkeeping of a training job, in the order it happens ---
 
@@ -172,6 +178,23 @@ class TrackedRun:
         if self.output_dir is not None:
             for report in sorted((self.output_dir / "profile").glob("*.txt")):  # debug=profile
                 self.log_artifact(report, "profile")
+
+    def log_model(
+        self, checkpoint: str | None, recipe: dict[str, Any], example: Any, metrics: Mapping
+    ) -> None:
+        """The best checkpoint as the run's MLflow model (tracking.log_model), with `example`
+        (raw inputs) and linked to `metrics` (the test results); the writer builds it."""
+        if not (checkpoint and self.log_models):
+            return
+        facts = {k: recipe[k] for k in ("classes", "input_shape", "inputs")}
+        self._send(
+            "log_model",
+            str(Path(checkpoint).resolve()),
+            facts,
+            example,
+            list(metrics),
+            self.register_as,
+        )
 
     def end(
         self, status: str, tags: dict[str, str] | None = None, error: BaseException | None = None
@@ -278,6 +301,8 @@ def open_run(
         cfg.flush_seconds,
         output_dir,
         cfg.log_checkpoint,
+        cfg.log_model,
+        cfg.register_as,
     )
     run.log_config()
     return run

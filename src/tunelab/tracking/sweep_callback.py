@@ -77,6 +77,7 @@ class MLflowSweepCallback(Callback):
             self.config.objective.mode,
             sweep_dir / "summary",
         )
+        registered = self._register_best(summary) if status == "FINISHED" else {}
         self.client.set_terminated(run_id, status)
         self.parent_run_id = None
         print(
@@ -92,8 +93,34 @@ class MLflowSweepCallback(Callback):
                 f"best fold group: {summary['best_fold.overrides']} -> "
                 f"{summary['best_fold_mean']:.4f} +- {summary['best_fold_std']:.4f}"
             )
+        for key, value in registered.items():
+            print(f"{key}: {value}")
         print(f"MLflow parent run: {run_id}  (summary in {sweep_dir / 'summary'})")
         print(f"browse it:  {browse_command(self.config.tracking.uri)}")
+
+    def _register_best(self, summary: dict[str, object]) -> dict[str, str]:
+        """The best trial's model as a new version of tracking.sweep_model, the alias moved
+        to it when it beats the current holder; recorded as tags on the parent run."""
+        from tunelab.tracking.models import register_best
+        from tunelab.tracking.store import log_batch
+
+        name, best = self.config.tracking.get("sweep_model"), summary.get("best.run_id")
+        if not name or not best:
+            return {}
+        try:
+            tags = register_best(
+                self.client,
+                str(name),
+                self.config.tracking.sweep_alias,
+                str(best),
+                float(summary["best_objective"]),  # type: ignore[arg-type]
+                self.config.objective.mode,
+            )
+        except Exception as error:  # the sweep's results stand; the parent still ends
+            log.warning("registering the best model failed: %s", error)
+            tags = {"registered_model": f"failed: {type(error).__name__}: {error}"}
+        log_batch(self.client, str(self.parent_run_id), tags=tags)
+        return tags
 
     def _end_running_children(self) -> None:
         """Children still RUNNING when the sweep ends were cut off (Ctrl-C, a killed worker)."""

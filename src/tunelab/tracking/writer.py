@@ -39,7 +39,9 @@ class RunWriter:
         # A process reused by several trials opens each store once.
         self.clients: dict[str, MlflowClient] = {}
         self.run_id = ""  # "" while no run is open
+        self.uri = ""
         self.pending: list[Metric] = []
+        self.latest: dict[str, Metric] = {}  # each key's last value, to link to a logged model
         self.errors: list[str] = []
         self.flush_seconds = 5.0
         self.last_flush = time.monotonic()
@@ -69,7 +71,8 @@ class RunWriter:
         config: dict[str, Any],
         flush_seconds: float,
     ) -> str:
-        self.run_id, self.errors, self.pending = "", [], []
+        self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
+        self.uri = uri
         if uri not in self.clients:
             self.clients[uri] = MlflowClient(uri)
         self.client = self.clients[uri]
@@ -85,7 +88,9 @@ class RunWriter:
 
     def log_metrics(self, metrics: list[tuple[str, float, int, int]]) -> None:
         """metrics: (key, value, timestamp in ms, step) each."""
-        self.pending += [Metric(*m) for m in metrics]
+        new = [Metric(*m) for m in metrics]
+        self.pending += new
+        self.latest.update((m.key, m) for m in new)
         if time.monotonic() - self.last_flush >= self.flush_seconds:
             self.flush()
 
@@ -99,6 +104,35 @@ class RunWriter:
 
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self.client.log_dict(self.run_id, data, file)
+
+    def prepare_model(self) -> None:
+        """Import what log_model needs, in a thread, while the training runs."""
+        import threading
+
+        from tunelab.tracking.models import import_model_libraries
+
+        threading.Thread(target=import_model_libraries, daemon=True).start()
+
+    def log_model(
+        self,
+        checkpoint: str,
+        facts: dict[str, Any],
+        example: Any,
+        metric_keys: list[str],
+        register_as: str | None,
+    ) -> None:
+        """The checkpoint as the run's MLflow model, linked to the metrics named (its test
+        metrics), registered as `register_as` when given (tunelab.tracking.models)."""
+        from tunelab.tracking.models import link_metrics, log_classifier_model
+
+        self.flush()
+        info = log_classifier_model(self.uri, self.run_id, checkpoint, facts, example, register_as)
+        linked = [self.latest[k] for k in metric_keys if k in self.latest]
+        link_metrics(self.client, self.run_id, info.model_id, linked)
+        tags = {"model_uri": info.model_uri}
+        if info.registered_model_version:
+            tags["registered_model"] = f"{register_as} version {info.registered_model_version}"
+        log_batch(self.client, self.run_id, tags=tags)
 
     def end(self, status: str) -> list[str]:
         """Write what is pending, end the run with `status`; the failures of this run's writes."""

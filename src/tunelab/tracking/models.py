@@ -1,0 +1,224 @@
+"""MLflow models of tunelab runs: the best checkpoint logged as a pyfunc model, registered
+under a name, and the registry alias that follows the best sweep (`champion`).
+
+log_classifier_model runs in the writer process, which has MLflow loaded; it never imports
+torch, so the training process does not wait for a second torch import.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
+
+from tunelab.errors import UserError
+
+# What a served or loaded model imports: tunelab.checkpoints, its network and inputs.
+RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")
+
+
+def import_model_libraries() -> None:
+    """What logging a model imports (torch, to let MLflow check the input example against
+    the loaded model), started when the run opens: the writer is idle while the model trains,
+    so at the end only the logging itself is left for the training process to wait on."""
+    import mlflow.models  # noqa: F401
+    import mlflow.pyfunc  # noqa: F401
+    from mlflow.utils import requirements_utils
+
+    import tunelab.checkpoints  # noqa: F401  (torch)
+
+    # MLflow checks the model's requirements against the environment through a map of every
+    # installed file (1.1 s here), built once per process and cached: build it now. Private
+    # API, hence the getattr: without it the check only costs its time at the end.
+    getattr(requirements_utils, "_init_modules_to_packages_map", lambda: None)()
+
+
+def requirements() -> list[str]:
+    """The model's pip requirements at this environment's versions (given, not inferred:
+    MLflow's inference loads the model in a subprocess, seconds of torch imports)."""
+    return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
+
+
+def signature(facts: dict[str, Any], example: Any) -> Any:
+    """Images: a float32 tensor [-1, C, H, W]; tables: the example's columns. Out: one
+    probability column per class."""
+    import numpy as np
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    if facts["inputs"]["kind"] == "image":
+        inputs = Schema([TensorSpec(np.dtype("float32"), (-1, *facts["input_shape"]))])
+    else:
+        inputs = infer_signature(example).inputs
+    outputs = Schema([ColSpec("double", name) for name in facts["classes"]])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_classifier_model(
+    uri: str,
+    run_id: str,
+    checkpoint: str,
+    facts: dict[str, Any],
+    example: Any,
+    register_as: str | None,
+) -> Any:
+    """Log `checkpoint` as the run's MLflow model "model" (and register it when asked).
+    facts: the checkpoint's classes, input_shape and inputs record. Returns MLflow's ModelInfo."""
+    import mlflow
+    from mlflow.models import Model
+
+    import tunelab
+    from tunelab import serving
+
+    mlflow.set_tracking_uri(uri)  # Model.log works on the tracking URI set in the process
+    with quiet_model_logging():
+        return Model.log(
+            artifact_path=None,  # deprecated for `name`, but still positional in Model.log
+            name="model",
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            python_model=serving.__file__,  # a model from code: no pickled object to trust
+            artifacts={"checkpoint": checkpoint},
+            code_paths=[str(Path(tunelab.__file__).parent)],
+            signature=signature(facts, example),
+            input_example=example,
+            pip_requirements=requirements(),
+            metadata={"classes": facts["classes"], "input_shape": facts["input_shape"]},
+            registered_model_name=register_as or None,
+            await_registration_for=0,
+        )
+
+
+@contextmanager
+def quiet_model_logging() -> Iterator[None]:
+    """No progress bars or INFO lines from MLflow while a model is logged beside a training
+    run's console; warnings still show."""
+    import logging
+
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        mlflow_logger.setLevel(level)
+
+
+def link_metrics(client: MlflowClient, run_id: str, model_id: str, metrics: list[Metric]) -> None:
+    """Attach metrics already logged in the run (its test metrics) to the logged model, as
+    MLflow's own log_model does for a step's metrics: logged again with the model's id."""
+    linked = [Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id) for m in metrics]
+    client.log_batch(run_id, metrics=linked)
+
+
+def run_model_uri(client: MlflowClient, run_id: str) -> str | None:
+    """models:/<id> of the model a run logged, if it logged one."""
+    outputs = client.get_run(run_id).outputs
+    models = outputs.model_outputs if outputs else []
+    return f"models:/{models[-1].model_id}" if models else None
+
+
+def register_best(
+    client: MlflowClient, name: str, alias: str, run_id: str, objective: float, mode: str
+) -> dict[str, str]:
+    """Register `run_id`'s model as a new version of `name`; move `alias` to it when it beats
+    the version the alias points at (by the runs' `objective` metric, `mode` max or min).
+    Returns tags for the sweep's parent run."""
+    source = run_model_uri(client, run_id)
+    if source is None:
+        return {"registered_model": f"not registered: run {run_id} logged no model"}
+    ensure_registered_model(client, name)
+    version = client.create_model_version(name, source, run_id=run_id)
+    holder = current_holder(client, name, alias)
+    better = holder is None or (objective > holder if mode == "max" else objective < holder)
+    if better:
+        client.set_registered_model_alias(name, alias, version.version)
+    return {
+        "registered_model": f"{name} version {version.version}",
+        f"registered_model.{alias}": (
+            f"moved to version {version.version}"
+            if better
+            else f"kept: its objective {holder:.6g} is not beaten by {objective:.6g}"
+        ),
+    }
+
+
+def current_holder(client: MlflowClient, name: str, alias: str) -> float | None:
+    """The objective of the run behind `name@alias`, None when the alias is not set."""
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    if version.run_id is None:  # registered from outside a run: nothing to compare with
+        return None
+    return client.get_run(version.run_id).data.metrics.get("objective")
+
+
+def ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Create the registered model `name` unless it exists."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
+
+
+def download_checkpoint(
+    client: MlflowClient,
+    ckpt_path: str | None,
+    run_id: str | None,
+    model_uri: str | None,
+    folder: Path,
+) -> str:
+    """The local checkpoint file of the model a user named: a path, a run's model (or its
+    best checkpoint when it logged no model), or a model URI (models:/NAME@ALIAS, ...)."""
+    import mlflow
+
+    given = {
+        k: v
+        for k, v in (("ckpt_path", ckpt_path), ("run_id", run_id), ("model_uri", model_uri))
+        if v
+    }
+    if len(given) != 1:
+        raise UserError(
+            "name one model: ckpt_path=PATH, run_id=ID or model_uri=models:/NAME@ALIAS"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    if ckpt_path:
+        return ckpt_path
+    if run_id:
+        try:
+            client.get_run(run_id)
+        except MlflowException:
+            raise UserError(
+                f"run_id={run_id}: no such run in tracking.uri={client.tracking_uri}"
+            ) from None
+        model_uri = run_model_uri(client, run_id)
+        if model_uri is None:
+            files = [
+                a.path
+                for a in client.list_artifacts(run_id, "checkpoints")
+                if a.path.endswith(".ckpt")
+            ]
+            if not files:
+                raise UserError(
+                    f"run_id={run_id} logged no model and no checkpoint "
+                    "(tracking.log_model and tracking.log_checkpoint were off)"
+                )
+            return client.download_artifacts(run_id, files[0], str(folder))
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(folder))
+        )
+    except MlflowException as error:
+        raise UserError(f"model_uri={model_uri}: {error.message}") from None
+    checkpoints = sorted(local.glob("artifacts/*.ckpt"))
+    if not checkpoints:
+        raise UserError(f"model_uri={model_uri} is not a tunelab model: it holds no checkpoint")
+    return str(checkpoints[0])
