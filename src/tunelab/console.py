@@ -41,15 +41,18 @@ def print_results(metrics: Mapping[str, float], objective_name: str, objective: 
     """The test metrics as a table, then the objective (on rank 0 of a distributed job only)."""
     if process_rank() != 0:
         return
-    table = Table(title="test metrics")
+    print_metrics(metrics, "test metrics")
+    console.print(f"objective {objective_name} = {objective:.4f}")
+
+
+def print_metrics(metrics: Mapping[str, float], title: str) -> None:
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in sorted(metrics.items()):
-        if name == "step":
-            continue
-        table.add_row(name, f"{value:.4f}")
+        if name != "step":
+            table.add_row(name, f"{value:.4f}")
     console.print(table)
-    console.print(f"objective {objective_name} = {objective:.4f}")
 
 
 def print_run(run_id: str, uri: str) -> None:

@@ -1,7 +1,9 @@
-"""Sweep plots: the objective against each swept parameter, validation curves of all trials."""
+"""Plots: for sweeps, the objective against each swept parameter and the validation curves of
+all trials; for evaluations, the confusion matrix and ROC curves."""
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -61,6 +63,50 @@ def validation_curves(
     axis.set_title(f"{metric}, all trials")
     if axis.lines and len(trials) <= 12:
         axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
+    """Counts of [true class, predicted class], with the count written in each cell."""
+    size = max(4.0, 0.5 * len(classes) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    image = axis.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    ticks = range(len(classes))
+    axis.set_xticks(ticks, classes, rotation=45, ha="right")
+    axis.set_yticks(ticks, classes)
+    threshold = float(counts.max()) / 2
+    for true in ticks:
+        for predicted in ticks:
+            value = int(counts[true][predicted])
+            colour = "white" if value > threshold else "black"
+            axis.text(predicted, true, str(value), ha="center", va="center", color=colour, fontsize=8)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title("confusion matrix (test)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: Path) -> Path:
+    """One-vs-rest ROC curve of each class, its AUC in the legend."""
+    from torchmetrics.functional.classification import multiclass_auroc, multiclass_roc
+
+    fpr, tpr, _ = multiclass_roc(probabilities, targets, len(classes))
+    auc = multiclass_auroc(probabilities, targets, len(classes), average=None)
+    figure, axis = plt.subplots(figsize=(6, 5))
+    for i, name in enumerate(classes):
+        axis.plot(fpr[i], tpr[i], label=f"{name} (AUC {float(auc[i]):.3f})")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title("ROC, one class against the rest (test)")
+    axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
