@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-SCRIPTS = ["startup", "overhead", "sweep", "tracking", "data_paths", "search"]
+SCRIPTS = ["startup", "overhead", "sweep", "tracking", "data_paths", "search", "models"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
