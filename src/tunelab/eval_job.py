@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from omegaconf import DictConfig
 
 from tunelab.checkpoints import TrainedClassifier, load_classifier
-from tunelab.console import print_metrics
+from tunelab.console import print_metrics, print_run
 from tunelab.errors import UserError
 from tunelab.evaluate import evaluate, predictions_table, test_data, write_evaluation
 from tunelab.inputs import read_inputs
@@ -52,6 +52,7 @@ def evaluate_model(
             client.log_artifact(run_id, str(file))
     print_metrics(result.metrics, f"evaluation on {data_name}")
     print(result.per_class.to_string(index=False, float_format="%.4f"))
+    print_run(run_id, cfg.tracking.uri)
     return result.metrics
 
 
@@ -70,6 +71,7 @@ def predict_inputs(
         log_batch(client, run_id, metrics={"predictions": float(len(ids))})
         client.log_artifact(run_id, str(path))
     print(f"{len(ids)} predictions written to {path}")
+    print_run(run_id, cfg.tracking.uri)
     return {"predictions": float(len(ids))}
 
 
@@ -100,7 +102,6 @@ def evaluation_run(
         client.set_terminated(run.info.run_id, "FAILED")
         raise
     client.set_terminated(run.info.run_id, "FINISHED")
-    print(f"MLflow run: {run.info.run_id}")
 
 
 def source_run_or_none(client: MlflowClient, run_id: str | None) -> Any:
