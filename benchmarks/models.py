@@ -1,7 +1,7 @@
 """From run to model: what logging the MLflow model adds to a default run, eval.py's wall time,
 and pyfunc prediction against the raw network.
 
-python -m benchmarks.models [--repeats 3]
+python -m benchmarks.models [--repeats 5]
 """
 
 import argparse
@@ -102,7 +102,7 @@ def main(repeats: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tiny", action="store_true", help="one run each")
     options = parser.parse_args()
     main(1 if options.tiny else options.repeats)

@@ -290,3 +290,18 @@ def test_a_bad_model_data_or_input_is_one_line_and_no_run(
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert len(client.search_runs([run.info.experiment_id])) == before
+
+
+def test_a_run_without_model_or_checkpoint_says_so(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from tunelab.errors import UserError
+    from tunelab.tracking.models import download_checkpoint
+
+    off = ["model=mlp", "tracking.log_model=false", "tracking.log_checkpoint=false"]
+    job = train_in_process(off, tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    with pytest.raises(UserError, match="logged no model and no checkpoint"):
+        download_checkpoint(client, None, job.run.run_id, None, tmp_path / "m")
+    with pytest.raises(UserError, match="name one model"):
+        download_checkpoint(client, "a.ckpt", job.run.run_id, None, tmp_path / "m")
