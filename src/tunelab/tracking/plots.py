@@ -83,7 +83,9 @@ def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
         for predicted in ticks:
             value = int(counts[true][predicted])
             colour = "white" if value > threshold else "black"
-            axis.text(predicted, true, str(value), ha="center", va="center", color=colour, fontsize=8)
+            axis.text(
+                predicted, true, str(value), ha="center", va="center", color=colour, fontsize=8
+            )
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.set_title("confusion matrix (test)")

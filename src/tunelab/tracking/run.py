@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 import traceback
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import yaml
