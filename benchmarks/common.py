@@ -72,3 +72,14 @@ def report(name: str, title: str, rows: list[dict], notes: list[str] = ()) -> No
         )
         + "\n"  # a text file ends with a newline (the end-of-file pre-commit hook checks it)
     )
+
+
+def repeats_option(description: str, default: int) -> int:
+    """--repeats N (default `default`), or --tiny for one run each (the tests' smoke runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=default)
+    parser.add_argument("--tiny", action="store_true", help="one run each")
+    options = parser.parse_args()
+    return 1 if options.tiny else options.repeats

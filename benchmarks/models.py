@@ -4,11 +4,10 @@ and pyfunc prediction against the raw network.
 python -m benchmarks.models [--repeats 5]
 """
 
-import argparse
 import statistics
 import time
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, repeats_option, report, run, scratch
 
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
 
@@ -101,8 +100,4 @@ def main(repeats: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--tiny", action="store_true", help="one run each")
-    options = parser.parse_args()
-    main(1 if options.tiny else options.repeats)
+    main(repeats_option(__doc__, default=5))

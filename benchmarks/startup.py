@@ -3,9 +3,7 @@
 python -m benchmarks.startup [--repeats 5]
 """
 
-import argparse
-
-from benchmarks.common import ROOT, median_wall, report, scratch
+from benchmarks.common import ROOT, median_wall, repeats_option, report, scratch
 
 COMMANDS = {
     "python train.py --help": ["--help"],
@@ -25,8 +23,4 @@ def main(repeats: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--tiny", action="store_true", help="one run each")
-    options = parser.parse_args()
-    main(1 if options.tiny else options.repeats)
+    main(repeats_option(__doc__, default=5))
