@@ -13,6 +13,10 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> float:
+    from tunelab.checks import eval_config_error
+
+    if problem := eval_config_error(cfg):  # before torch and MLflow are imported
+        raise SystemExit(f"tunelab: {problem}")
     from tunelab.errors import UserError
     from tunelab.eval_job import evaluate_or_predict
 

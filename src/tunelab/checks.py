@@ -5,6 +5,7 @@ type that make no sense (a negative learning rate, a monitor that is never logge
 """
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -125,3 +126,29 @@ def config_error(cfg: DictConfig) -> ConfigError | None:
     """A ConfigError naming every bad key, its value and what is allowed; None when all is well."""
     problems = config_problems(cfg)
     return ConfigError("invalid config:\n  " + "\n  ".join(problems)) if problems else None
+
+
+def model_selector_error(
+    ckpt_path: str | None, run_id: str | None, model_uri: str | None
+) -> str | None:
+    """eval.py names its model with exactly one of three keys; a path must exist."""
+    given = [
+        k for k, v in (("ckpt_path", ckpt_path), ("run_id", run_id), ("model_uri", model_uri)) if v
+    ]
+    if len(given) != 1:
+        named = f" (got {', '.join(given)})" if given else ""
+        return f"name one model: ckpt_path=PATH, run_id=ID or model_uri=models:/NAME@ALIAS{named}"
+    if ckpt_path and not Path(ckpt_path).is_file():
+        return f"checkpoint {ckpt_path} does not exist: set ckpt_path to a .ckpt file of a run"
+    return None
+
+
+def eval_config_error(cfg: DictConfig) -> str | None:
+    """What eval.py can tell from its config alone, before torch and MLflow are imported."""
+    if cfg.mode not in ("evaluate", "predict"):
+        return f"mode={cfg.mode}: choose evaluate or predict"
+    if cfg.mode == "predict" and not cfg.input:
+        return "mode=predict needs input=PATH: an image folder or a CSV file"
+    if cfg.mode == "predict" and not Path(cfg.input).exists():
+        return f"input {cfg.input} does not exist: set input= to an image folder or a CSV file"
+    return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)

@@ -15,7 +15,6 @@ from omegaconf import DictConfig
 
 from tunelab.checkpoints import TrainedClassifier, load_classifier
 from tunelab.console import print_metrics, print_run
-from tunelab.errors import UserError
 from tunelab.evaluate import evaluate, predictions_table, test_data, write_evaluation
 from tunelab.inputs import read_inputs
 from tunelab.tracking.models import download_checkpoint, quiet_model_logging
@@ -59,8 +58,6 @@ def evaluate_model(
 def predict_inputs(
     cfg: DictConfig, client: MlflowClient, model: TrainedClassifier, output_dir: Path
 ) -> dict[str, float]:
-    if not cfg.input:
-        raise UserError("mode=predict needs input=PATH: an image folder or a CSV file")
     ids, x = read_inputs(cfg.input, model.preprocess)
     table = predictions_table(ids, model.probabilities(x), model.classes)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
+from tunelab.checks import model_selector_error
 from tunelab.errors import UserError
 
 # What a served or loaded model imports: tunelab.checkpoints, its network and inputs.
@@ -198,16 +199,8 @@ def download_checkpoint(
     best checkpoint when it logged no model), or a model URI (models:/NAME@ALIAS, ...)."""
     import mlflow
 
-    given = {
-        k: v
-        for k, v in (("ckpt_path", ckpt_path), ("run_id", run_id), ("model_uri", model_uri))
-        if v
-    }
-    if len(given) != 1:
-        raise UserError(
-            "name one model: ckpt_path=PATH, run_id=ID or model_uri=models:/NAME@ALIAS"
-            + (f" (got {', '.join(given)})" if given else "")
-        )
+    if problem := model_selector_error(ckpt_path, run_id, model_uri):
+        raise UserError(problem)
     if ckpt_path:
         return ckpt_path
     if run_id:
