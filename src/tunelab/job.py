@@ -7,6 +7,7 @@ In a sweep a failed trial is recorded and the sweep goes on (on_trial_error=cont
 
 import logging
 import math
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 from tunelab.checks import config_error
 from tunelab.errors import UserError
 from tunelab.pruning import is_pruned, tell_pruned
-from tunelab.runtime import imports_frozen_out_of_gc
+from tunelab.runtime import (
+    Terminated,
+    imports_frozen_out_of_gc,
+    stop_signal_name,
+    stop_signals_raise,
+)
 from tunelab.tracking import TrackedRun, open_run
 from tunelab.tracking.identity import job_identity
 from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
@@ -53,9 +59,10 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     job = Job(run)
     error: BaseException | None = None
     try:
-        if problem:  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
-            raise problem
-        yield job
+        with stop_signals_raise():
+            if problem:  # in a sweep, a bad value makes a FAILED trial, not a dead sweep
+                raise problem
+            yield job
     except BaseException as caught:
         error = caught
     ended = how_it_ended(error)
@@ -86,8 +93,8 @@ def how_it_ended(error: BaseException | None) -> str:
         return "finished"
     if is_pruned(error):  # the Optuna sweeper's pruner stopped the trial
         return "pruned"
-    if isinstance(error, KeyboardInterrupt | SystemExit):  # Ctrl-C (Lightning exits on it)
-        return "interrupted"
+    if isinstance(error, KeyboardInterrupt | SystemExit | Terminated):  # Ctrl-C, SIGTERM
+        return "interrupted"  # (Lightning turns Ctrl-C into sys.exit(1))
     return "failed"
 
 
@@ -96,6 +103,10 @@ def end_run(run: TrackedRun, ended: str, error: BaseException | None) -> None:
     why: dict[str, str] = {}
     if ended == "pruned":
         why, error = {"pruned": "true", "pruned.reason": str(error)}, None  # no traceback
+    elif ended == "interrupted" and (name := stop_signal_name()):
+        why = {
+            "error": f"{name}: stopped by a signal ({'Ctrl-C' if name == 'SIGINT' else 'kill, a scheduler'})"
+        }
     elif error is not None:
         why = {"error": f"{type(error).__name__}: {error}"}
     run.end(STATUS[ended], why, error)
@@ -119,4 +130,7 @@ def after_failure(
         raise error
     if isinstance(error, UserError):  # the message says what to change; no traceback
         raise SystemExit(f"tunelab: {error}") from None
+    if ended == "interrupted" and (name := stop_signal_name()):
+        log.error("stopped by %s: the run is KILLED in MLflow", name)
+        raise SystemExit(128 + int(getattr(signal, name))) from None  # as a shell reports it
     raise error

@@ -66,3 +66,50 @@ def process_rank() -> int:
         if key in os.environ:
             return int(os.environ[key])
     return 0
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (a scheduler pre-empting the job, `kill`): the job stops as on Ctrl-C."""
+
+
+# The stop signals this process received, in order (the job and the sweep callback read it).
+received_signals: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    received_signals.append(signum)
+    raise Terminated("SIGTERM: the process was asked to stop")
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    received_signals.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """While a job runs, SIGTERM raises Terminated and SIGINT KeyboardInterrupt, and both are
+    recorded: the run then ends KILLED saying which signal, Lightning's on_exception callbacks
+    save a checkpoint, and the process exits 128 + the signal's number. (Lightning's own SIGTERM
+    handling raises a SystemExit with no code: the process exited 0.) Lightning calls a handler
+    found here after its own during fit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import signal
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stop_signal_name() -> str | None:
+    """SIGTERM or SIGINT when one stopped this process's job, else None."""
+    import signal
+
+    return signal.Signals(received_signals[-1]).name if received_signals else None

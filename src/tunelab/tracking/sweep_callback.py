@@ -9,6 +9,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tunelab.runtime import received_signals, stop_signal_name
 from tunelab.tracking.sweep import PARENT_FILE
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ class MLflowSweepCallback(Callback):
 
     def __init__(self) -> None:
         self.parent_run_id: str | None = None
-        self.interrupted = False
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from mlflow import MlflowClient
@@ -45,7 +45,10 @@ class MLflowSweepCallback(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
         atexit.register(self._end_unfinished)
-        self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        # Between trials (and in a launcher that runs them elsewhere) the stop signals reach
+        # this process here; during an in-process trial, its job's handlers record them.
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
         log.info("MLflow parent run %s: %s", self.parent_run_id, name)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -54,12 +57,21 @@ class MLflowSweepCallback(Callback):
         self._finish("FINISHED")
         atexit.unregister(self._end_unfinished)
 
-    def _on_sigint(self, signum, frame) -> None:
-        self.interrupted = True
-        raise KeyboardInterrupt
+    def _on_signal(self, signum, frame) -> None:
+        received_signals.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)  # SIGTERM: the sweep exits as a shell reports it
 
     def _end_unfinished(self) -> None:
-        self._finish("KILLED" if self.interrupted else "FAILED")
+        """At exit, a sweep that never reached on_multirun_end: KILLED by a signal (which one is
+        tagged), FAILED otherwise."""
+        name = stop_signal_name()
+        if name and self.parent_run_id:
+            self.client.set_tag(
+                self.parent_run_id, "error", f"{name}: the sweep was stopped by a signal"
+            )
+        self._finish("KILLED" if name else "FAILED")
 
     def _finish(self, status: str) -> None:
         from tunelab.console import browse_command
