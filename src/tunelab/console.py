@@ -58,8 +58,10 @@ def print_metrics(metrics: Mapping[str, float], title: str) -> None:
 def print_run(run_id: str, uri: str) -> None:
     """The run's id and the command to browse it, once the run has ended."""
     # Plain prints: these lines are copied, so rich must not wrap them.
+    from tunelab.redact import mask_text
+
     print(f"MLflow run: {run_id}")
-    print(f"browse it:  {browse_command(uri)}")
+    print(f"browse it:  {mask_text(browse_command(uri))}")
 
 
 # Library messages a user can do nothing about. Everything else still shows.

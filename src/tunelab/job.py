@@ -11,7 +11,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from tunelab.checks import config_error
 from tunelab.errors import UserError
 from tunelab.pruning import is_pruned, tell_pruned
+from tunelab.redact import mask_config, mask_logs, mask_saved_configs, mask_text
 from tunelab.runtime import (
     Terminated,
     imports_frozen_out_of_gc,
@@ -47,13 +48,18 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     problem = config_error(cfg)  # checked once
     if problem and not in_sweep:
-        raise SystemExit(f"tunelab: {problem}")  # before any heavy import
+        raise SystemExit(mask_text(f"tunelab: {problem}"))  # before any heavy import
     if in_sweep and (reason := stopped_sweep_reason(hydra_cfg)):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
     with imports_frozen_out_of_gc():
         lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
         identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, in_sweep)
-        config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))  # once
+        # Resolved once, secrets masked: params, config.yaml, checkpoints, the console.
+        config = mask_config(OmegaConf.to_container(cfg, resolve=True))
+        mask_saved_configs(hydra_cfg.runtime.output_dir)
+        mask_logs()
+        if in_sweep:
+            mask_saved_configs(hydra_cfg.sweep.dir)
         run = open_run(cfg.tracking, config, identity, hydra_cfg.runtime.output_dir)
         prepare_console(config if cfg.get("print_config") else None)  # imports Lightning, torch
     job = Job(run)
@@ -108,7 +114,7 @@ def end_run(run: TrackedRun, ended: str, error: BaseException | None) -> None:
             "error": f"{name}: stopped by a signal ({'Ctrl-C' if name == 'SIGINT' else 'kill, a scheduler'})"
         }
     elif error is not None:
-        why = {"error": f"{type(error).__name__}: {error}"}
+        why = {"error": mask_text(f"{type(error).__name__}: {error}")}
     run.end(STATUS[ended], why, error)
 
 
@@ -122,14 +128,14 @@ def after_failure(
         tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
         return math.nan
     if in_sweep and ended == "failed":
-        trial = f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}"
+        trial = mask_text(f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}")
         if cfg.on_trial_error == "continue":
             log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
             return math.nan
         stop_sweep(hydra_cfg, trial)
         raise error
     if isinstance(error, UserError):  # the message says what to change; no traceback
-        raise SystemExit(f"tunelab: {error}") from None
+        raise SystemExit(mask_text(f"tunelab: {error}")) from None
     if ended == "interrupted" and (name := stop_signal_name()):
         log.error("stopped by %s: the run is KILLED in MLflow", name)
         raise SystemExit(128 + int(getattr(signal, name))) from None  # as a shell reports it

@@ -19,6 +19,14 @@ class RunIdentity:
     parent_run_id: str | None = None
 
 
+def masked(identity: RunIdentity) -> RunIdentity:
+    """The command line and overrides in names and tags, with secrets masked (tunelab.redact)."""
+    from tunelab.redact import mask_text
+
+    tags = {k: mask_text(v) for k, v in identity.tags.items()}
+    return RunIdentity(mask_text(identity.name), tags, identity.parent_run_id)
+
+
 def git_state(root: str | Path) -> dict[str, str]:
     def git(*args: str) -> str:
         out = subprocess.run(
@@ -80,7 +88,7 @@ def job_identity(
     if in_sweep:
         parent, trial_tags = trial_identity(hydra_cfg)
         tags.update(trial_tags)
-    return RunIdentity(run_name(choices, lr, fold), tags, parent)
+    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent))
 
 
 def sweep_identity(config, overrides: list[str]) -> RunIdentity:
@@ -93,4 +101,4 @@ def sweep_identity(config, overrides: list[str]) -> RunIdentity:
         "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
         "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
     }
-    return RunIdentity("sweep " + " ".join(swept or overrides), tags)
+    return masked(RunIdentity("sweep " + " ".join(swept or overrides), tags))

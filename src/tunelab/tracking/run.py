@@ -230,9 +230,14 @@ class TrackedRun:
             self._started = self._receive() if self.writer else (False, self.lost)
         ok, value = self._started
         if not ok:
+            from tunelab.redact import mask_text
+
             raise TrackingError(
-                f"MLflow could not start the run in tracking.uri={self.uri}: {str(value).rstrip('.')}. "
-                "Point tracking.uri (or MLFLOW_TRACKING_URI) at a store this machine can reach."
+                mask_text(
+                    f"MLflow could not start the run in tracking.uri={self.uri}: "
+                    f"{str(value).rstrip('.')}. Point tracking.uri (or MLFLOW_TRACKING_URI) at a "
+                    "store this machine can reach."
+                )
             )
         return value
 

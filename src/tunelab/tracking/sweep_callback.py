@@ -28,9 +28,11 @@ class MLflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from mlflow import MlflowClient
 
+        from tunelab.redact import mask_logs
         from tunelab.tracking.identity import sweep_identity
         from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
 
+        mask_logs()  # Hydra logs each trial's overrides as it launches it
         self.config = config
         self.client = MlflowClient(config.tracking.uri)
         self.experiment_id = experiment_id(
