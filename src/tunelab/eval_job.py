@@ -15,14 +15,18 @@ from omegaconf import DictConfig
 
 from tunelab.checkpoints import TrainedClassifier, load_classifier
 from tunelab.console import print_metrics, print_run
+from tunelab.errors import UserError
 from tunelab.evaluate import evaluate, predictions_table, test_data, write_evaluation
 from tunelab.inputs import read_inputs
 from tunelab.tracking.models import download_checkpoint, quiet_model_logging
+from tunelab.tracking.reachable import store_problem
 from tunelab.tracking.store import experiment_id, log_batch
 
 
 def evaluate_or_predict(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """The model named in cfg, then evaluate (mode=evaluate) or predict (mode=predict)."""
+    if problem := store_problem(cfg.tracking.uri):
+        raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}")
     client = MlflowClient(cfg.tracking.uri)
     with quiet_model_logging():  # no progress bars
         checkpoint = download_checkpoint(

@@ -33,7 +33,16 @@ class MLflowSweepCallback(Callback):
         from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
+        from tunelab.redact import mask_text
+        from tunelab.tracking.reachable import store_problem
+
         self.config = config
+        if problem := store_problem(config.tracking.uri):
+            raise SystemExit(
+                mask_text(
+                    f"tunelab: the sweep cannot use tracking.uri={config.tracking.uri}: {problem}"
+                )
+            )
         self.client = MlflowClient(config.tracking.uri)
         self.experiment_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.uri

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from tunelab.tracking.params import as_params
+from tunelab.tracking.reachable import StoreProblem, store_problem
 from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
 
 # The requests a TrackedRun waits on: answered (True, value) or (False, the error message).
@@ -55,7 +56,11 @@ class RunWriter:
         try:
             value = getattr(self, kind)(*args)
         except Exception as error:  # the training goes on; the failure is reported at end
-            message = f"{type(error).__name__}: {error}"
+            message = (
+                str(error)
+                if isinstance(error, StoreProblem)
+                else f"{type(error).__name__}: {error}"
+            )
             if kind in ANSWERED:
                 return False, message
             self.errors.append(f"{kind}: {message}")
@@ -73,6 +78,8 @@ class RunWriter:
     ) -> str:
         self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
         self.uri = uri
+        if uri not in self.clients and (problem := store_problem(uri)):
+            raise StoreProblem(problem)  # in seconds, not after MLflow's minutes of retries
         if uri not in self.clients:
             self.clients[uri] = MlflowClient(uri)
         self.client = self.clients[uri]

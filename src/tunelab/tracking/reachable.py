@@ -1,0 +1,70 @@
+"""Is the store there? Asked in seconds, before MLflow's own client tries: MLflow retries an
+unreachable server with back-off for about four minutes, and retries a SQLite file it cannot
+create for about two, before it says "unable to open database file". No MLflow import here."""
+
+import os
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+TIMEOUT_SECONDS = 5.0
+
+
+class StoreProblem(Exception):
+    """The store cannot be used; the message says why, in words."""
+
+
+def store_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
+    """Why the store at `uri` cannot be used (a folder that does not exist or cannot be
+    written, a server that refuses or does not answer), or None when it looks usable."""
+    scheme = urllib.parse.urlparse(uri).scheme
+    if scheme == "sqlite":
+        return _sqlite_problem(Path(uri.removeprefix("sqlite:///")))
+    if scheme in ("http", "https"):
+        return _server_problem(uri, timeout)
+    return None  # databases and other stores: MLflow's own message
+
+
+def _sqlite_problem(database: Path) -> str | None:
+    folder = database.parent
+    if not folder.is_dir():
+        return (
+            f"{folder} is not a folder"
+            if folder.exists()
+            else f"the folder {folder} does not exist"
+        )
+    if database.exists():
+        return None if os.access(database, os.W_OK) else f"{database} is read-only"
+    try:  # os.access says yes to root everywhere; creating a file tells
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        return f"cannot create the store in {folder}: {(error.strerror or str(error)).lower()}"
+    return None
+
+
+def _server_problem(uri: str, timeout: float) -> str | None:
+    parsed = urllib.parse.urlparse(uri)
+    host = parsed.hostname or ""
+    address = f"{host}:{parsed.port}" if parsed.port else host
+    health = urllib.parse.urlunparse(
+        (parsed.scheme, address, parsed.path.rstrip("/") + "/health", "", "", "")
+    )
+    try:
+        urllib.request.urlopen(health, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return None  # it answered (an auth proxy, an older server): MLflow takes it from here
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, ConnectionRefusedError):
+            return f"connection refused: nothing listens at {address}"
+        if isinstance(reason, socket.gaierror):
+            return f"host {host} not found"
+        if isinstance(reason, TimeoutError | socket.timeout):
+            return f"no answer from {address} within {timeout:g} s"
+        return f"cannot reach {address}: {reason}"
+    except (TimeoutError, OSError) as error:
+        return f"no answer from {address} within {timeout:g} s ({type(error).__name__})"
+    return None
