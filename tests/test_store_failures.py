@@ -42,3 +42,44 @@ def test_train_stops_before_training_with_one_line(tmp_path, uri: str) -> None:
     assert last.startswith("tunelab: MLflow could not start the run in tracking.uri="), last
     assert "hunter2xyz" not in result.stdout + result.stderr
     assert "Epoch" not in result.stdout and not list(tmp_path.glob("outputs/**/*.ckpt"))
+
+
+def test_two_sweeps_started_together_on_a_new_store_keep_apart(tmp_path) -> None:
+    """Same second, same store, created by neither yet: two parents, each with its own
+    children, two sweep folders, nothing overwritten."""
+    import os
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import ROOT, store_uri
+
+    env = {**os.environ, "TUNELAB_ROOT": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        *TINY,
+        "model=mlp",
+        "optimizer.lr=1e-2,1e-3",
+    ]
+    sweeps = [
+        subprocess.Popen(
+            args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for sweep in sweeps:
+        out, err = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, err[-3000:]
+        assert "2 of 2 trials finished" in out, out[-1500:] + err[-3000:]
+    client = MlflowClient(store_uri(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 2 and len(runs) == 6
+    for parent in parents:
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert len(children) == 2
+    assert len(list(tmp_path.glob("multirun/*/*/"))) == 2

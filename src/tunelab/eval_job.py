@@ -19,15 +19,16 @@ from tunelab.errors import UserError
 from tunelab.evaluate import evaluate, predictions_table, test_data, write_evaluation
 from tunelab.inputs import read_inputs
 from tunelab.tracking.models import download_checkpoint, quiet_model_logging
-from tunelab.tracking.reachable import store_problem
-from tunelab.tracking.store import experiment_id, log_batch
+from tunelab.tracking.reachable import StoreProblem
+from tunelab.tracking.store import experiment_id, log_batch, open_store
 
 
 def evaluate_or_predict(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """The model named in cfg, then evaluate (mode=evaluate) or predict (mode=predict)."""
-    if problem := store_problem(cfg.tracking.uri):
-        raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}")
-    client = MlflowClient(cfg.tracking.uri)
+    try:
+        client = open_store(cfg.tracking.uri)
+    except StoreProblem as problem:
+        raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
     with quiet_model_logging():  # no progress bars
         checkpoint = download_checkpoint(
             client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, output_dir / "model"

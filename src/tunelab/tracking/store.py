@@ -2,12 +2,15 @@
 writes that keep to MLflow's limits (mlflow.utils.validation), in one place."""
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+
+from tunelab.tracking.reachable import StoreProblem, store_problem
 
 MAX_KEY = 250  # a param, tag or metric key
 MAX_PARAM_VALUE = 6000
@@ -70,3 +73,33 @@ def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
         if created is None:
             raise
         return created.experiment_id
+
+
+def open_store(uri: str) -> MlflowClient:
+    """A client on `uri` whose store exists: a problem found in seconds raises StoreProblem;
+    a new SQLite store's tables are created by one process at a time. (Two processes creating
+    one store together race MLflow's migrations: "duplicate column name: step".)"""
+    if problem := store_problem(uri):
+        raise StoreProblem(problem)
+    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    with _creation_lock(database):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)  # opens the store: creates or migrates it
+    return client
+
+
+@contextmanager
+def _creation_lock(database: str | None) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; start sweeps one at a time
+        fcntl = None  # type: ignore[assignment]
+    if database is None or fcntl is None:
+        yield
+        return
+    with open(f"{database}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

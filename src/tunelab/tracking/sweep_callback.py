@@ -26,24 +26,20 @@ class MLflowSweepCallback(Callback):
         self.parent_run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from mlflow import MlflowClient
-
-        from tunelab.redact import mask_logs
+        from tunelab.redact import mask_logs, mask_text
         from tunelab.tracking.identity import sweep_identity
-        from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
+        from tunelab.tracking.reachable import StoreProblem
+        from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
-        from tunelab.redact import mask_text
-        from tunelab.tracking.reachable import store_problem
-
         self.config = config
-        if problem := store_problem(config.tracking.uri):
+        try:
+            self.client = open_store(config.tracking.uri)
+        except StoreProblem as problem:
+            uri = config.tracking.uri
             raise SystemExit(
-                mask_text(
-                    f"tunelab: the sweep cannot use tracking.uri={config.tracking.uri}: {problem}"
-                )
-            )
-        self.client = MlflowClient(config.tracking.uri)
+                mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {problem}")
+            ) from None
         self.experiment_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.uri
         )

@@ -19,8 +19,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from tunelab.tracking.params import as_params
-from tunelab.tracking.reachable import StoreProblem, store_problem
-from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch
+from tunelab.tracking.reachable import StoreProblem
+from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
 # The requests a TrackedRun waits on: answered (True, value) or (False, the error message).
 ANSWERED = ("start", "end")
@@ -78,10 +78,8 @@ class RunWriter:
     ) -> str:
         self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
         self.uri = uri
-        if uri not in self.clients and (problem := store_problem(uri)):
-            raise StoreProblem(problem)  # in seconds, not after MLflow's minutes of retries
-        if uri not in self.clients:
-            self.clients[uri] = MlflowClient(uri)
+        if uri not in self.clients:  # a problem in seconds, not after MLflow's minutes of retries
+            self.clients[uri] = open_store(uri)
         self.client = self.clients[uri]
         self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
         experiment_ = experiment_id(self.client, experiment, uri)
