@@ -75,3 +75,33 @@ def test_sigterm_ends_runs_killed_with_the_signal_and_exits_143(tmp_path, sweep)
         assert run.data.tags["error"].startswith("SIGTERM"), run.data.tags["error"]
     (interrupted,) = tmp_path.glob("**/checkpoints/interrupted.ckpt")
     assert load_classifier(interrupted).classes == [str(c) for c in range(10)]
+
+
+def test_a_killed_sweep_controller_leaves_no_run_running_for_good(tmp_path) -> None:
+    """kill -9 of the sweep's process: the trial's writer ends the child KILLED, and the
+    documented one-line command ends the parent."""
+    from mlflow import MlflowClient
+
+    process = start(["-m", *LONG, "optimizer.lr=1e-3,1e-4"], tmp_path)
+    wait_until_training(tmp_path)
+    process.kill()
+    process.wait(timeout=30)
+    client = MlflowClient(store_uri(tmp_path))
+    experiment = client.get_experiment_by_name("signals").experiment_id
+    deadline = time.time() + 30  # the writer sees its pipe close and ends the child
+    while time.time() < deadline:
+        statuses = {
+            ("child" if "mlflow.parentRunId" in r.data.tags else "parent"): r.info.status
+            for r in client.search_runs([experiment])
+        }
+        if statuses.get("child") == "KILLED":
+            break
+        time.sleep(0.5)
+    assert statuses == {"child": "KILLED", "parent": "RUNNING"}
+    command = [sys.executable, "-m", "tunelab.tracking.stale", "--uri", store_uri(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ended 1 stale sweep parent" in result.stdout, result.stderr
+    (parent,) = [
+        r for r in client.search_runs([experiment]) if "mlflow.parentRunId" not in r.data.tags
+    ]
+    assert parent.info.status == "KILLED" and "without closing" in parent.data.tags["error"]

@@ -99,8 +99,10 @@ def how_it_ended(error: BaseException | None) -> str:
         return "finished"
     if is_pruned(error):  # the Optuna sweeper's pruner stopped the trial
         return "pruned"
-    if isinstance(error, KeyboardInterrupt | SystemExit | Terminated):  # Ctrl-C, SIGTERM
-        return "interrupted"  # (Lightning turns Ctrl-C into sys.exit(1))
+    if isinstance(error, KeyboardInterrupt | SystemExit | Terminated) or stop_signal_name():
+        # Ctrl-C (Lightning turns it into sys.exit(1)), SIGTERM (Lightning's SIGTERMException
+        # is a SystemExit), or whatever error a signal caused where it landed
+        return "interrupted"
     return "failed"
 
 

@@ -77,7 +77,14 @@ received_signals: list[int] = []
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    import signal
+
     received_signals.append(signum)
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        # Lightning's fit has wrapped this handler: its own sets a flag that its loops turn
+        # into SIGTERMException between batches. Raising here, at any line, can be caught and
+        # turned into another error (inspect wraps whatever it meets in TypeError).
+        return
     raise Terminated("SIGTERM: the process was asked to stop")
 
 
@@ -88,11 +95,11 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 @contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """While a job runs, SIGTERM raises Terminated and SIGINT KeyboardInterrupt, and both are
-    recorded: the run then ends KILLED saying which signal, Lightning's on_exception callbacks
-    save a checkpoint, and the process exits 128 + the signal's number. (Lightning's own SIGTERM
-    handling raises a SystemExit with no code: the process exited 0.) Lightning calls a handler
-    found here after its own during fit."""
+    """While a job runs, SIGTERM and SIGINT are recorded and stop it: SIGINT raises
+    KeyboardInterrupt; SIGTERM raises Terminated, except during fit, where Lightning's handler
+    (which calls this one after its own) stops the loops between batches. The run then ends
+    KILLED saying which signal, the on_exception callbacks save a checkpoint, and the process
+    exits 128 + the signal's number (Lightning's own SIGTERM handling exits 0)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -24,3 +24,18 @@ def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         _convert_="all",
     )
+
+
+class CheckpointOnStop(Callback):
+    """Save `dirpath/filename.ckpt` when fit stops on an exception (Ctrl-C, SIGTERM, an error),
+    so that the state a stopped run reached is kept. Lightning's OnExceptionCheckpoint saves the
+    same, but its presence also turns every `fit(ckpt_path=None)` into `fit(ckpt_path="last")`,
+    with two warnings on every run."""
+
+    def __init__(self, dirpath: str, filename: str = "interrupted") -> None:
+        self.path = f"{dirpath}/{filename}.ckpt"
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        trainer.save_checkpoint(self.path)

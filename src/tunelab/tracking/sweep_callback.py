@@ -29,6 +29,7 @@ class MLflowSweepCallback(Callback):
         from tunelab.redact import mask_logs, mask_text
         from tunelab.tracking.identity import sweep_identity
         from tunelab.tracking.reachable import StoreProblem
+        from tunelab.tracking.stale import end_stale_sweeps
         from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
@@ -43,6 +44,8 @@ class MLflowSweepCallback(Callback):
         self.experiment_id = experiment_id(
             self.client, config.tracking.experiment, config.tracking.uri
         )
+        for stale in end_stale_sweeps(self.client, [self.experiment_id]):
+            log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
         identity = sweep_identity(config, list(config.hydra.overrides.task))
         name = clip(identity.name, MAX_RUN_NAME)
         run = self.client.create_run(self.experiment_id, run_name=name)
