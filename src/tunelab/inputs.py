@@ -15,6 +15,8 @@ import torch
 
 from tunelab.errors import DataError
 
+SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}  # what counts as an image file
+
 
 class Normalize:
     """(x - mean) / std per channel or column, on the batch and on whatever device it is on."""
@@ -142,9 +144,20 @@ def read_inputs(path: str | Path, preprocess: Preprocess) -> tuple[list[str], to
     return [str(i) for i in range(len(frame))], preprocess(frame)
 
 
-def read_image_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[str], torch.Tensor]:
-    from tunelab.data.image_folder import SUFFIXES, read_image
+def read_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor:
+    """An image file as uint8 [channels, height, width], resized as training resized it."""
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2 import functional as F
 
+    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
+    try:
+        image = decode_image(str(path), mode=mode)
+    except RuntimeError as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+    return F.resize(image, list(size), antialias=True)
+
+
+def read_image_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[str], torch.Tensor]:
     if not folder.is_dir():
         raise DataError(f"input {folder}: this model takes images; give a folder of images")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)

@@ -6,8 +6,8 @@ import torch
 
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
+from tunelab.inputs import SUFFIXES, read_image
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 SPLITS = ("train", "val", "test")
 
 
@@ -25,18 +25,6 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
             )
         found[folder.name] = files
     return found
-
-
-def read_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2 import functional as F
-
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
-    try:
-        image = decode_image(str(path), mode=mode)
-    except RuntimeError as error:
-        raise DataError(f"cannot read image {path}: {error}") from None
-    return F.resize(image, list(size), antialias=True)
 
 
 def load_image_folder(
