@@ -25,11 +25,11 @@ from tunelab.tracking.store import experiment_id, log_batch, open_store
 
 def evaluate_or_predict(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """The model named in cfg, then evaluate (mode=evaluate) or predict (mode=predict)."""
-    try:
-        client = open_store(cfg.tracking.uri)
-    except StoreProblem as problem:
-        raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
-    with quiet_model_logging():  # no progress bars
+    with quiet_model_logging():  # no migration lines, no progress bars
+        try:
+            client = open_store(cfg.tracking.uri)
+        except StoreProblem as problem:
+            raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
         checkpoint = download_checkpoint(
             client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, output_dir / "model"
         )

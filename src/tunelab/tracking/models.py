@@ -116,18 +116,20 @@ def log_classifier_model(
 
 @contextmanager
 def quiet_model_logging() -> Iterator[None]:
-    """No progress bars or INFO lines from MLflow while a model is logged beside a training
-    run's console; warnings still show."""
+    """No progress bars or INFO lines from MLflow (and the store's migrations, alembic) while a
+    model is logged beside a training run's console or eval.py opens a store; warnings show."""
     import logging
 
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    mlflow_logger = logging.getLogger("mlflow")
-    level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        mlflow_logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def link_metrics(client: MlflowClient, run_id: str, model_id: str, metrics: list[Metric]) -> None:
