@@ -24,7 +24,7 @@ from tunelab.errors import UserError
 RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")
 
 
-def import_model_libraries() -> None:
+def prepare_model_logging() -> None:
     """What logging a model needs, prepared when the run opens (the writer is idle while the
     model trains), so that at the end the training process waits for the logging alone."""
     import mlflow.models  # noqa: F401
@@ -91,8 +91,8 @@ def log_classifier_model(
     from mlflow.models import Model
 
     import tunelab
-    from tunelab import serving
 
+    package = Path(tunelab.__file__).parent
     mlflow.set_tracking_uri(uri)  # Model.log works on the tracking URI set in the process
     with quiet_model_logging():
         return Model.log(
@@ -102,9 +102,9 @@ def log_classifier_model(
             flavor_name="pyfunc.ModelFromCode",  # what mlflow.pyfunc.log_model would record
             validate_serving_input=False,
             run_id=run_id,
-            python_model=serving.__file__,  # a model from code: no pickled object to trust
+            python_model=str(package / "serving.py"),  # a model from code: nothing pickled
             artifacts={"checkpoint": checkpoint},
-            code_paths=[str(Path(tunelab.__file__).parent)],
+            code_paths=[str(package)],
             signature=signature(facts, example),
             input_example=example,
             pip_requirements=list(requirements()),

@@ -114,9 +114,9 @@ class RunWriter:
         """Import what log_model needs, in a thread, while the training runs."""
         import threading
 
-        from tunelab.tracking.models import import_model_libraries
+        from tunelab.tracking.models import prepare_model_logging
 
-        threading.Thread(target=import_model_libraries, daemon=True).start()
+        threading.Thread(target=prepare_model_logging, daemon=True).start()
 
     def log_model(
         self,
