@@ -17,6 +17,7 @@ class RunIdentity:
     name: str
     tags: dict[str, str]
     parent_run_id: str | None = None
+    diff: str = ""  # the uncommitted changes of a dirty tree, logged as git.diff
 
 
 def masked(identity: RunIdentity) -> RunIdentity:
@@ -24,20 +25,44 @@ def masked(identity: RunIdentity) -> RunIdentity:
     from tunelab.redact import mask_text
 
     tags = {k: mask_text(v) for k, v in identity.tags.items()}
-    return RunIdentity(mask_text(identity.name), tags, identity.parent_run_id)
+    name, diff = mask_text(identity.name), mask_text(identity.diff)
+    return RunIdentity(name, tags, identity.parent_run_id, diff)
+
+
+# Untracked files here make a tree dirty (a new model or config is part of the recipe).
+CODE_FOLDERS = ("src", "conf")
+
+
+def _git(root: str | Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+    )
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def git_diff(root: str | Path) -> str:
+    """What differs from HEAD: the diff of tracked files, then each untracked file under
+    src/ and conf/ as a new-file diff ("" for a clean tree or no repository)."""
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--", *CODE_FOLDERS)
+    new_files = [
+        subprocess.run(
+            ["git", "-C", str(root), "diff", "--no-index", "--", "/dev/null", name],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        for name in untracked.splitlines()
+    ]
+    return "\n".join(part for part in [_git(root, "diff", "HEAD"), *new_files] if part)
 
 
 def git_state(root: str | Path) -> dict[str, str]:
-    def git(*args: str) -> str:
-        out = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-        )
-        return out.stdout.strip() if out.returncode == 0 else ""
-
-    commit = git("rev-parse", "HEAD")
+    commit = _git(root, "rev-parse", "HEAD")
     if not commit:
         return {"git.commit": "unknown"}
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    changed = _git(root, "status", "--porcelain", "--untracked-files=no")
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--", *CODE_FOLDERS)
+    dirty = bool(changed or untracked)
     return {
         "git.commit": commit,
         "git.dirty": str(dirty).lower(),
@@ -88,7 +113,8 @@ def job_identity(
     if in_sweep:
         parent, trial_tags = trial_identity(hydra_cfg)
         tags.update(trial_tags)
-    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent))
+    diff = git_diff(root) if tags.get("git.dirty") == "true" else ""
+    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent, diff))
 
 
 def sweep_identity(config, overrides: list[str]) -> RunIdentity:

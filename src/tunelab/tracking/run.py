@@ -264,6 +264,9 @@ class TrackedRun:
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self._send("log_dict", data, file)
 
+    def log_text(self, text: str, file: str) -> None:
+        self._send("log_text", text, file)
+
     def _send(self, *request: Any) -> None:
         if self.writer is None or (self._started is not None and not self._started[0]):
             return  # nothing is tracked here, or the run never started
@@ -310,4 +313,6 @@ def open_run(
         cfg.register_as,
     )
     run.log_config()
+    if identity.diff:  # a dirty tree: what the commit in git.commit lacks, to reproduce the run
+        run.log_text(identity.diff, "git.diff")
     return run

@@ -110,6 +110,9 @@ class RunWriter:
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self.client.log_dict(self.run_id, data, file)
 
+    def log_text(self, text: str, file: str) -> None:
+        self.client.log_text(self.run_id, text, file)
+
     def prepare_model(self) -> None:
         """Import what log_model needs, in a thread, while the training runs."""
         import threading
