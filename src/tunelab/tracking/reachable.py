@@ -17,12 +17,17 @@ class StoreProblem(Exception):
     """The store cannot be used; the message says why, in words."""
 
 
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a sqlite:/// URI, None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def store_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """Why the store at `uri` cannot be used (a folder that does not exist or cannot be
     written, a server that refuses or does not answer), or None when it looks usable."""
+    if (database := sqlite_database(uri)) is not None:
+        return _sqlite_problem(database)
     scheme = urllib.parse.urlparse(uri).scheme
-    if scheme == "sqlite":
-        return _sqlite_problem(Path(uri.removeprefix("sqlite:///")))
     if scheme in ("http", "https"):
         return _server_problem(uri, timeout)
     return None  # databases and other stores: MLflow's own message

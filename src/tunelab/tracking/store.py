@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from tunelab.tracking.reachable import StoreProblem, store_problem
+from tunelab.tracking.reachable import StoreProblem, sqlite_database, store_problem
 
 MAX_KEY = 250  # a param, tag or metric key
 MAX_PARAM_VALUE = 6000
@@ -54,9 +54,10 @@ def log_batch(
 
 def sqlite_artifact_root(uri: str) -> str | None:
     """Artifacts of a SQLite store live beside the database file, not in the current folder."""
-    if not uri.startswith("sqlite:///"):
+    database = sqlite_database(uri)
+    if database is None:
         return None  # a server or database decides where its artifacts go
-    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts")
+    return str(database.resolve().parent / "mlartifacts")
 
 
 def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
@@ -81,15 +82,14 @@ def open_store(uri: str) -> MlflowClient:
     one store together race MLflow's migrations: "duplicate column name: step".)"""
     if problem := store_problem(uri):
         raise StoreProblem(problem)
-    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-    with _creation_lock(database):
+    with _creation_lock(sqlite_database(uri)):
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)  # opens the store: creates or migrates it
     return client
 
 
 @contextmanager
-def _creation_lock(database: str | None) -> Iterator[None]:
+def _creation_lock(database: Path | None) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; start sweeps one at a time
