@@ -1,13 +1,16 @@
 """Checks of user-settable values, run before torch is imported and before training starts.
 
-Hydra already rejects unknown groups, choices and keys; these catch values of the right
-type that make no sense (a negative learning rate, a monitor that is never logged).
+Hydra already rejects unknown groups, choices and keys; these catch what it lets through:
+keys left unset (`???`), values of the wrong type (`optimizer.lr=abc`), values of the right
+type that make no sense (a negative learning rate, a monitor that is never logged, no epochs)
+and data files that cannot be read.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tunelab.errors import ConfigError
 from tunelab.metrics import METRICS
@@ -16,6 +19,86 @@ from tunelab.schedules import HORIZON_ARGS
 # Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
 STAGE_METRICS = ("loss", *METRICS)
 MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
+
+
+def _unset(cfg: DictConfig) -> Iterator[str]:
+    for key in sorted(OmegaConf.missing_keys(cfg)):
+        yield f"{key} is not set (???): add {key}=VALUE to the command"
+
+
+# Keys that must hold a number (int: a whole one) when set; the rest of the checks and the
+# libraries behind them compare and compute with these. None (null) is allowed here.
+NUMBERS: dict[str, type] = {
+    "seed": int,
+    "optimizer.lr": float,
+    "optimizer.weight_decay": float,
+    "optimizer.momentum": float,
+    "data.batch_size": int,
+    "data.split.val": float,
+    "data.split.test": float,
+    "data.split.seed": int,
+    "data.fold": int,
+    "data.num_folds": int,
+    "data.num_workers": int,
+    "regularization.dropout": float,
+    "regularization.label_smoothing": float,
+    "regularization.gradient_clip_val": float,
+    "regularization.penalty.l1": float,
+    "regularization.penalty.l2": float,
+    "trainer.max_epochs": int,
+    "trainer.max_steps": int,
+    "trainer.min_epochs": int,
+    "trainer.limit_train_batches": float,
+    "trainer.limit_val_batches": float,
+    "trainer.limit_test_batches": float,
+    "tracking.flush_seconds": float,
+}
+
+
+def _types(cfg: DictConfig) -> Iterator[str]:
+    for key, kind in NUMBERS.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        allowed = (int,) if kind is int else (int, float)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
+            what = "a whole number" if kind is int else "a number"
+            yield f"{key}={value}: must be {what}"
+
+
+def _budget(cfg: DictConfig) -> Iterator[str]:
+    trainer = cfg.trainer
+    if trainer.get("max_epochs") == 0 or trainer.get("max_steps") == 0:
+        key = "max_epochs" if trainer.get("max_epochs") == 0 else "max_steps"
+        yield f"trainer.{key}=0 trains nothing: set it >= 1 (-1: no limit)"
+    if trainer.get("limit_train_batches") == 0:
+        yield "trainer.limit_train_batches=0 trains nothing: set a share (0.1) or a count (10)"
+
+
+def _files(cfg: DictConfig) -> Iterator[str]:
+    """The data source's file (`path`) or folder (`root`) exists and can be read; a source that
+    can download (`download`) makes its own folder."""
+    source = cfg.data.source
+    path = source.get("path") if isinstance(source, DictConfig) else None
+    if isinstance(path, str):
+        if not Path(path).is_file():
+            what = "is a folder" if Path(path).is_dir() else "does not exist"
+            yield f"data.source.path={path} {what}: name a file"
+        elif not _readable(path):
+            yield f"data.source.path={path} cannot be read (permission denied)"
+    root = source.get("root") if isinstance(source, DictConfig) else None
+    if isinstance(root, str) and "download" not in source:
+        if not Path(root).is_dir():
+            yield f"data.source.root={root} is not a folder: name the folder that holds the data"
+        elif not os.access(root, os.R_OK | os.X_OK):
+            yield f"data.source.root={root} cannot be read (permission denied)"
+
+
+def _readable(path: str) -> bool:
+    # Opening tells the truth where os.access does not (root may read everything it asks about).
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
 
 
 def _positive(cfg: DictConfig) -> Iterator[str]:
@@ -107,7 +190,11 @@ def _sweep(cfg: DictConfig) -> Iterator[str]:
         yield f"on_trial_error={cfg.on_trial_error}: allowed: continue, stop"
 
 
+# Checked first: every other check reads these values and would fail on them.
+SHAPE_CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [_unset, _types]
 CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
+    _budget,
+    _files,
     _positive,
     _non_negative,
     _monitors,
@@ -119,13 +206,18 @@ CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
 
 
 def config_problems(cfg: DictConfig) -> list[str]:
-    return [problem for check in CHECKS for problem in check(cfg)]
+    problems = [problem for check in SHAPE_CHECKS for problem in check(cfg)]
+    return problems or [problem for check in CHECKS for problem in check(cfg)]
 
 
 def config_error(cfg: DictConfig) -> ConfigError | None:
     """A ConfigError naming every bad key, its value and what is allowed; None when all is well."""
     problems = config_problems(cfg)
-    return ConfigError("invalid config:\n  " + "\n  ".join(problems)) if problems else None
+    if not problems:
+        return None
+    if len(problems) == 1:  # one line
+        return ConfigError(f"invalid config: {problems[0]}")
+    return ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def model_selector_error(

@@ -15,7 +15,21 @@ import torch
 
 from tunelab.errors import DataError
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}  # what counts as an image file
+# What torchvision.io.decode_image reads; other image formats are named, never skipped quietly.
+SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+UNREADABLE = {".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files under `folder` (any depth), sorted; one in a format torchvision cannot
+    decode stops with its name rather than being left out of the data."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    if unreadable := [p for p in files if p.suffix.lower() in UNREADABLE]:
+        raise DataError(
+            f"{unreadable[0]}: {unreadable[0].suffix} images cannot be decoded ({len(unreadable)} "
+            f"such file(s) under {folder}): convert them to .png or .jpg"
+        )
+    return [p for p in files if p.suffix.lower() in SUFFIXES]
 
 
 class Normalize:
@@ -135,13 +149,29 @@ def read_inputs(path: str | Path, preprocess: Preprocess) -> tuple[list[str], to
         return read_image_inputs(source, preprocess)
     if source.suffix.lower() != ".csv" or not source.is_file():
         raise DataError(f"input {source}: this model takes a table; give a .csv file")
+    frame = read_table(source, "input")
+    return [str(i) for i in range(len(frame))], preprocess(frame)
+
+
+def read_table(file: Path, key: str, encoding: str = "utf-8") -> Any:
+    """A CSV file as a pandas DataFrame with at least one row; each way it can fail names the
+    file and what to do (pandas' own errors name neither). `key`: the setting that names it."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(source)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot read {source} as CSV: {error}") from None
-    return [str(i) for i in range(len(frame))], preprocess(frame)
+        frame = pd.read_csv(file, encoding=encoding)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{file} is empty: {key} must name a CSV file with a header row") from None
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{file} is not {encoding} text (it holds byte {error.object[error.start]:#x}): save "
+            "it as UTF-8, or name its encoding with data.source.encoding (e.g. latin-1)"
+        ) from None
+    except (pd.errors.ParserError, ValueError) as error:
+        raise DataError(f"cannot read {file} as CSV: {str(error).strip()}") from None
+    if frame.empty:
+        raise DataError(f"{file} has a header but no rows: {key} must name a CSV file with data")
+    return frame
 
 
 def read_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor:
@@ -152,15 +182,17 @@ def read_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor
     mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
     try:
         image = decode_image(str(path), mode=mode)
-    except RuntimeError as error:
-        raise DataError(f"cannot read image {path}: {error}") from None
+    except RuntimeError:  # torchvision's message names its own source file, not the image
+        raise DataError(
+            f"cannot decode image {path}: it is damaged or not a .png, .jpg, .gif or .webp image"
+        ) from None
     return F.resize(image, list(size), antialias=True)
 
 
 def read_image_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[str], torch.Tensor]:
     if not folder.is_dir():
         raise DataError(f"input {folder}: this model takes images; give a folder of images")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise DataError(f"input {folder} holds no images (.png, .jpg, ...)")
     channels, *size = preprocess.input_shape

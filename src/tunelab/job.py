@@ -72,7 +72,11 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     except BaseException as caught:
         error = caught
     ended = how_it_ended(error)
-    end_run(run, ended, error)
+    # A single run's bad setting or data file stops it before training: its run is deleted,
+    # so the experiment holds runs that trained and no row per typo. A sweep keeps the trial
+    # FAILED: its summary counts every trial it asked for.
+    user_mistake = isinstance(error, UserError) and not in_sweep and not run.training_started
+    end_run(run, ended, error, delete=user_mistake)
     if error is not None:
         job.objective = after_failure(error, ended, cfg, hydra_cfg, in_sweep)
     elif run.run_id:  # not on the other ranks of a distributed job
@@ -106,7 +110,9 @@ def how_it_ended(error: BaseException | None) -> str:
     return "failed"
 
 
-def end_run(run: TrackedRun, ended: str, error: BaseException | None) -> None:
+def end_run(
+    run: TrackedRun, ended: str, error: BaseException | None, delete: bool = False
+) -> None:
     """The one place a job's run ends: its status, why, and an error's traceback."""
     why: dict[str, str] = {}
     if ended == "pruned":
@@ -117,7 +123,7 @@ def end_run(run: TrackedRun, ended: str, error: BaseException | None) -> None:
         }
     elif error is not None:
         why = {"error": mask_text(f"{type(error).__name__}: {error}")}
-    run.end(STATUS[ended], why, error)
+    run.end(STATUS[ended], why, error, delete)
 
 
 def after_failure(

@@ -6,11 +6,15 @@ import torch
 
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
-from tunelab.inputs import encode_table
+from tunelab.inputs import encode_table, read_table
 
 
 def load_csv(
-    path: str, target: str, categorical: list[str] | None = None, drop: list[str] | None = None
+    path: str,
+    target: str,
+    categorical: list[str] | None = None,
+    drop: list[str] | None = None,
+    encoding: str = "utf-8",
 ) -> LabeledData:
     """Features are every column but the target and `drop`; numeric ones are standardised later
     with training-split statistics (the DataModule), `categorical` ones one-hot encoded."""
@@ -19,7 +23,7 @@ def load_csv(
     file = Path(path)
     if not file.is_file():
         raise DataError(f"CSV file {file} does not exist: set data.source.path")
-    table = pd.read_csv(file)
+    table = read_table(file, "data.source.path", encoding)
     categorical, drop = list(categorical or []), list(drop or [])
     for role, names in (("target", [target]), ("categorical", categorical), ("drop", drop)):
         unknown = [n for n in names if n not in table.columns]
@@ -28,6 +32,12 @@ def load_csv(
                 f"{file}: no column {', '.join(map(repr, unknown))} (data.source.{role}); "
                 f"its columns are {', '.join(table.columns)}"
             )
+    if (missing := table[target].isna()).any():
+        rows = [str(i + 2) for i in missing[missing].index[:3]]  # line numbers, the header is 1
+        raise DataError(
+            f"{file}: the target column {target!r} is empty in {int(missing.sum())} row(s) "
+            f"(line {', '.join(rows)}): fill or drop those rows"
+        )
     features = table.drop(columns=[target, *drop])
     numeric = [c for c in features.columns if c not in categorical]
     for column in numeric:

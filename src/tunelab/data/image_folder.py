@@ -6,7 +6,7 @@ import torch
 
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
-from tunelab.inputs import SUFFIXES, read_image
+from tunelab.inputs import image_files, read_image
 
 SPLITS = ("train", "val", "test")
 
@@ -18,7 +18,7 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
         raise DataError(f"{root} has no class folders: put images in {root}/<class name>/*.png")
     found = {}
     for folder in folders:
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+        files = image_files(folder)
         if not files:
             raise DataError(
                 f"class folder {folder} holds no images (.png, .jpg, ...): add some or remove it"

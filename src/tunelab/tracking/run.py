@@ -122,6 +122,7 @@ class TrackedRun:
         self.log_models, self.register_as = log_models, register_as
         self._started: tuple[bool, Any] | None = None
         self.lost: str | None = None  # why the writer went away, if it did
+        self.training_started = False  # set by log_setup, just before the fit
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
         self._send("start", uri, experiment, run_name, tags, config, flush_seconds)
@@ -164,6 +165,7 @@ class TrackedRun:
         self.set_tags(tags)
         if data.info:  # label mapping, columns, folders
             self.log_dict(data.info, "data_info.json")
+        self.training_started = True
 
     def log_checkpoint(self, path: str | None) -> None:
         """The best checkpoint of fit (tracking.log_checkpoint); the writer then stores the
@@ -197,11 +199,16 @@ class TrackedRun:
         )
 
     def end(
-        self, status: str, tags: dict[str, str] | None = None, error: BaseException | None = None
+        self,
+        status: str,
+        tags: dict[str, str] | None = None,
+        error: BaseException | None = None,
+        delete: bool = False,
     ) -> None:
         """status: FINISHED, FAILED or KILLED, with tags; an error's traceback becomes error.txt.
-        Waits until the writer has written everything."""
-        if error is not None and self.output_dir is not None:
+        delete: the run is deleted once ended (MLflow's delete: gone from the UI and searches,
+        purged by `mlflow gc`). Waits until the writer has written everything."""
+        if error is not None and self.output_dir is not None and not delete:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             report = self.output_dir / "error.txt"
             report.write_text("".join(traceback.format_exception(error)))
@@ -214,7 +221,7 @@ class TrackedRun:
             return  # there is no run to end
         if self.writer is None:
             return
-        self._send("end", status)
+        self._send("end", status, delete)
         ok, answer = self._receive() if self.writer else (False, self.lost)
         errors = cast(list[str], answer) if ok else [str(answer)]
         for message in errors:

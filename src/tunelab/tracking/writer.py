@@ -142,10 +142,13 @@ class RunWriter:
             tags["registered_model"] = f"{register_as} version {info.registered_model_version}"
         log_batch(self.client, self.run_id, tags=tags)
 
-    def end(self, status: str) -> list[str]:
-        """Write what is pending, end the run with `status`; the failures of this run's writes."""
+    def end(self, status: str, delete: bool = False) -> list[str]:
+        """Write what is pending, end the run with `status` (and delete it: a job that never
+        started training); the failures of this run's writes."""
         self.flush()
         self.client.set_terminated(self.run_id, status)
+        if delete:
+            self.client.delete_run(self.run_id)
         errors, self.errors, self.run_id = self.errors, [], ""
         return errors
 
