@@ -14,6 +14,10 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
     from tunelab.job import tracked_job
+    from tunelab.tracking.sweep import finished_objective
+
+    if (objective := finished_objective()) is not None:  # a re-run sweep: this trial is done
+        return objective
 
     with tracked_job(cfg) as job:  # opens the MLflow run while torch loads; ends it, once
         from tunelab.train import train
@@ -23,6 +27,9 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    from tunelab.rerun import rerun_command
+
+    sys.argv = rerun_command(sys.argv)  # resume=RUN_ID, reproduce=RUN_ID: the run's own overrides
     main()
     if "tunelab.train" in sys.modules:  # a job ran: skip the slow teardown of torch and Lightning
         from tunelab.runtime import exit_skipping_teardown, started_as_script

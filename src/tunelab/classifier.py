@@ -94,6 +94,7 @@ class Classifier(L.LightningModule):
         self.losses = nn.ModuleDict({f"{s}_": m for s, m in losses.items()})
         self.penalty_mean = MeanMetric(nan_strategy="disable")
         self.best = MaxMetric() if objective_mode == "max" else MinMetric()
+        self.best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)

@@ -15,12 +15,13 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tunelab.checks import config_error
 from tunelab.errors import UserError
 from tunelab.pruning import is_pruned, tell_pruned
 from tunelab.redact import mask_config, mask_logs, mask_saved_configs, mask_text
+from tunelab.rerun import recorded_source, rerun_tags
 from tunelab.runtime import (
     Terminated,
     imports_frozen_out_of_gc,
@@ -29,7 +30,7 @@ from tunelab.runtime import (
 )
 from tunelab.tracking import TrackedRun, open_run
 from tunelab.tracking.identity import job_identity
-from tunelab.tracking.sweep import stop_sweep, stopped_sweep_reason
+from tunelab.tracking.sweep import earlier_trial, stop_sweep, stopped_sweep_reason
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
         raise SystemExit(mask_text(f"tunelab: {problem}"))  # before any heavy import
     if in_sweep and (reason := stopped_sweep_reason(hydra_cfg)):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
+    if in_sweep and (earlier := earlier_trial(hydra_cfg)):  # unfinished in an earlier sweep
+        with open_dict(cfg):
+            cfg.resume = earlier["run_id"]  # continues in its run, from its last checkpoint
     with imports_frozen_out_of_gc():
         lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
         identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, in_sweep)
@@ -60,7 +64,16 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
         mask_logs()
         if in_sweep:
             mask_saved_configs(hydra_cfg.sweep.dir)
-        run = open_run(cfg.tracking, config, identity, hydra_cfg.runtime.output_dir)
+        source = recorded_source(cfg)  # resume=RUN_ID, reproduce=RUN_ID: the recorded run
+        identity.tags.update(rerun_tags(cfg))
+        run = open_run(
+            cfg.tracking,
+            config,
+            identity,
+            hydra_cfg.runtime.output_dir,
+            resume_run_id=cfg.get("resume"),
+            data_fingerprint=source.tags.get("data.fingerprint") if source else None,
+        )
         prepare_console(config if cfg.get("print_config") else None)  # imports Lightning, torch
     job = Job(run)
     error: BaseException | None = None
@@ -110,9 +123,7 @@ def how_it_ended(error: BaseException | None) -> str:
     return "failed"
 
 
-def end_run(
-    run: TrackedRun, ended: str, error: BaseException | None, delete: bool = False
-) -> None:
+def end_run(run: TrackedRun, ended: str, error: BaseException | None, delete: bool = False) -> None:
     """The one place a job's run ends: its status, why, and an error's traceback."""
     why: dict[str, str] = {}
     if ended == "pruned":

@@ -9,7 +9,12 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
-from tunelab.checkpoints import best_checkpoint, checkpoint_recipe, input_example
+from tunelab.checkpoints import (
+    best_checkpoint,
+    checkpoint_recipe,
+    input_example,
+    resume_checkpoint,
+)
 from tunelab.classifier import Classifier
 from tunelab.console import print_results
 from tunelab.data.datamodule import build_datamodule
@@ -32,7 +37,8 @@ def train(cfg: DictConfig, run: TrackedRun) -> float:
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
     recipe["run_id"] = run.run_id  # every checkpoint names its run
 
-    trainer.fit(classifier, datamodule=datamodule)
+    resume_from = resume_checkpoint(cfg.get("resume"), cfg.callbacks)
+    trainer.fit(classifier, datamodule=datamodule, ckpt_path=resume_from)
     best = best_checkpoint(trainer)
     run.log_checkpoint(best)
     results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)

@@ -53,6 +53,18 @@ class TensorBatches:
     def __len__(self) -> int:
         return math.ceil(math.ceil(len(self.y) / self.world_size) / self.batch_size)
 
+    # Lightning sets the epoch of a loader's `sampler` at each epoch's start (and reads its
+    # `batch_sampler`): this loader is its own sampler, so a resumed fit shuffles its epochs
+    # as an uninterrupted one did.
+    batch_sampler = None
+
+    @property
+    def sampler(self) -> "TensorBatches":
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def _order(self) -> torch.Tensor | None:
         """The indices this process serves this epoch; None: all of them, in order."""
         n = len(self.y)
@@ -87,6 +99,10 @@ class EpochPermutationSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at each epoch's start (a resumed fit starts at its epoch)."""
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
         order = epoch_order(self.n, self.seed, self.epoch)

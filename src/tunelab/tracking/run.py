@@ -114,6 +114,8 @@ class TrackedRun:
         log_checkpoints: bool = True,
         log_models: bool = True,
         register_as: str | None = None,
+        resume_run_id: str | None = None,
+        data_fingerprint: str | None = None,
     ) -> None:
         self.writer, self.uri = writer, uri
         self.config = config  # the job's resolved config: the run's params, every checkpoint's
@@ -123,9 +125,10 @@ class TrackedRun:
         self._started: tuple[bool, Any] | None = None
         self.lost: str | None = None  # why the writer went away, if it did
         self.training_started = False  # set by log_setup, just before the fit
+        self.data_fingerprint = data_fingerprint  # the data expected (a rerun's source run's)
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        self._send("start", uri, experiment, run_name, tags, config, flush_seconds)
+        self._send("start", uri, experiment, run_name, tags, config, flush_seconds, resume_run_id)
         if log_models:
             self._send("prepare_model")
 
@@ -155,6 +158,12 @@ class TrackedRun:
         self.wait_started()
         data = datamodule.data
         tags = {f"data.{k}": v for k, v in datamodule.summary.items()}
+        if self.data_fingerprint not in (None, tags["data.fingerprint"]):
+            log.warning(
+                "the data differs from the recorded run's: data.fingerprint %s, recorded %s",
+                tags["data.fingerprint"],
+                self.data_fingerprint,
+            )
         tags["data.classes"] = ", ".join(data.classes)
         device = trainer.strategy.root_device
         tags["device"] = str(device)
@@ -300,10 +309,16 @@ class TrackedRun:
 
 
 def open_run(
-    cfg: Any, config: dict[str, Any], identity: RunIdentity, output_dir: str | Path
+    cfg: Any,
+    config: dict[str, Any],
+    identity: RunIdentity,
+    output_dir: str | Path,
+    resume_run_id: str | None = None,
+    data_fingerprint: str | None = None,
 ) -> TrackedRun:
     """The job's MLflow run, from conf/tracking; its params are the resolved `config`, saved
-    as config.yaml too. In a distributed job only rank 0 tracks."""
+    as config.yaml too; `resume_run_id` reopens that run instead. In a distributed job only
+    rank 0 tracks."""
     writer = open_writer(cfg.writer) if process_rank() == 0 else None
     run = TrackedRun(
         writer,
@@ -318,6 +333,8 @@ def open_run(
         cfg.log_checkpoint,
         cfg.log_model,
         cfg.register_as,
+        resume_run_id,
+        data_fingerprint,
     )
     run.log_config()
     if identity.diff:  # a dirty tree: what the commit in git.commit lacks, to reproduce the run

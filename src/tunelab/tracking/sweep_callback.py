@@ -48,10 +48,12 @@ class MLflowSweepCallback(Callback):
             log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
         identity = sweep_identity(config, list(config.hydra.overrides.task))
         name = clip(identity.name, MAX_RUN_NAME)
-        run = self.client.create_run(self.experiment_id, run_name=name)
-        self.parent_run_id = run.info.run_id
-        log_batch(self.client, self.parent_run_id, tags=identity.tags)
         sweep_dir = Path(config.hydra.sweep.dir)
+        self.parent_run_id = self._earlier_parent(sweep_dir)
+        if self.parent_run_id is None:
+            run = self.client.create_run(self.experiment_id, run_name=name)
+            self.parent_run_id = run.info.run_id
+        log_batch(self.client, self.parent_run_id, tags=identity.tags)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
         atexit.register(self._end_unfinished)
@@ -60,6 +62,41 @@ class MLflowSweepCallback(Callback):
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         log.info("MLflow parent run %s: %s", self.parent_run_id, name)
+
+    def _earlier_parent(self, sweep_dir: Path) -> str | None:
+        """A sweep run again in an earlier sweep's folder continues that sweep: the same parent
+        (RUNNING again), its finished trials kept, the others resumed in their own runs (a grid
+        sweep; an Optuna study resumes through its storage). None for a new folder."""
+        from mlflow.exceptions import MlflowException
+
+        from tunelab.tracking.sweep import STOP_FILE, write_earlier_trials
+        from tunelab.tracking.trials import fetch_trials
+
+        parent_file = sweep_dir / PARENT_FILE
+        if not parent_file.exists():
+            return None
+        parent = parent_file.read_text().strip()
+        try:
+            self.client.update_run(parent, status="RUNNING")
+        except MlflowException:  # the earlier parent is not in this store: a new sweep
+            return None
+        (sweep_dir / STOP_FILE).unlink(missing_ok=True)
+        trials = fetch_trials(self.client, self.experiment_id, parent)
+        if "optuna" not in str(self.config.hydra.sweeper.get("_target_", "")):
+            write_earlier_trials(
+                sweep_dir,
+                {
+                    t.tags.get("sweep.trial_overrides", ""): {
+                        "run_id": t.run_id,
+                        "status": t.status,
+                        "objective": t.objective,
+                    }
+                    for t in trials
+                },
+            )
+        done = sum(t.status == "FINISHED" for t in trials)
+        log.info("continuing sweep run %s: %d of its %d trials finished", parent, done, len(trials))
+        return parent
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:

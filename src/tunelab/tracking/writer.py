@@ -22,6 +22,9 @@ from tunelab.tracking.params import as_params
 from tunelab.tracking.reachable import StoreProblem
 from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
+# Tags that say how a run ended (tunelab.job.end_run): a resumed run drops them.
+ENDING_TAGS = {"error", "pruned", "pruned.reason"}
+
 # The requests a TrackedRun waits on: answered (True, value) or (False, the error message).
 ANSWERED = ("start", "end")
 
@@ -75,13 +78,24 @@ class RunWriter:
         tags: dict[str, str],
         config: dict[str, Any],
         flush_seconds: float,
+        resume_run_id: str | None = None,
     ) -> str:
+        """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
+        tags updated; its params stay as first logged: MLflow refuses a changed value)."""
         self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
         self.uri = uri
         if uri not in self.clients:  # a problem in seconds, not after MLflow's minutes of retries
             self.clients[uri] = open_store(uri)
         self.client = self.clients[uri]
         self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
+        if resume_run_id:
+            self.client.update_run(resume_run_id, status="RUNNING")
+            self.run_id = resume_run_id
+            old = self.client.get_run(resume_run_id).data.tags
+            for key in ENDING_TAGS & old.keys():  # how it ended before no longer holds
+                self.client.delete_tag(resume_run_id, key)
+            log_batch(self.client, self.run_id, tags=tags)
+            return self.run_id
         experiment_ = experiment_id(self.client, experiment, uri)
         run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
         self.run_id = run.info.run_id

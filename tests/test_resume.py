@@ -1,0 +1,102 @@
+"""resume=RUN_ID continues a stopped run in the same MLflow run, to the metrics an uninterrupted
+run reaches; reproduce=RUN_ID trains the recorded config again as a new run; a grid sweep run
+again in its folder keeps its finished trials and resumes the others."""
+
+import signal
+import time
+from pathlib import Path
+
+from tests.conftest import run_entry, store_uri
+from tests.test_signals import start
+
+# Slow enough epochs (batch 8) to be stopped in the middle; early stopping off.
+RUN = [
+    "model=mlp",
+    "model.hidden_dim=16",
+    "data.batch_size=8",
+    "trainer.max_epochs=5",
+    "callbacks.early_stopping=null",
+    "callbacks.progress_bar=null",
+    "print_config=false",
+    "tracking.flush_seconds=0",
+]
+
+
+def stop_after_first_epoch(args: list[str], root: Path, checkpoint: str) -> None:
+    """Start train.py, SIGTERM it once `checkpoint` (a glob under root) is written."""
+    process = start(args, root)
+    deadline = time.time() + 120
+    while not list(root.glob(checkpoint)) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into the next epoch
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM, process.stderr.read()[-3000:]
+
+
+def history(client, run_id: str, key: str = "val/acc") -> dict[int, float]:
+    return {m.step: m.value for m in client.get_metric_history(run_id, key)}
+
+
+def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, client_for):
+    stop_after_first_epoch(RUN, tmp_path, "outputs/*/*/checkpoints/last.ckpt")
+    client = client_for(tmp_path)
+    (killed,) = client.search_runs(["1"])
+    assert killed.info.status == "KILLED" and len(history(client, killed.info.run_id)) < 5
+    run_id = killed.info.run_id
+
+    changed = run_entry([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)
+    assert changed.returncode == 1
+    assert (
+        changed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"tunelab: resume={run_id}: the config differs from the run's in optimizer.lr:")
+    )
+    run_entry([f"resume={run_id}"], tmp_path)
+    run_entry([f"reproduce={run_id}"], tmp_path)
+
+    resumed, reproduced = (
+        client.get_run(run_id),
+        client.search_runs(["1"], filter_string=f"tags.reproduces = '{run_id}'")[0],
+    )
+    assert resumed.info.status == "FINISHED" and resumed.data.tags["resumed"] == "true"
+    assert len(client.search_runs(["1"])) == 2  # the resumed run is the same run
+    assert list(history(client, run_id)) == list(range(5))  # epochs continue where they were
+    assert history(client, run_id) == history(client, reproduced.info.run_id)
+    for key in ("test/acc", "test/loss", "objective"):
+        assert resumed.data.metrics[key] == reproduced.data.metrics[key], key
+    assert "error" not in resumed.data.tags  # the KILLED run's error no longer holds
+
+    run_entry([f"resume={run_id}", "trainer.max_epochs=6"], tmp_path)  # a bigger budget
+    assert list(history(client, run_id)) == list(range(6))
+
+
+def test_resume_refuses_a_run_it_cannot_find(tmp_path) -> None:
+    result = run_entry(["resume=0123abcd"], tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tunelab: run 0123abcd in tracking.uri={store_uri(tmp_path)}: not found: "
+        "give a run id of this store"
+    )
+
+
+def test_a_stopped_grid_sweep_run_again_runs_only_what_is_missing(tmp_path, client_for):
+    sweep = ["-m", *RUN, "optimizer.lr=0.01,0.02,0.03", f"hydra.sweep.dir={tmp_path}/sweep"]
+    stop_after_first_epoch(sweep, tmp_path, "sweep/1/checkpoints/last.ckpt")
+    client = client_for(tmp_path)
+    before = {r.data.tags.get("sweep.trial"): r for r in client.search_runs(["1"])}
+    assert before["0"].info.status == "FINISHED" and before["1"].info.status == "KILLED"
+    assert "2" not in before
+
+    result = run_entry(sweep, tmp_path)
+    assert "trial 0 finished in the earlier sweep" in result.stdout
+    after = {r.data.tags.get("sweep.trial"): r for r in client.search_runs(["1"])}
+    assert len(after) == 4  # the same parent, one run per trial
+    assert after[None].info.run_id == before[None].info.run_id
+    assert after[None].info.status == "FINISHED"
+    for trial in "012":
+        assert after[trial].info.status == "FINISHED", trial
+        assert after[trial].data.tags["mlflow.parentRunId"] == before[None].info.run_id
+    assert after["1"].info.run_id == before["1"].info.run_id  # resumed in its own run
+    assert after["0"].info.end_time == before["0"].info.end_time  # not run again
+    assert list(history(client, after["1"].info.run_id)) == list(range(5))
+    assert "3 of 3 trials finished" in result.stdout
