@@ -131,3 +131,49 @@ def test_sweeper_plugin_does_not_slow_help() -> None:
     assert "optuna" in result.stdout  # hydra/sweeper=optuna is listed
     assert "hyperband" in result.stdout and "cmaes" in result.stdout
     assert not {"optuna", "mlflow", "torch"} & imported_modules(result.stderr)
+
+
+def test_a_failed_trial_is_retried_with_the_same_params(tmp_path) -> None:
+    # a bad value fails a sweep's trial (a FAILED run) each time it runs
+    study_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.retries=1",
+        "hydra/sweeper/pruner=none",
+        "trainer.max_epochs=0",
+        "data.batch_size=choice(64)",
+    )
+    study, _, _, children = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]  # one retry, then it counts
+    retry = study.trials[1]
+    assert retry.params == study.trials[0].params
+    assert retry.user_attrs["retry_of"] == 0 and retry.user_attrs["retry"] == 1
+    assert sorted(c.info.status for c in children) == ["FAILED", "FAILED"]
+
+
+def test_a_trial_left_running_by_a_dead_sweep_fails_and_is_asked_again(tmp_path) -> None:
+    import socket
+    import subprocess
+
+    import optuna
+
+    from tunelab.pruning import open_storage
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now
+    study = optuna.create_study(
+        study_name="test", storage=open_storage(f"{tmp_path}/study.journal"), direction="maximize"
+    )
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    stale = study.ask({"optimizer.lr": lr})
+    stale.set_user_attr("process", f"{socket.gethostname()}:{gone.pid}")
+
+    space = ["hydra/sweeper/pruner=none", "trainer.max_epochs=1"]
+    study_sweep(
+        tmp_path, "hydra.sweeper.n_trials=1", *space, "optimizer.lr=tag(log, interval(1e-4, 1e-2))"
+    )
+    study, _, _, children = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    assert study.trials[1].params == study.trials[0].params  # the same point, asked again
+    assert study.trials[1].user_attrs["retry_of"] == 0
+    assert len(children) == 1

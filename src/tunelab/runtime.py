@@ -3,6 +3,7 @@
 import atexit
 import gc
 import os
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -121,3 +122,22 @@ def stop_signal_name() -> str | None:
     import signal
 
     return signal.Signals(received_signals[-1]).name if received_signals else None
+
+
+def this_process() -> str:
+    """`host:pid`, as runs and trials record who runs them (process_gone reads it back)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_gone(process_tag: str) -> bool:
+    """True when `host:pid` names this host and no such process runs."""
+    host, _, pid = process_tag.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's: it may still run
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it runs, as another user
+        return False
+    return False

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
 from tunelab.errors import instantiate
 from tunelab.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
+from tunelab.runtime import process_gone, this_process
 from tunelab.tracking.study_summary import log_study_summary
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class OptunaSearch:
         storage: str | None,
         n_trials: int,
         n_jobs: int,
+        retries: int,
         params: dict[str, str] | None,
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
@@ -47,7 +49,7 @@ class OptunaSearch:
         self.study_name = study_name or config.tracking.experiment
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.storage = storage or str(self.sweep_dir / f"optuna{JOURNAL_SUFFIX}")
-        self.n_trials, self.n_jobs = n_trials, max(1, n_jobs)
+        self.n_trials, self.n_jobs, self.retries = n_trials, max(1, n_jobs), max(0, retries)
         self.params = dict(params or {})
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
@@ -56,19 +58,21 @@ class OptunaSearch:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self.open_study(space)
-        done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+        for stale in fail_stale_trials(study):
+            log.warning(f"trial {stale} was left RUNNING by a sweep that died: FAIL, asked again")
+        done = trials_done(study)
         log.info(
             f"study {self.study_name!r} in {self.storage}: {done} trials done, {self.n_trials} wanted"
         )
         returns: list[JobReturn] = []
         job_idx = 0
         while done < self.n_trials:
-            trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+            trials = [self.ask(study, space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             batch = [self.trial_overrides(trial, fixed) for trial in trials]
             results = self.launcher.launch(batch, initial_job_idx=job_idx)
             for trial, result in zip(trials, results, strict=True):
                 self.tell(study, trial, result)
-            job_idx, done = job_idx + len(trials), done + len(trials)
+            job_idx, done = job_idx + len(trials), trials_done(study)
             returns.extend(results)
         self.finish(study, space)
         return returns
@@ -100,6 +104,14 @@ class OptunaSearch:
         return instantiate(self.sampler_cfg, search_space=grid)
 
     @staticmethod
+    def ask(study: optuna.Study, space: dict) -> optuna.Trial:
+        """The next trial (a retry enqueued earlier comes first), marked with the process that
+        runs it so that a later sweep can tell whether a RUNNING trial is still alive."""
+        trial = study.ask(space)
+        trial.set_user_attr(PROCESS_ATTR, this_process())
+        return trial
+
+    @staticmethod
     def trial_overrides(trial: optuna.Trial, fixed: list[str]) -> list[str]:
         chosen = [f"{key}={value}" for key, value in trial.params.items()]
         # The trial's number reaches its job as an environment variable, not a config key, so
@@ -115,6 +127,10 @@ class OptunaSearch:
         else:
             frozen = tell_once(study, trial, state=TrialState.FAIL)
         log.info(f"trial {trial.number} {frozen.state.name}: {trial.params} -> {value}")
+        attempt = frozen.user_attrs.get(RETRY_ATTR, 0)
+        if frozen.state == TrialState.FAIL and attempt < self.retries:
+            log.info(f"trial {trial.number} asked again ({attempt + 1} of {self.retries} retries)")
+            ask_again(study, frozen, attempt + 1)
         if result.status == JobStatus.FAILED and self.config.get("on_trial_error") == "stop":
             _ = result.return_value  # re-raises the trial's error: the sweep stops here
 
@@ -129,6 +145,40 @@ class OptunaSearch:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
         log_study_summary(study, self.config, self.sweep_dir)
+
+
+# Trial user attributes: who runs it (host:pid), and which failed trial it repeats, how often.
+PROCESS_ATTR, RETRY_OF_ATTR, RETRY_ATTR = "process", "retry_of", "retry"
+
+
+def ask_again(study: optuna.Study, failed: optuna.trial.FrozenTrial, attempt: int) -> None:
+    """Enqueue the failed trial's params: the next ask gets them. Optuna's own
+    RetryFailedTrialCallback does the same, but only for RDB storages with heartbeats."""
+    study.enqueue_trial(
+        failed.params, user_attrs={RETRY_OF_ATTR: failed.number, RETRY_ATTR: attempt}
+    )
+
+
+def fail_stale_trials(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose process (this host's) is gone: FAIL, and asked again; their numbers.
+    Another host's RUNNING trial may be alive (a shared study) and is left alone."""
+    stale = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if process_gone(t.user_attrs.get(PROCESS_ATTR, ""))
+    ]
+    for trial in stale:
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        ask_again(study, trial, trial.user_attrs.get(RETRY_ATTR, 0))
+    return [t.number for t in stale]
+
+
+def trials_done(study: optuna.Study) -> int:
+    """Finished trials (complete, pruned, failed) that count in n_trials: a failed trial that
+    is asked again counts once, through its retry."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs[RETRY_OF_ATTR] for t in trials if RETRY_OF_ATTR in t.user_attrs}
+    return sum(t.state in FINISHED and t.number not in retried for t in trials)
 
 
 def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna.trial.FrozenTrial:

@@ -87,6 +87,9 @@ class OptunaSweeperConf:
     n_trials: int = 20
     # Trials asked for at once and handed to the launcher together (joblib runs them in parallel).
     n_jobs: int = 1
+    # A failed trial is asked again with the same params up to this many times (a retry does
+    # not count in n_trials). A trial left RUNNING by a killed sweep is always asked again.
+    retries: int = 0
     # The search space, in Hydra's sweep syntax: interval(), tag(log, ...), int(), range(), choice().
     params: dict[str, str] | None = None
 

@@ -1,14 +1,13 @@
 """Who a run is: its name, and the tags that make it reproducible (code version, command,
 environment, overrides), for a job's run and a sweep's parent run alike."""
 
-import os
 import shlex
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunelab.runtime import this_process
 from tunelab.tracking.sweep import trial_identity
 
 
@@ -77,7 +76,7 @@ def provenance_tags(root: str | Path) -> dict[str, str]:
     return {
         **git_state(root),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "process": f"{socket.gethostname()}:{os.getpid()}",
+        "process": this_process(),
         "mlflow.source.name": sys.argv[0],
         "version.torch": version("torch"),
         "version.lightning": version("lightning"),

@@ -9,25 +9,12 @@ such parents (this host's, when their process is gone), and so does the one-line
 
 import argparse
 import os
-import socket
 
 from mlflow import MlflowClient
 
+from tunelab.runtime import process_gone
+
 STALE = "the sweep's process ended without closing its run (killed?)"
-
-
-def process_gone(process_tag: str) -> bool:
-    """True when `host:pid` names this host and no such process runs."""
-    host, _, pid = process_tag.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's: it may still run
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it runs, as another user
-        return False
-    return False
 
 
 def end_stale_sweeps(client: MlflowClient, experiment_ids: list[str]) -> list[str]:
