@@ -21,9 +21,11 @@ def training_with_and_without_model(repeats: int, root) -> tuple[list[dict], flo
     the rows, the extra seconds, and a run id with a model."""
     times: dict[str, list[float]] = {"true": [], "false": []}
     last = ""
+    budget = ["trainer.max_epochs=2"] if repeats == 1 else []  # --tiny: a smoke run
     for _ in range(repeats):
         for flag in ("true", "false"):
-            wall, out = run([str(ROOT / "train.py"), *QUIET, f"tracking.log_model={flag}"], root)
+            args = [str(ROOT / "train.py"), *QUIET, *budget, f"tracking.log_model={flag}"]
+            wall, out = run(args, root)
             times[flag].append(wall)
             if flag == "true":
                 last = run_id_of(out)

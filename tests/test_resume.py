@@ -28,7 +28,7 @@ def stop_after_first_epoch(args: list[str], root: Path, checkpoint: str) -> None
     deadline = time.time() + 120
     while not list(root.glob(checkpoint)) and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(0.5)  # into the next epoch
+    time.sleep(0.3)  # into the next epoch, of 5
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM, process.stderr.read()[-3000:]
 
@@ -51,8 +51,9 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
         .splitlines()[-1]
         .startswith(f"tunelab: resume={run_id}: the config differs from the run's in optimizer.lr:")
     )
-    run_entry([f"resume={run_id}"], tmp_path)
-    run_entry([f"reproduce={run_id}"], tmp_path)
+    # resumed with a bigger budget, and reproduced with the same: as if it had never stopped
+    run_entry([f"resume={run_id}", "trainer.max_epochs=6"], tmp_path)
+    run_entry([f"reproduce={run_id}", "trainer.max_epochs=6"], tmp_path)
 
     resumed, reproduced = (
         client.get_run(run_id),
@@ -60,14 +61,11 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     )
     assert resumed.info.status == "FINISHED" and resumed.data.tags["resumed"] == "true"
     assert len(client.search_runs(["1"])) == 2  # the resumed run is the same run
-    assert list(history(client, run_id)) == list(range(5))  # epochs continue where they were
+    assert list(history(client, run_id)) == list(range(6))  # epochs continue where they were
     assert history(client, run_id) == history(client, reproduced.info.run_id)
     for key in ("test/acc", "test/loss", "objective"):
         assert resumed.data.metrics[key] == reproduced.data.metrics[key], key
     assert "error" not in resumed.data.tags  # the KILLED run's error no longer holds
-
-    run_entry([f"resume={run_id}", "trainer.max_epochs=6"], tmp_path)  # a bigger budget
-    assert list(history(client, run_id)) == list(range(6))
 
 
 def test_resume_refuses_a_run_it_cannot_find(tmp_path) -> None:
