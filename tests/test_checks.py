@@ -31,8 +31,12 @@ BAD = {
     "batch size not whole": (["data.batch_size=1.5"], "data.batch_size=1.5: must be a whole"),
     "no epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
     "no training batches": (["trainer.limit_train_batches=0"], "limit_train_batches=0 trains"),
-    "csv keys unset": (["data=csv"], "data.source.path is not set (???)"),
-    "image root unset": (["data=image_folder"], "data.source.root is not set (???)"),
+    "csv keys unset": (
+        ["data=csv"],
+        "data.source.path, data.source.target not set (???): add data.source.path=VALUE "
+        "data.source.target=VALUE to the command",
+    ),
+    "image root unset": (["data=image_folder"], "data.source.root not set (???)"),
     "csv file missing": (
         ["data=csv", "data.source.path=nope.csv", "data.source.target=y"],
         "data.source.path=nope.csv does not exist",
@@ -58,5 +62,4 @@ def test_bad_value_stops_before_training(case: str) -> None:
     assert "Traceback" not in result.stderr
     assert "torch" not in imported_modules(result.stderr)
     lines = [line for line in result.stderr.splitlines() if "|" not in line]  # not importtime
-    if case != "csv keys unset":  # one problem: one line
-        assert len(lines) == 1 and lines[0].startswith("tunelab: invalid config: "), lines
+    assert len(lines) == 1 and lines[0].startswith("tunelab: invalid config: "), lines

@@ -22,8 +22,9 @@ MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in 
 
 
 def _unset(cfg: DictConfig) -> Iterator[str]:
-    for key in sorted(OmegaConf.missing_keys(cfg)):
-        yield f"{key} is not set (???): add {key}=VALUE to the command"
+    if missing := sorted(OmegaConf.missing_keys(cfg)):
+        keys = " ".join(f"{key}=VALUE" for key in missing)
+        yield f"{', '.join(missing)} not set (???): add {keys} to the command"
 
 
 # Keys that must hold a number (int: a whole one) when set; the rest of the checks and the
