@@ -88,6 +88,8 @@ def test_a_bad_curve_is_pruned_early(tmp_path) -> None:
 
 
 def test_resume_continues_without_rerunning(tmp_path) -> None:
+    """A study resumed by a later sweep keeps its trials; a trial a dead sweep left RUNNING
+    is failed and asked again with its params."""
     space = [
         "trainer.max_epochs=1",
         "hydra/sweeper/pruner=none",
@@ -96,13 +98,29 @@ def test_resume_continues_without_rerunning(tmp_path) -> None:
     study_sweep(tmp_path, "hydra.sweeper.n_trials=2", *space)
     first, _, _, _ = load(tmp_path)
     before = [(t.number, t.params, t.value) for t in first.trials]
+    leave_a_running_trial_of_a_dead_process(first)
     study_sweep(tmp_path, "hydra.sweeper.n_trials=4", *space)
     study, _, parents, children = load(tmp_path)
-    assert len(study.trials) == 4
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2 + ["FAIL"] + ["COMPLETE"] * 2
     assert [(t.number, t.params, t.value) for t in study.trials[:2]] == before
+    stale, retry = study.trials[2], study.trials[3]
+    assert retry.params == stale.params and retry.user_attrs["retry_of"] == 2
     second = max(parents, key=lambda r: r.info.start_time)
     ran_again = [c for c in children if c.data.tags["mlflow.parentRunId"] == second.info.run_id]
-    assert sorted(c.data.tags["optuna.trial"] for c in ran_again) == ["2", "3"]
+    assert sorted(c.data.tags["optuna.trial"] for c in ran_again) == ["3", "4"]
+
+
+def leave_a_running_trial_of_a_dead_process(study) -> None:
+    import socket
+    import subprocess
+
+    import optuna
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    trial = study.ask({"optimizer.lr": lr})
+    trial.set_user_attr("process", f"{socket.gethostname()}:{gone.pid}")
 
 
 def test_joblib_workers_share_the_study(tmp_path) -> None:
@@ -149,31 +167,3 @@ def test_a_failed_trial_is_retried_with_the_same_params(tmp_path) -> None:
     assert retry.params == study.trials[0].params
     assert retry.user_attrs["retry_of"] == 0 and retry.user_attrs["retry"] == 1
     assert sorted(c.info.status for c in children) == ["FAILED", "FAILED"]
-
-
-def test_a_trial_left_running_by_a_dead_sweep_fails_and_is_asked_again(tmp_path) -> None:
-    import socket
-    import subprocess
-
-    import optuna
-
-    from tunelab.pruning import open_storage
-
-    gone = subprocess.Popen(["true"])
-    gone.wait()  # its pid names no process now
-    study = optuna.create_study(
-        study_name="test", storage=open_storage(f"{tmp_path}/study.journal"), direction="maximize"
-    )
-    lr = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
-    stale = study.ask({"optimizer.lr": lr})
-    stale.set_user_attr("process", f"{socket.gethostname()}:{gone.pid}")
-
-    space = ["hydra/sweeper/pruner=none", "trainer.max_epochs=1"]
-    study_sweep(
-        tmp_path, "hydra.sweeper.n_trials=1", *space, "optimizer.lr=tag(log, interval(1e-4, 1e-2))"
-    )
-    study, _, _, children = load(tmp_path)
-    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
-    assert study.trials[1].params == study.trials[0].params  # the same point, asked again
-    assert study.trials[1].user_attrs["retry_of"] == 0
-    assert len(children) == 1

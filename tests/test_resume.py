@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run_entry, store_uri
 from tests.test_signals import start
+from tunelab.checkpoints import load_classifier
 
 # Slow enough epochs (batch 8) to be stopped in the middle; early stopping off.
 RUN = [
@@ -42,6 +43,9 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     client = client_for(tmp_path)
     (killed,) = client.search_runs(["1"])
     assert killed.info.status == "KILLED" and len(history(client, killed.info.run_id)) < 5
+    assert killed.data.tags["error"].startswith("SIGTERM: stopped by a signal")
+    (interrupted,) = tmp_path.glob("outputs/*/*/checkpoints/interrupted.ckpt")
+    assert load_classifier(interrupted).classes == [str(c) for c in range(10)]
     run_id = killed.info.run_id
 
     changed = run_entry([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)

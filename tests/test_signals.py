@@ -56,7 +56,8 @@ def wait_until_training(root: Path) -> None:
     raise AssertionError("no run started training")
 
 
-@pytest.mark.parametrize("sweep", [False, True], ids=["single run", "sweep"])
+# A single run stopped by SIGTERM: tests/test_resume.py (then resumed).
+@pytest.mark.parametrize("sweep", [True], ids=["sweep"])
 def test_sigterm_ends_runs_killed_with_the_signal_and_exits_143(tmp_path, sweep) -> None:
     from mlflow import MlflowClient
 
