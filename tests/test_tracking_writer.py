@@ -190,3 +190,20 @@ def test_inline_writer_tracks_the_same_run(tmp_path: Path, client_for) -> None:
         "config.yaml",
         "checkpoints",
     }
+
+
+def test_a_rerun_on_other_data_says_so(caplog) -> None:
+    """reproduce= and resume= hand the source run's data.fingerprint to the new run, which
+    warns when the data it loads hashes differently."""
+    from types import SimpleNamespace
+
+    from tunelab.tracking.run import TrackedRun
+
+    run = TrackedRun(None, "", "", "", {}, {}, data_fingerprint="recorded123")
+    summary = {"name": "digits", "fingerprint": "other456"}
+    datamodule = SimpleNamespace(summary=summary, data=SimpleNamespace(classes=["0"], info={}))
+    trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=SimpleNamespace(type="cpu")))
+    with caplog.at_level("WARNING"):
+        run.log_setup(datamodule, trainer)
+    expected = "the data differs from the recorded run's: data.fingerprint other456, recorded"
+    assert f"{expected} recorded123" in caplog.text
