@@ -38,7 +38,7 @@ def test_every_experiment_runs_one_batch(tmp_path) -> None:
     ]
     run_entry(args, tmp_path)
     children, _ = runs_of(tmp_path, "debug")
-    assert sorted(r.data.tags["choice.experiment"] for r in children) == EXPERIMENTS
+    assert sorted(r.data.params["experiment"] for r in children) == EXPERIMENTS
     assert all(r.info.status == "FINISHED" and "test/acc" in r.data.metrics for r in children)
 
 
@@ -54,4 +54,4 @@ def test_every_debug_config_runs(tmp_path) -> None:
     assert by_name["overfit"].data.metrics["train/loss"] < 0.05  # two batches learnt by heart
     assert by_name["fast"].data.metrics["epochs_trained"] == 1
     assert [a.path for a in client.list_artifacts(by_name["profile"].info.run_id, "profile")]
-    assert by_name["anomaly"].data.params["trainer.detect_anomaly"] == "True"
+    assert by_name["anomaly"].data.params["debug"] == "anomaly"

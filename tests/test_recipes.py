@@ -144,6 +144,6 @@ def check_recipe_effect(title: str, copy: Path, port: str, outputs: list[str]) -
     if "data set" in title:
         assert run.data.tags["data.name"] == "moons"
     if "optimizer" in title:
-        assert run.data.tags["choice.optimizer"] == "adagrad"
+        assert run.data.params["optimizer"] == "adagrad"
     if "experiment" in title:
         assert run.data.params["seed"] == "7"

@@ -140,7 +140,7 @@ def test_k_fold_summary_matches_the_children(tmp_path) -> None:
 def test_model_selection_sweep(tmp_path) -> None:
     _, _, parents, children = sweep(tmp_path, "model=mlp,cnn", "trainer.max_epochs=1")
     assert len(parents) == 1
-    assert sorted(c.data.tags["choice.model"] for c in children) == ["cnn", "mlp"]
+    assert sorted(c.data.params["model"] for c in children) == ["cnn", "mlp"]
 
 
 def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:

@@ -15,8 +15,8 @@ from tests.conftest import TINY, run_entry, store_uri, train_in_process
 
 
 def start_request(uri: str, flush_seconds: float = 5.0) -> tuple:
-    config = {"optimizer": {"lr": 0.01}, "model": {"name": "cnn"}}
-    return ("start", uri, "writer-test", "a-run", {"who": "test"}, config, flush_seconds)
+    params = {"optimizer.lr": "0.01", "model.name": "cnn"}
+    return ("start", uri, "writer-test", "a-run", {"who": "test"}, params, flush_seconds)
 
 
 def only_run(uri: str):
@@ -119,7 +119,7 @@ def test_metrics_are_written_in_batches(tmp_path, flush_seconds: float) -> None:
 TRAINING_PROCESS = """
 import sys, time
 from tunelab.tracking.run import TrackedRun, open_writer
-run = TrackedRun(open_writer("process"), sys.argv[1], "writer-test", "a-run", {}, {"seed": 1})
+run = TrackedRun(open_writer("process"), sys.argv[1], "writer-test", "a-run", {}, {"seed": 1}, {"seed": "1"})
 run.log_metrics({"train/loss": 1.0}, step=0)
 print(run.wait_started(), "mlflow" in sys.modules, flush=True)
 if sys.argv[2] == "end":
@@ -199,7 +199,7 @@ def test_a_rerun_on_other_data_says_so(caplog) -> None:
 
     from tunelab.tracking.run import TrackedRun
 
-    run = TrackedRun(None, "", "", "", {}, {}, data_fingerprint="recorded123")
+    run = TrackedRun(None, "", "", "", {}, {}, {}, data_fingerprint="recorded123")
     summary = {"name": "digits", "fingerprint": "other456"}
     datamodule = SimpleNamespace(summary=summary, data=SimpleNamespace(classes=["0"], info={}))
     trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=SimpleNamespace(type="cpu")))

@@ -11,13 +11,24 @@ def test_exactly_one_finished_run(trained_run) -> None:
     assert "mlflow.parentRunId" not in runs[0].data.tags
 
 
-def test_params_are_the_flattened_config(trained_run) -> None:
+def test_params_are_the_knobs_and_the_choices(trained_run) -> None:
     params = trained_run[2][0].data.params
     assert params["optimizer.lr"] == "0.001"
     assert params["model.hidden_dim"] == "128"
     assert params["trainer.max_epochs"] == "2"
     assert params["data.split.val"] == "0.15"
-    assert not any(k.startswith("hydra") for k in params)
+    for knob in ("seed", "data.batch_size", "optimizer.weight_decay", "regularization.dropout"):
+        assert knob in params, knob
+    assert params["callbacks.early_stopping.patience"] == "8"
+    assert {k: params[k] for k in ("data", "model", "optimizer", "scheduler")} == {
+        "data": "digits",
+        "model": "cnn",
+        "optimizer": "adam",
+        "scheduler": "constant",
+    }
+    plumbing = ("hydra", "paths", "tracking", "_target_", "_partial_", "dirpath", "uri")
+    assert not [k for k in params if any(p in k for p in plumbing)]
+    assert len(params) <= 45
 
 
 def test_tags(trained_run) -> None:

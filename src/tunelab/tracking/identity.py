@@ -4,7 +4,7 @@ environment, overrides), for a job's run and a sweep's parent run alike."""
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunelab.runtime import this_process
@@ -17,6 +17,7 @@ class RunIdentity:
     tags: dict[str, str]
     parent_run_id: str | None = None
     diff: str = ""  # the uncommitted changes of a dirty tree, logged as git.diff
+    choices: dict[str, str] = field(default_factory=dict)  # group -> choice, params of the run
 
 
 def masked(identity: RunIdentity) -> RunIdentity:
@@ -25,7 +26,7 @@ def masked(identity: RunIdentity) -> RunIdentity:
 
     tags = {k: mask_text(v) for k, v in identity.tags.items()}
     name, diff = mask_text(identity.name), mask_text(identity.diff)
-    return RunIdentity(name, tags, identity.parent_run_id, diff)
+    return RunIdentity(name, tags, identity.parent_run_id, diff, identity.choices)
 
 
 # Untracked files here make a tree dirty (a new model or config is part of the recipe).
@@ -101,19 +102,22 @@ def job_identity(
 ) -> RunIdentity:
     """A job's run: named from its main choices, learning rate and fold; in a multirun, the
     child of the sweep's parent run."""
-    choices = {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    choices = {
+        k: str(v)
+        for k, v in hydra_cfg.runtime.choices.items()
+        if not k.startswith("hydra") and v is not None
+    }
     tags = {
         **provenance_tags(root),
         "hydra.overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
         "hydra.output_dir": hydra_cfg.runtime.output_dir,
-        **{f"choice.{k}": v for k, v in choices.items()},
     }
     parent = None
     if in_sweep:
         parent, trial_tags = trial_identity(hydra_cfg)
         tags.update(trial_tags)
     diff = git_diff(root) if tags.get("git.dirty") == "true" else ""
-    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent, diff))
+    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent, diff, choices))
 
 
 def sweep_identity(config, overrides: list[str]) -> RunIdentity:

@@ -24,6 +24,7 @@ import yaml
 from tunelab.errors import UserError
 from tunelab.runtime import process_rank
 from tunelab.tracking.identity import RunIdentity
+from tunelab.tracking.params import knob_params
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class TrackedRun:
         run_name: str,
         tags: dict[str, str],
         config: dict[str, Any],
+        params: dict[str, str],
         parent_run_id: str | None = None,
         flush_seconds: float = 5.0,
         output_dir: str | Path | None = None,
@@ -128,7 +130,7 @@ class TrackedRun:
         self.data_fingerprint = data_fingerprint  # the data expected (a rerun's source run's)
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        self._send("start", uri, experiment, run_name, tags, config, flush_seconds, resume_run_id)
+        self._send("start", uri, experiment, run_name, tags, params, flush_seconds, resume_run_id)
         if log_models:
             self._send("prepare_model")
 
@@ -327,6 +329,7 @@ def open_run(
         cfg.get("run_name") or identity.name,
         {**identity.tags, **{str(k): str(v) for k, v in (cfg.get("tags") or {}).items()}},
         config,
+        knob_params(config, identity.choices, list(cfg.not_params)),
         identity.parent_run_id,
         cfg.flush_seconds,
         output_dir,

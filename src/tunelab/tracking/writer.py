@@ -18,7 +18,6 @@ from typing import Any, BinaryIO
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from tunelab.tracking.params import as_params
 from tunelab.tracking.reachable import StoreProblem
 from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
@@ -76,7 +75,7 @@ class RunWriter:
         experiment: str,
         name: str,
         tags: dict[str, str],
-        config: dict[str, Any],
+        params: dict[str, str],
         flush_seconds: float,
         resume_run_id: str | None = None,
     ) -> str:
@@ -99,7 +98,7 @@ class RunWriter:
         experiment_ = experiment_id(self.client, experiment, uri)
         run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
         self.run_id = run.info.run_id
-        log_batch(self.client, self.run_id, params=as_params(config), tags=tags)
+        log_batch(self.client, self.run_id, params=params, tags=tags)
         return self.run_id
 
     def set_tags(self, tags: dict[str, str]) -> None:
