@@ -1,5 +1,7 @@
 """The tunelab Optuna sweeper: studies, pruning, resume and parallel trials, for real."""
 
+import re
+
 import pytest
 
 from tests.conftest import run_entry
@@ -53,6 +55,10 @@ def test_tpe_study_of_four_trials(tmp_path) -> None:
     parent = parents[0]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert sorted(c.data.tags["optuna.trial"] for c in children) == ["0", "1", "2", "3"]
+    for child in children:  # the trial number and each sampled value, short
+        name, number = child.info.run_name, child.data.tags["optuna.trial"]
+        assert re.fullmatch(rf"#{number} lr=\S+ (adam|sgd) bs=(32|64)", name), name
+    assert parent.info.run_name.startswith("sweep lr optimizer bs ")
     assert {c.data.tags["optuna.state"] for c in children} == {"COMPLETE"}
     best_child = max(c.data.metrics["objective"] for c in children)
     assert parent.data.metrics["optuna.best_value"] == pytest.approx(best_child)

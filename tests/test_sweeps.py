@@ -1,5 +1,6 @@
 """Multirun sweeps land in MLflow as one parent run with a child per trial and a summary."""
 
+import re
 import statistics
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     assert len(parents) == 1 and len(children) == 2
     parent = parents[0]
     assert parent.info.status == "FINISHED"
-    assert parent.info.run_name == "sweep optimizer.lr=1e-3,1e-4"
+    assert re.fullmatch(r"sweep lr \d\d-\d\d \d\d:\d\d:\d\d", parent.info.run_name)
+    assert sorted(c.info.run_name for c in children) == ["#0 lr=1e-3", "#1 lr=1e-4"]
     assert "optimizer.lr=1e-3,1e-4" in parent.data.tags["sweep.overrides"]
     assert parent.data.tags["sweep.dir"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunelab.runtime import this_process
-from tunelab.tracking.sweep import trial_identity
+from tunelab.tracking.sweep import SHORT, trial_identity
 
 
 @dataclass
@@ -112,17 +112,26 @@ def job_identity(
         "hydra.overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
         "hydra.output_dir": hydra_cfg.runtime.output_dir,
     }
-    parent = None
+    parent, name = None, run_name(choices, lr, fold)
     if in_sweep:
-        parent, trial_tags = trial_identity(hydra_cfg)
+        parent, trial_tags, name = trial_identity(hydra_cfg)
         tags.update(trial_tags)
     diff = git_diff(root) if tags.get("git.dirty") == "true" else ""
-    return masked(RunIdentity(run_name(choices, lr, fold), tags, parent, diff, choices))
+    return masked(RunIdentity(name, tags, parent, diff, choices))
 
 
-def sweep_identity(config, overrides: list[str]) -> RunIdentity:
-    """A multirun's parent run: named after the swept overrides."""
-    swept = [o for o in overrides if "," in o or "(" in o]  # a list or a sweep function
+def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentity:
+    """A multirun's parent run: named after its search (hparams_search) or its swept keys, and
+    when it started, so two sweeps of the same keys tell apart: `sweep lr wd 11-24 10:03:12`."""
+    from datetime import datetime
+
+    search = config.hydra.runtime.choices.get("hparams_search")
+    keys = [key.rsplit(".", 1)[-1] for key in swept]
+    what = (
+        search or "sweep " + " ".join(SHORT.get(k, k) for k in keys)
+        if (search or keys)
+        else "sweep"
+    )
     tags = {
         **provenance_tags(config.paths.root_dir),
         "sweep.overrides": " ".join(overrides) or "(none)",
@@ -130,4 +139,4 @@ def sweep_identity(config, overrides: list[str]) -> RunIdentity:
         "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
         "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
     }
-    return masked(RunIdentity("sweep " + " ".join(swept or overrides), tags))
+    return masked(RunIdentity(f"{what} {datetime.now():%m-%d %H:%M:%S}", tags))

@@ -8,14 +8,66 @@ from typing import Any
 from tunelab.pruning import optuna_trial_number
 
 # Written by the sweep callback into the sweep folder, read by every trial, whatever
-# process or machine the launcher runs it in.
+# process or machine the launcher runs it in: the parent run's id, and the swept keys.
 PARENT_FILE = ".mlflow_parent_run_id"
+SWEPT_FILE = ".swept_keys.json"
+
+# Short names of swept keys in trial names; any other key is named by its last part, and a
+# group choice (optimizer=adamw) by its value alone.
+SHORT = {"weight_decay": "wd", "batch_size": "bs", "label_smoothing": "ls", "hidden_dim": "hidden"}
 
 
-def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str]]:
-    """(parent run id, the trial's tags) for a job of a multirun."""
-    parent_file = Path(hydra_cfg.sweep.dir) / PARENT_FILE
+def swept_keys(overrides: list[str], search_space: dict | None) -> list[str]:
+    """The keys a sweep varies: command-line overrides in sweep syntax (a list, a range, an
+    interval, a choice) and the sweeper's own params (hparams_search)."""
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides if _is_sweep(o)]
+    return list(dict.fromkeys([*keys, *(search_space or {})]))
+
+
+def _is_sweep(override: str) -> bool:
+    value = override.split("=", 1)[-1]
+    return "," in value or value.startswith(("range(", "interval(", "choice(", "tag(", "glob("))
+
+
+def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
+    (sweep_dir / SWEPT_FILE).write_text(json.dumps(keys))
+
+
+def short_value(value: str) -> str:
+    """0.0031622776 -> 3.2e-3, 0.25 -> 0.25, 128 -> 128, adamw -> adamw."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if number.is_integer() and "." not in value and "e" not in value.lower():
+        return value
+    if number != 0 and not 1e-2 <= abs(number) < 1e4:
+        mantissa, exponent = f"{number:.1e}".split("e")
+        return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    return f"{number:.3g}"
+
+
+def trial_name(number: str, overrides: list[str], swept: list[str]) -> str:
+    """#3 lr=3e-3 wd=1e-4 adamw: the trial number and each swept value, short."""
+    values = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    parts = []
+    for key in swept:
+        if key not in values:
+            continue
+        if "." not in key:  # a group choice
+            parts.append(values[key])
+        else:
+            last = key.rsplit(".", 1)[-1]
+            parts.append(f"{SHORT.get(last, last)}={short_value(values[key])}")
+    return " ".join([f"#{number}", *parts])
+
+
+def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str], str]:
+    """(parent run id, the trial's tags, its name) for a job of a multirun."""
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    parent_file, swept_file = sweep_dir / PARENT_FILE, sweep_dir / SWEPT_FILE
     parent = parent_file.read_text().strip() if parent_file.exists() else None
+    swept = json.loads(swept_file.read_text()) if swept_file.exists() else []
     tags = {
         "sweep.trial": str(hydra_cfg.job.num),
         "sweep.trial_overrides": " ".join(hydra_cfg.overrides.task),
@@ -24,7 +76,8 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str]]:
     number = optuna_trial_number()
     if number is not None:
         tags["optuna.trial"] = str(number)
-    return parent, tags
+    shown = str(number) if number is not None else str(hydra_cfg.job.num)
+    return parent, tags, trial_name(shown, list(hydra_cfg.overrides.task), swept)
 
 
 # With on_trial_error=stop, the first failing trial leaves this file in the sweep folder and

@@ -10,7 +10,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from tunelab.runtime import received_signals, stop_signal_name
-from tunelab.tracking.sweep import PARENT_FILE
+from tunelab.tracking.sweep import PARENT_FILE, swept_keys, write_swept_keys
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class MLflowSweepCallback(Callback):
         )
         for stale in end_stale_sweeps(self.client, [self.experiment_id]):
             log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
-        identity = sweep_identity(config, list(config.hydra.overrides.task))
+        overrides = list(config.hydra.overrides.task)
+        swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
+        identity = sweep_identity(config, overrides, swept)
         name = clip(identity.name, MAX_RUN_NAME)
         sweep_dir = Path(config.hydra.sweep.dir)
         self.parent_run_id = self._earlier_parent(sweep_dir)
@@ -56,6 +58,7 @@ class MLflowSweepCallback(Callback):
         log_batch(self.client, self.parent_run_id, tags=identity.tags)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
+        write_swept_keys(sweep_dir, swept)
         atexit.register(self._end_unfinished)
         # Between trials (and in a launcher that runs them elsewhere) the stop signals reach
         # this process here; during an in-process trial, its job's handlers record them.
