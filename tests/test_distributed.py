@@ -6,6 +6,7 @@ DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "+trainer.strategy=ddp"]
 ONE_EPOCH = [
     "trainer.max_epochs=1",
     "trainer.log_every_n_steps=1",
+    "callbacks.lr_monitor.logging_interval=step",
     "print_config=false",
     "callbacks.progress_bar=null",
 ]

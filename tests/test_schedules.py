@@ -5,7 +5,6 @@ import math
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from torch import nn
 
@@ -14,6 +13,7 @@ from tunelab.classifier import Classifier
 from tunelab.data.batches import TensorBatches
 from tunelab.optim import build_optimizer
 from tunelab.schedules import build_schedule
+from tunelab.trainer import LearningRate
 
 LR, EPOCHS, BATCHES = 0.1, 6, 4  # 4 optimizer steps per epoch, 24 in all
 
@@ -51,7 +51,7 @@ def lr_trace(overrides: list[str]) -> list[float]:
     trainer = L.Trainer(
         max_epochs=EPOCHS,
         logger=logger,
-        callbacks=[LearningRateMonitor("step")],
+        callbacks=[LearningRate("step")],
         log_every_n_steps=1,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -162,3 +162,30 @@ def test_a_wrong_scheduler_or_argument_stops_the_run_before_training(
         train_in_process(overrides, tmp_path)
     assert str(stopped.value).startswith(f"tunelab: {message}")
     assert not list(tmp_path.glob("outputs/*/checkpoints"))  # no epoch was trained
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.01], ids=["one group", "weight-decay groups"])
+def test_lr_is_logged_per_epoch_under_one_name(decay: float) -> None:
+    """`lr` is the first group's rate whether or not weight decay splits the parameters; the
+    group left out of decay is beside it as lr/no_decay; one value per epoch, at its epoch."""
+    cfg = compose_config(["optimizer=adamw", f"optimizer.weight_decay={decay}"])
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    classifier = Classifier(
+        nn.Sequential(nn.Linear(4, 3)),
+        3,
+        optimizer=build_optimizer(cfg.optimizer, cfg.regularization.exclude_bias_and_norm),
+    )
+    logger = RecordingLogger()
+    trainer = L.Trainer(
+        max_epochs=3,
+        logger=logger,
+        callbacks=[LearningRate()],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(classifier, TensorBatches(x, y, 8, shuffle=True), TensorBatches(x, y, 8))
+    assert [step for step, _ in logger.history["lr"]] == [0, 1, 2]
+    assert [rate for _, rate in logger.history["lr"]] == pytest.approx([1e-3] * 3)
+    assert ("lr/no_decay" in logger.history) == bool(decay)
+    assert not [key for key in logger.history if key.startswith("lr-")]

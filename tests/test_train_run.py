@@ -57,7 +57,7 @@ def test_per_epoch_and_test_metrics(trained_run) -> None:
             history = client.get_metric_history(run.info.run_id, f"{stage}/{name}")
             assert [m.step for m in history] == [0, 1], f"{stage}/{name}"
     assert len(client.get_metric_history(run.info.run_id, "val/acc_best")) == 2
-    assert client.get_metric_history(run.info.run_id, "lr")
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "lr")] == [0, 1]  # per epoch
     for name in ("test/acc", "test/f1", "test/auroc", "test/loss", "objective"):
         assert name in run.data.metrics
     best = max(m.value for m in client.get_metric_history(run.info.run_id, "val/acc"))

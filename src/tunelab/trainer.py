@@ -39,3 +39,38 @@ class CheckpointOnStop(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         trainer.save_checkpoint(self.path)
+
+
+class LearningRate(Callback):
+    """Logs `lr`, the first parameter group's learning rate, and each other group's beside it
+    as `lr/<group name>` (`lr/no_decay`): per epoch, on the epoch axis of the other metrics,
+    or per optimizer step (`logging_interval: step`, every trainer.log_every_n_steps).
+
+    Lightning's LearningRateMonitor names them `lr/decay` and `lr/no_decay` once weight decay
+    splits the parameters, and `lr` otherwise, so runs with and without decay never share an
+    `lr` chart; its per-epoch values land on the step axis."""
+
+    def __init__(self, logging_interval: str = "epoch") -> None:
+        if logging_interval not in ("epoch", "step"):
+            raise ValueError(f"logging_interval={logging_interval}: allowed: epoch, step")
+        self.logging_interval = logging_interval
+
+    @staticmethod
+    def rates(trainer: L.Trainer) -> dict[str, float]:
+        groups = trainer.optimizers[0].param_groups
+        rates = {"lr": float(groups[0]["lr"])}
+        for number, group in enumerate(groups[1:], start=2):
+            rates[f"lr/{group.get('name', f'group{number}')}"] = float(group["lr"])
+        return rates
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.logging_interval == "epoch":  # the rate this epoch trains with
+            values = {**self.rates(trainer), "step": float(trainer.current_epoch)}
+            pl_module.log_dict(values, on_step=False, on_epoch=True)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        every = trainer.log_every_n_steps
+        if self.logging_interval == "step" and trainer.logger and trainer.global_step % every == 0:
+            trainer.logger.log_metrics(self.rates(trainer), step=trainer.global_step)
