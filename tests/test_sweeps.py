@@ -50,6 +50,7 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     assert parent.data.params["best.overrides"] == best.data.tags["sweep.trial_overrides"]
     assert parent.data.metrics["best_objective"] == pytest.approx(best.data.metrics["objective"])
     assert parent.data.metrics["trials_finished"] == 2 and parent.data.metrics["trials_failed"] == 0
+    assert_the_parent_tells_the_story(client, parent, children)
     assert {
         "trials.csv",
         "trials.md",
@@ -200,3 +201,24 @@ def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:
     }
     assert len(runs) == 2, "the second trial must not start after Ctrl-C"
     assert statuses == {"child": "KILLED", "parent": "KILLED"}
+
+
+def assert_the_parent_tells_the_story(client, parent, children) -> None:
+    """The parent's note links every child and the best; the objective is a metric stepped by
+    trial number, one point per finished trial."""
+    note = parent.data.tags["mlflow.note.content"]
+    experiment = parent.info.experiment_id
+    for child in children:
+        assert (
+            f"[{child.info.run_name}](#/experiments/{experiment}/runs/{child.info.run_id})" in note
+        )
+    best = max(children, key=lambda c: c.data.metrics["objective"])
+    assert (
+        f"**Best**: [{best.info.run_name}](#/experiments/{experiment}/runs/{best.info.run_id})"
+        in note
+    )
+    assert "- `optimizer.lr`: 1e-3,1e-4" in note and "- `sweeper`: BasicSweeper" in note
+    history = client.get_metric_history(parent.info.run_id, "trial_objective")
+    assert sorted((m.step, m.value) for m in history) == sorted(
+        (int(c.data.tags["sweep.trial"]), c.data.metrics["objective"]) for c in children
+    )

@@ -28,14 +28,15 @@ def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
     save_plots(study, folder)
     client.log_artifacts(parent, str(folder), "optuna")
 
+    # COMPLETE trials and the best value are the sweep summary's trials_finished and
+    # best_objective: only what it cannot know is logged here.
     counts = {s: sum(v == s for v in states.values()) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    metrics = {f"optuna.trials_{s.lower()}": n for s, n in counts.items()}
+    metrics = {f"optuna.trials_{s.lower()}": counts[s] for s in ("PRUNED", "FAIL")}
     params, tags = (
         {},
         {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name},
     )
     if counts["COMPLETE"]:
-        metrics["optuna.best_value"] = study.best_value
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)
     log_batch(client, parent, metrics=metrics, params=params, tags=tags)

@@ -1,13 +1,18 @@
 """The sweep summary on its parent run: the trial table, fold groups, best trial and plots."""
 
+import math
+import time
 from pathlib import Path
 
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 from tunelab.tracking.plots import objective_vs_param, validation_curves
 from tunelab.tracking.store import log_batch
+from tunelab.tracking.sweep import short_value
 from tunelab.tracking.trials import (
     FOLD_KEY,
+    Trial,
     best_group,
     best_trial,
     fetch_trials,
@@ -27,9 +32,11 @@ def log_sweep_summary(
     metric: str,
     mode: str,
     folder: Path,
+    search: dict[str, str] | None = None,
 ) -> dict[str, object]:
-    """Write the trial table, fold groups, best trial and plots onto the parent run; the
-    figures as a dict."""
+    """Write the trial table, fold groups, best trial, plots and the run's note (`search`:
+    the space and the sweeper's settings, as lines) onto the parent run; the figures as a
+    dict."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     trials = fetch_trials(client, experiment_id, parent_run_id)
@@ -71,5 +78,57 @@ def log_sweep_summary(
     if group is not None:
         metrics |= {"best_fold_mean": group.mean, "best_fold_std": group.std}
         params["best_fold.overrides"] = group.overrides
-    log_batch(client, parent_run_id, metrics=metrics, params=params)
+    note = sweep_note(trials, best, metric, mode, experiment_id, search or {})
+    log_batch(client, parent_run_id, metrics=metrics, params=params, tags={NOTE: note})
+    log_batch(client, parent_run_id, metrics=objective_by_trial(trials))
     return {**metrics, **params}
+
+
+NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its page
+
+
+def objective_by_trial(trials: list[Trial]) -> list[Metric]:
+    """`trial_objective` stepped by trial number: the optimisation history as a live chart."""
+    now = int(time.time() * 1000)
+    return [
+        Metric("trial_objective", t.objective, now, t.number)
+        for t in trials
+        if t.status == "FINISHED" and not math.isnan(t.objective)
+    ]
+
+
+def sweep_note(
+    trials: list[Trial],
+    best: Trial | None,
+    metric: str,
+    mode: str,
+    experiment_id: str,
+    search: dict[str, str],
+) -> str:
+    """The parent's description: what was searched, the best trial and a rounded table of the
+    trials, each linked to its run (links within the MLflow UI)."""
+
+    def link(trial: Trial) -> str:
+        return f"[{trial.name or f'#{trial.number}'}](#/experiments/{experiment_id}/runs/{trial.run_id})"
+
+    lines = [f"**Objective**: `{metric}`, {'maximised' if mode == 'max' else 'minimised'}."]
+    if best is not None:
+        lines.append(f"**Best**: {link(best)} with {best.objective:.4f}.")
+        ties = [
+            t
+            for t in trials
+            if t is not best and t.status == "FINISHED" and t.objective == best.objective
+        ]
+        if ties:
+            others = ", ".join(f"#{t.number}" for t in ties)
+            lines.append(f"Tied with {others}: the lowest trial number is picked.")
+    lines += ["", "**Search**:", *(f"- `{k}`: {v}" for k, v in search.items())]
+    keys = swept_keys(trials)
+    header = ["trial", *keys, "objective", "epochs", "status"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for t in trials:
+        values = [short_value(t.overrides.get(k, "")) for k in keys]
+        objective = "" if math.isnan(t.objective) else f"{t.objective:.4f}"
+        row = [link(t), *values, objective, str(t.epochs if t.epochs is not None else ""), t.status]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

@@ -138,6 +138,7 @@ class MLflowSweepCallback(Callback):
             self.config.objective.metric,
             self.config.objective.mode,
             sweep_dir / "summary",
+            search_lines(self.config),
         )
         registered = self._register_best(summary) if status == "FINISHED" else {}
         self.client.set_terminated(run_id, status)
@@ -192,3 +193,26 @@ class MLflowSweepCallback(Callback):
         )
         for run in running:
             self.client.set_terminated(run.info.run_id, "KILLED")
+
+
+def search_lines(config: DictConfig) -> dict[str, str]:
+    """What the sweep searched, for its note: each swept key with its values or distribution,
+    then the sweeper, its sampler and pruner (Optuna) and the launcher, by class name."""
+    from tunelab.redact import mask_text
+
+    sweeper = config.hydra.sweeper
+    lines = {
+        o.split("=", 1)[0].lstrip("+~"): mask_text(o.split("=", 1)[1])
+        for o in config.hydra.overrides.task
+        if o.split("=", 1)[0].lstrip("+~") in swept_keys([o], None)
+    }
+    lines |= {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    for role, node in (
+        ("sweeper", sweeper),
+        ("sampler", sweeper.get("sampler")),
+        ("pruner", sweeper.get("pruner")),
+        ("launcher", config.hydra.launcher),
+    ):
+        if node and node.get("_target_"):
+            lines[role] = str(node["_target_"]).rsplit(".", 1)[-1]
+    return lines

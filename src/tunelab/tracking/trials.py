@@ -22,6 +22,7 @@ class Trial:
     objective: float
     epochs: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    name: str = ""
 
     @property
     def overrides_text(self) -> str:
@@ -52,6 +53,7 @@ def fetch_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -
                 objective=metrics.get("objective", math.nan),
                 epochs=None if epochs is None else int(epochs),
                 tags=tags,
+                name=run.info.run_name or "",
             )
         )
     return sorted(trials, key=lambda t: t.number)
