@@ -70,7 +70,9 @@ def test_console_ends_with_results_and_browse_command(trained_run) -> None:
     run_id = trained_run[2][0].info.run_id
     assert "test/acc" in out
     assert f"MLflow run: {run_id}" in out
-    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    link = f"http://127.0.0.1:5000/#/runs/{run_id}?workflowType=machine_learning"
+    assert f"open it:    {link}" in out
+    assert "served by:  mlflow ui --backend-store-uri sqlite:///" in out
 
 
 def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path) -> None:
@@ -90,3 +92,24 @@ def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path
     x, y = datamodule.splits["test"]
     accuracy = (model.predict_proba(x).argmax(1) == y).float().mean().item()
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)
+
+
+def test_context_every_tracker_shows(trained_run) -> None:
+    """The data as dataset inputs (fingerprint as digest, one per split), system metrics, the
+    user, the job's log, and an experiment that says what it holds and opens on its runs."""
+    _, client, runs = trained_run
+    run = runs[0]
+    inputs = {
+        [t.value for t in i.tags if t.key == "mlflow.data.context"][0]: i.dataset
+        for i in run.inputs.dataset_inputs
+    }
+    assert sorted(inputs) == ["test", "training", "validation"]
+    assert {d.digest for d in inputs.values()} == {run.data.tags["data.fingerprint"]}
+    assert inputs["training"].name == f"{run.data.tags['data.name']}/train"
+    for key in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
+        assert client.get_metric_history(run.info.run_id, key), key
+    assert run.data.tags["mlflow.user"]
+    assert "train.log" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "sweep is a parent run" in experiment.tags["mlflow.note.content"]

@@ -55,13 +55,26 @@ def print_metrics(metrics: Mapping[str, float], title: str) -> None:
     console.print(table)
 
 
-def print_run(run_id: str, uri: str) -> None:
-    """The run's id and the command to browse it, once the run has ended."""
+# `mlflow ui` serves here unless told otherwise.
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def run_link(uri: str, run_id: str) -> str:
+    """The run's page in the MLflow UI, in its Model training view: MLflow 3 opens on the GenAI
+    view (traces) unless the link or the sidebar switch says `workflowType=machine_learning`."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+    return f"{base}/#/runs/{run_id}?workflowType=machine_learning"
+
+
+def print_run(run_id: str, uri: str, what: str = "MLflow run") -> None:
+    """The run's id, its page in the UI, and for a local store the command that serves it."""
     # Plain prints: these lines are copied, so rich must not wrap them.
     from tunelab.redact import mask_text
 
-    print(f"MLflow run: {run_id}")
-    print(f"browse it:  {mask_text(browse_command(uri))}")
+    print(f"{what}: {run_id}")
+    print(f"open it:    {mask_text(run_link(uri, run_id))}")
+    if not uri.startswith(("http://", "https://")):
+        print(f"served by:  {mask_text(browse_command(uri))}")
 
 
 # Library messages a user can do nothing about. Everything else still shows.

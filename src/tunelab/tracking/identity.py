@@ -1,6 +1,7 @@
 """Who a run is: its name, and the tags that make it reproducible (code version, command,
 environment, overrides), for a job's run and a sweep's parent run alike."""
 
+import getpass
 import shlex
 import subprocess
 import sys
@@ -78,6 +79,7 @@ def provenance_tags(root: str | Path) -> dict[str, str]:
         **git_state(root),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "process": this_process(),
+        "mlflow.user": getpass.getuser(),
         "mlflow.source.name": sys.argv[0],
         "version.torch": version("torch"),
         "version.lightning": version("lightning"),

@@ -118,6 +118,7 @@ class TrackedRun:
         register_as: str | None = None,
         resume_run_id: str | None = None,
         data_fingerprint: str | None = None,
+        system_metrics_seconds: float = 0.0,
     ) -> None:
         self.writer, self.uri = writer, uri
         self.config = config  # the job's resolved config: the run's params, every checkpoint's
@@ -130,7 +131,17 @@ class TrackedRun:
         self.data_fingerprint = data_fingerprint  # the data expected (a rerun's source run's)
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        self._send("start", uri, experiment, run_name, tags, params, flush_seconds, resume_run_id)
+        self._send(
+            "start",
+            uri,
+            experiment,
+            run_name,
+            tags,
+            params,
+            flush_seconds,
+            resume_run_id,
+            system_metrics_seconds,
+        )
         if log_models:
             self._send("prepare_model")
 
@@ -176,6 +187,7 @@ class TrackedRun:
         self.set_tags(tags)
         if data.info:  # label mapping, columns, folders
             self.log_dict(data.info, "data_info.json")
+        self._send("log_datasets", dataset_inputs(datamodule))
         self.training_started = True
 
     def log_checkpoint(self, path: str | None) -> None:
@@ -226,6 +238,9 @@ class TrackedRun:
             self.log_artifact(report)
         if tags:
             self.set_tags(tags)
+        if self.output_dir is not None and not delete:  # the job's log (Hydra's file handler)
+            for log_file in sorted(self.output_dir.glob("*.log")):
+                self.log_artifact(log_file)
         try:
             self.wait_started()
         except TrackingError:
@@ -338,8 +353,42 @@ def open_run(
         cfg.register_as,
         resume_run_id,
         data_fingerprint,
+        cfg.system_metrics_seconds,
     )
     run.log_config()
     if identity.diff:  # a dirty tree: what the commit in git.commit lacks, to reproduce the run
         run.log_text(identity.diff, "git.diff")
     return run
+
+
+# Dataset inputs: each split of the run's data, in MLflow's dataset form (the UI's Datasets).
+CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
+    """One dataset input per split: name and split, the content fingerprint as digest, where
+    it was read from, the input shape and classes as its schema, its size as profile."""
+    import json
+
+    data, summary = datamodule.data, datamodule.summary
+    info = data.info or {}
+    where = info.get("file") or info.get("root") or info.get("folder")
+    source = {"uri": str(where)} if where else {"source": summary["name"]}
+    shape = [-1, *datamodule.input_shape]
+    spec = {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": shape}}
+    schema = {"mlflow_tensorspec": {"features": json.dumps([spec]), "targets": None}}
+    return [
+        {
+            "name": f"{summary['name']}/{split}",
+            "digest": summary["fingerprint"],
+            "source_type": "local" if where else "code",
+            "source": json.dumps(source),
+            "schema": json.dumps(schema),
+            "profile": json.dumps(
+                {"num_rows": summary[f"{split}_size"], "num_classes": summary["num_classes"]}
+            ),
+            "context": context,
+        }
+        for split, context in CONTEXTS.items()
+        if f"{split}_size" in summary
+    ]

@@ -60,6 +60,19 @@ def sqlite_artifact_root(uri: str) -> str | None:
     return str(database.resolve().parent / "mlartifacts")
 
 
+# A new experiment's description (its note) and kind: model training, not a GenAI app.
+EXPERIMENT_TAGS = {
+    "mlflow.note.content": (
+        "Runs of tunelab's `train.py`: each training run is named after its model, optimizer "
+        "and learning rate; a sweep is a parent run (its note tells the search and links the "
+        "best trial) with a child run per trial; `eval.py` adds evaluation runs linked to the "
+        "run they evaluate. Every run holds its resolved `config.yaml`, its knobs as params "
+        "and its model."
+    ),
+    "mlflow.experimentKind": "custom_model_development",
+}
+
+
 def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
     """The experiment's id, creating it if needed (safe when parallel trials race to create it)."""
     experiment = client.get_experiment_by_name(name)
@@ -68,7 +81,9 @@ def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
             client.restore_experiment(experiment.experiment_id)
         return experiment.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=sqlite_artifact_root(uri))
+        return client.create_experiment(
+            name, artifact_location=sqlite_artifact_root(uri), tags=EXPERIMENT_TAGS
+        )
     except MlflowException:  # another process created it first
         created = client.get_experiment_by_name(name)
         if created is None:

@@ -124,7 +124,7 @@ class MLflowSweepCallback(Callback):
         self._finish("KILLED" if name else "FAILED")
 
     def _finish(self, status: str) -> None:
-        from tunelab.console import browse_command
+        from tunelab.console import print_run
         from tunelab.tracking.summary import log_sweep_summary
 
         run_id = self.parent_run_id
@@ -158,8 +158,8 @@ class MLflowSweepCallback(Callback):
             )
         for key, value in registered.items():
             print(f"{key}: {value}")
-        print(f"MLflow parent run: {run_id}  (summary in {sweep_dir / 'summary'})")
-        print(f"browse it:  {browse_command(self.config.tracking.uri)}")
+        print(f"summary in {sweep_dir / 'summary'}")
+        print_run(run_id, self.config.tracking.uri, "MLflow parent run")
 
     def _register_best(self, summary: dict[str, object]) -> dict[str, str]:
         """The best trial's model as a new version of tracking.sweep_model, the alias moved

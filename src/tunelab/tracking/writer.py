@@ -48,6 +48,7 @@ class RunWriter:
         self.errors: list[str] = []
         self.flush_seconds = 5.0
         self.last_flush = time.monotonic()
+        self.monitor: Any = None  # MLflow's SystemMetricsMonitor of the current run
 
     def handle(self, request: tuple) -> tuple[bool, Any] | None:
         """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
@@ -78,6 +79,7 @@ class RunWriter:
         params: dict[str, str],
         flush_seconds: float,
         resume_run_id: str | None = None,
+        system_metrics_seconds: float = 0.0,
     ) -> str:
         """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
         tags updated; its params stay as first logged: MLflow refuses a changed value)."""
@@ -94,12 +96,44 @@ class RunWriter:
             for key in ENDING_TAGS & old.keys():  # how it ended before no longer holds
                 self.client.delete_tag(resume_run_id, key)
             log_batch(self.client, self.run_id, tags=tags)
-            return self.run_id
-        experiment_ = experiment_id(self.client, experiment, uri)
-        run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
-        self.run_id = run.info.run_id
-        log_batch(self.client, self.run_id, params=params, tags=tags)
+        else:
+            experiment_ = experiment_id(self.client, experiment, uri)
+            run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
+            self.run_id = run.info.run_id
+            log_batch(self.client, self.run_id, params=params, tags=tags)
+        self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
         return self.run_id
+
+    def watch_system(self, seconds: float, resumed: bool) -> None:
+        """MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network,
+        GPUs when nvidia-ml-py finds them) every `seconds` from a thread of this process, so
+        the training process pays nothing; 0: none."""
+        if seconds <= 0:
+            return
+        import logging
+
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
+        self.monitor = SystemMetricsMonitor(
+            self.run_id, sampling_interval=seconds, resume_logging=resumed, tracking_uri=self.uri
+        )
+        self.monitor.start()
+
+    def log_datasets(self, datasets: list[dict[str, str]]) -> None:
+        """The run's data as MLflow dataset inputs, one per split (its context)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(
+                    d["name"], d["digest"], d["source_type"], d["source"], d["schema"], d["profile"]
+                ),
+                tags=[InputTag("mlflow.data.context", d["context"])],
+            )
+            for d in datasets
+        ]
+        self.client.log_inputs(self.run_id, datasets=inputs)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         log_batch(self.client, self.run_id, tags=tags)
@@ -159,6 +193,14 @@ class RunWriter:
         """Write what is pending, end the run with `status` (and delete it: a job that never
         started training); the failures of this run's writes."""
         self.flush()
+        if self.monitor is not None:  # its samples written, before the run ends
+            self.monitor.finish()
+            # And one sample now: MLflow's monitor writes nothing for a run shorter than its
+            # first interval, and a short run is what one tries first.
+            self.monitor.collect_metrics()
+            self.monitor.publish_metrics(self.monitor.aggregate_metrics())
+            self.monitor.mlflow_logger.flush()
+            self.monitor = None
         self.client.set_terminated(self.run_id, status)
         if delete:
             self.client.delete_run(self.run_id)
