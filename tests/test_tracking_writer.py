@@ -59,7 +59,7 @@ def test_requests_land_in_the_store(tmp_path) -> None:
         ]
     )
     client, run = only_run(uri)
-    assert answers == [(True, run.info.run_id), (True, [])]
+    assert answers == [(True, (run.info.run_id, run.info.experiment_id)), (True, [])]
     assert run.info.status == "FINISHED"
     assert run.data.params == {"optimizer.lr": "0.01", "model.name": "cnn"}
     assert run.data.tags["who"] == "test" and run.data.tags["device"] == "cpu"
@@ -103,7 +103,7 @@ def test_metrics_are_written_in_batches(tmp_path, flush_seconds: float) -> None:
     from tunelab.tracking.writer import RunWriter
 
     writer = RunWriter()
-    run_id = writer.start(*start_request(store_uri(tmp_path), flush_seconds)[1:])
+    run_id, _ = writer.start(*start_request(store_uri(tmp_path), flush_seconds)[1:])
     writer.log_metrics([("lr", 0.1, 1000, 0)])
     writer.log_metrics([("lr", 0.1, 2000, 1)])
     client, _ = only_run(store_uri(tmp_path))
@@ -200,8 +200,9 @@ def test_a_rerun_on_other_data_says_so(caplog) -> None:
     from tunelab.tracking.run import TrackedRun
 
     run = TrackedRun(None, "", "", "", {}, {}, {}, data_fingerprint="recorded123")
-    summary = {"name": "digits", "fingerprint": "other456"}
-    datamodule = SimpleNamespace(summary=summary, data=SimpleNamespace(classes=["0"], info={}))
+    summary = {"name": "digits", "fingerprint": "other456", "train_size": 9, "num_classes": 1}
+    data = SimpleNamespace(classes=["0"], info={})
+    datamodule = SimpleNamespace(summary=summary, data=data, input_shape=(1, 8, 8))
     trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=SimpleNamespace(type="cpu")))
     with caplog.at_level("WARNING"):
         run.log_setup(datamodule, trainer)

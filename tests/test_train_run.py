@@ -70,7 +70,8 @@ def test_console_ends_with_results_and_browse_command(trained_run) -> None:
     run_id = trained_run[2][0].info.run_id
     assert "test/acc" in out
     assert f"MLflow run: {run_id}" in out
-    link = f"http://127.0.0.1:5000/#/runs/{run_id}?workflowType=machine_learning"
+    experiment = trained_run[2][0].info.experiment_id
+    link = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning"
     assert f"open it:    {link}" in out
     assert "served by:  mlflow ui --backend-store-uri sqlite:///" in out
 

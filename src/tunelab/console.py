@@ -59,20 +59,21 @@ def print_metrics(metrics: Mapping[str, float], title: str) -> None:
 LOCAL_UI = "http://127.0.0.1:5000"
 
 
-def run_link(uri: str, run_id: str) -> str:
+def run_link(uri: str, experiment_id: str, run_id: str) -> str:
     """The run's page in the MLflow UI, in its Model training view: MLflow 3 opens on the GenAI
-    view (traces) unless the link or the sidebar switch says `workflowType=machine_learning`."""
+    view (traces) unless the link or the sidebar switch says `workflowType=machine_learning`
+    (the short form #/runs/ID drops that on its redirect, and files the run as an evaluation)."""
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
-    return f"{base}/#/runs/{run_id}?workflowType=machine_learning"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
-def print_run(run_id: str, uri: str, what: str = "MLflow run") -> None:
+def print_run(run_id: str, experiment_id: str, uri: str, what: str = "MLflow run") -> None:
     """The run's id, its page in the UI, and for a local store the command that serves it."""
     # Plain prints: these lines are copied, so rich must not wrap them.
     from tunelab.redact import mask_text
 
     print(f"{what}: {run_id}")
-    print(f"open it:    {mask_text(run_link(uri, run_id))}")
+    print(f"open it:    {mask_text(run_link(uri, experiment_id, run_id))}")
     if not uri.startswith(("http://", "https://")):
         print(f"served by:  {mask_text(browse_command(uri))}")
 

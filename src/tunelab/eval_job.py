@@ -56,7 +56,7 @@ def evaluate_model(
             client.log_artifact(run_id, str(file))
     print_metrics(result.metrics, f"evaluation on {data_name}")
     print(result.per_class.to_string(index=False, float_format="%.4f"))
-    print_run(run_id, cfg.tracking.uri)
+    print_run(run_id, client.get_run(run_id).info.experiment_id, cfg.tracking.uri)
     return result.metrics
 
 
@@ -73,7 +73,7 @@ def predict_inputs(
         log_batch(client, run_id, metrics={"predictions": float(len(ids))})
         client.log_artifact(run_id, str(path))
     print(f"{len(ids)} predictions written to {path}")
-    print_run(run_id, cfg.tracking.uri)
+    print_run(run_id, client.get_run(run_id).info.experiment_id, cfg.tracking.uri)
     return {"predictions": float(len(ids))}
 
 

@@ -95,7 +95,7 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     elif run.run_id:  # not on the other ranks of a distributed job
         from tunelab.console import print_run
 
-        print_run(run.run_id, cfg.tracking.uri)
+        print_run(run.run_id, str(run.experiment_id), cfg.tracking.uri)
 
 
 def prepare_console(config: dict[str, Any] | None) -> None:

@@ -256,7 +256,8 @@ class TrackedRun:
     # --- the requests themselves ---
 
     def wait_started(self) -> str | None:
-        """The run id, once the writer has created the run (None when nothing is tracked here)."""
+        """The run id, once the writer has created the run (None when nothing is tracked here);
+        the writer answers (run id, experiment id)."""
         if self._started is None:
             if self.writer is None and self.lost is None:
                 return None  # a process that tracks nothing
@@ -272,11 +273,16 @@ class TrackedRun:
                     "store this machine can reach."
                 )
             )
-        return value
+        return value[0]
 
     @property
     def run_id(self) -> str | None:
         return self.wait_started()
+
+    @property
+    def experiment_id(self) -> str | None:
+        """The run's experiment (the writer answers its start with both ids)."""
+        return self._started[1][1] if self.wait_started() and self._started else None
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         self._send("set_tags", {k: str(v) for k, v in tags.items()})

@@ -159,7 +159,7 @@ class MLflowSweepCallback(Callback):
         for key, value in registered.items():
             print(f"{key}: {value}")
         print(f"summary in {sweep_dir / 'summary'}")
-        print_run(run_id, self.config.tracking.uri, "MLflow parent run")
+        print_run(run_id, self.experiment_id, self.config.tracking.uri, "MLflow parent run")
 
     def _register_best(self, summary: dict[str, object]) -> dict[str, str]:
         """The best trial's model as a new version of tracking.sweep_model, the alias moved

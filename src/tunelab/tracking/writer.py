@@ -80,7 +80,7 @@ class RunWriter:
         flush_seconds: float,
         resume_run_id: str | None = None,
         system_metrics_seconds: float = 0.0,
-    ) -> str:
+    ) -> tuple[str, str]:
         """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
         tags updated; its params stay as first logged: MLflow refuses a changed value)."""
         self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
@@ -102,7 +102,7 @@ class RunWriter:
             self.run_id = run.info.run_id
             log_batch(self.client, self.run_id, params=params, tags=tags)
         self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
-        return self.run_id
+        return self.run_id, self.client.get_run(self.run_id).info.experiment_id
 
     def watch_system(self, seconds: float, resumed: bool) -> None:
         """MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network,
