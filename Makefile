@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK ?= requirements.lock
 CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
 
-.PHONY: setup train test bench lint typecheck lock floor clean
+.PHONY: setup train test bench lint typecheck lock floor clean screenshots
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)
+
+# The MLflow UI as a person sees it (docs/screenshots/): a small store served and shot in a
+# headless Chromium (Debian: apt-get install chromium).
+screenshots: setup
+	$(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ".[screenshots]"
+	$(BIN)/python scripts/screenshots.py
 
 lint: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files

@@ -105,11 +105,15 @@ def shoot(root: Path, base: str) -> list[Path]:
             page.goto(url)
             page.wait_for_load_state("load")
             time.sleep(4)  # the UI keeps polling: wait for the tables and charts to draw
-            if name == "runs.png":  # expand the grid sweep's children
-                expander = page.get_by_role("button", name="Expand row").first
-                if expander.count():
+            close = page.get_by_role("button", name="Close")  # the assistant's side panel
+            if close.count():
+                close.first.click()
+            if name == "runs.png":  # expand both sweeps: the row buttons with neither label nor text
+                rows = page.locator("[role=row] button:not([aria-label]):not([data-testid])")
+                for expander in [b for b in rows.all() if not b.inner_text().strip()]:
                     expander.click()
-                    time.sleep(1)
+                    time.sleep(0.5)
+            time.sleep(1)
             page.screenshot(path=str(OUT / name), full_page=False)
             saved.append(OUT / name)
         browser.close()
