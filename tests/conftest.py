@@ -101,3 +101,13 @@ def compose_config(overrides: list[str], output_dir: str = "/tmp/tunelab-compose
         del cfg.hydra
     OmegaConf.resolve(cfg)
     return cfg
+
+
+def png_width(path) -> int:
+    """The width in pixels of a PNG file (its IHDR header)."""
+    import struct
+
+    with open(path, "rb") as file:
+        header = file.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return struct.unpack(">I", header[16:20])[0]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_entry
+from tests.conftest import png_width, run_entry
 
 FAST = [
     "model=mlp",
@@ -71,6 +71,8 @@ def test_tpe_study_of_four_trials(tmp_path) -> None:
         a.path.split("/")[-1] for a in client.list_artifacts(parent.info.run_id, "optuna")
     }
     assert {"optimization_history.png", "param_importances.png", "trials.csv"} <= optuna_files
+    history = client.download_artifacts(parent.info.run_id, "optuna/optimization_history.png")
+    assert png_width(history) >= 1000  # the house style, Optuna's plots included
     lrs = [float(c.data.params["optimizer.lr"]) for c in children]
     assert all(1e-4 <= lr <= 1e-1 for lr in lrs) and len(set(lrs)) == 4
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_entry
+from tests.conftest import png_width, run_entry
 
 FAST = ["model=mlp", "model.hidden_dim=32", "print_config=false", "callbacks.progress_bar=null"]
 
@@ -218,6 +218,9 @@ def assert_the_parent_tells_the_story(client, parent, children) -> None:
         in note
     )
     assert "- `optimizer.lr`: 1e-3,1e-4" in note and "- `sweeper`: BasicSweeper" in note
+    folder = Path(client.download_artifacts(parent.info.run_id, "sweep"))
+    for plot in ("validation_curves.png", "objective_vs_optimizer_lr.png"):
+        assert png_width(folder / plot) >= 1000, plot  # plots worth opening
     history = client.get_metric_history(parent.info.run_id, "trial_objective")
     assert sorted((m.step, m.value) for m in history) == sorted(
         (int(c.data.tags["sweep.trial"]), c.data.metrics["objective"]) for c in children

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import png_width
+
 
 def test_exactly_one_finished_run(trained_run) -> None:
     _, _, runs = trained_run
@@ -110,7 +112,10 @@ def test_context_every_tracker_shows(trained_run) -> None:
     for key in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
         assert client.get_metric_history(run.info.run_id, key), key
     assert run.data.tags["mlflow.user"]
-    assert "train.log" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"train.log", "confusion_matrix.png"} <= artifacts
+    matrix = client.download_artifacts(run.info.run_id, "confusion_matrix.png")
+    assert png_width(matrix) >= 1000
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert "sweep is a parent run" in experiment.tags["mlflow.note.content"]

@@ -95,6 +95,9 @@ class Classifier(L.LightningModule):
         self.penalty_mean = MeanMetric(nan_strategy="disable")
         self.best = MaxMetric() if objective_mode == "max" else MinMetric()
         self.best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
+        # The test split's [true, predicted] counts, kept for the run's confusion matrix.
+        self.confusion = torchmetrics.classification.MulticlassConfusionMatrix(num_classes)
+        self.test_confusion: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
@@ -104,6 +107,8 @@ class Classifier(L.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         self.outputs[stage].add(logits, y, loss)
+        if stage == "test":
+            self.confusion.update(logits.detach(), y)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -151,6 +156,8 @@ class Classifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch(self._epoch_values("test"))
+        self.test_confusion = self.confusion.compute().cpu()
+        self.confusion.reset()
 
     def _log_epoch(self, values: dict[str, torch.Tensor]) -> None:
         # "step" makes the epoch the x-axis of these metrics in MLflow.

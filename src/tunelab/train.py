@@ -44,6 +44,7 @@ def train(cfg: DictConfig, run: TrackedRun) -> float:
     results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)
     objective = float(classifier.best.compute())
     run.log_results(objective, epochs=trainer.current_epoch)
+    run.log_confusion_matrix(classifier.test_confusion, recipe["classes"])
     run.log_model(best, recipe, input_example(datamodule, recipe), results[0])
     print_results(results[0], f"{cfg.objective.metric}_best", objective)
     return objective

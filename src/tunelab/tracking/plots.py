@@ -2,6 +2,7 @@
 all trials; for evaluations, the confusion matrix and ROC curves."""
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,27 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
+from tunelab.tracking.sweep import short_value  # noqa: E402
 from tunelab.tracking.trials import Trial  # noqa: E402
+
+# One house style for every plot a run or sweep logs (Optuna's too, tracking.study_summary):
+# 1,200 x 720 px, type readable at that size, a layout that never clips titles or labels.
+STYLE = {
+    "figure.figsize": (10, 6),
+    "figure.dpi": 120,
+    "savefig.dpi": 120,
+    "figure.constrained_layout.use": True,
+    "font.size": 12,
+    "axes.titlesize": 14,
+    "axes.labelsize": 12,
+    "legend.fontsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "viridis",
+}
+matplotlib.rcParams.update(STYLE)
 
 
 def _as_number(value: str) -> float | None:
@@ -21,57 +42,111 @@ def _as_number(value: str) -> float | None:
         return None
 
 
-def objective_vs_param(trials: list[Trial], key: str, objective_name: str, path: Path) -> Path:
-    """A scatter of the objective over one swept key; a log axis when the values span decades."""
-    points = [
-        (t.overrides.get(key, ""), t.objective) for t in trials if not math.isnan(t.objective)
-    ]
-    figure, axis = plt.subplots(figsize=(5, 3.5))
-    parsed = [_as_number(v) for v, _ in points]
-    numbers = [n for n in parsed if n is not None]
-    if points and len(numbers) == len(points):
-        axis.scatter(numbers, [o for _, o in points])
-        positive = [n for n in numbers if n > 0]
-        if len(positive) == len(numbers) and max(positive) / min(positive) >= 100:
-            axis.set_xscale("log")
-    else:  # group choices and other categories
-        labels = sorted({str(v) for v, _ in points})
-        axis.scatter([labels.index(str(v)) for v, _ in points], [o for _, o in points])
-        axis.set_xticks(range(len(labels)), labels)
-    axis.set_xlabel(key)
-    axis.set_ylabel(objective_name)
-    axis.set_title(f"{objective_name} against {key}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+def _title(axis: Any, text: str) -> None:
+    axis.set_title(textwrap.fill(text, 70))  # wrapped, never clipped
+
+
+def _save(figure: Any, path: Path) -> Path:
+    figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def objective_vs_param(
+    trials: list[Trial],
+    key: str,
+    objective_name: str,
+    path: Path,
+    best: Trial | None = None,
+    log: bool = False,
+) -> Path:
+    """A scatter of the objective over one swept key, the best trial marked; a log axis when
+    the key was sampled on one (`log`) or its values span a decade or more."""
+    points = [(t, t.overrides.get(key, "")) for t in trials if not math.isnan(t.objective)]
+    figure, axis = plt.subplots()
+    parsed = [_as_number(v) for _, v in points]
+    if points and all(n is not None for n in parsed):
+        xs = [float(n) for n in parsed if n is not None]
+        positive = [x for x in xs if x > 0]
+        if len(positive) == len(xs) and (log or max(positive) / min(positive) >= 10):
+            axis.set_xscale("log")
+    else:  # group choices and other categories
+        labels = sorted({v for _, v in points})
+        xs = [float(labels.index(v)) for _, v in points]
+        axis.set_xticks(range(len(labels)), labels)
+    axis.scatter(xs, [t.objective for t, _ in points], s=60, alpha=0.8, label="trials")
+    for x, (trial, _) in zip(xs, points, strict=True):
+        if trial is best:
+            axis.scatter([x], [trial.objective], s=260, marker="*", color="crimson", label="best")
+            axis.annotate(
+                f"best #{trial.number}: {trial.objective:.4f}",
+                (x, trial.objective),
+                textcoords="offset points",
+                xytext=(8, 8),
+            )
+    axis.set_xlabel(key)
+    axis.set_ylabel(objective_name)
+    axis.legend(loc="best")
+    _title(axis, f"{objective_name} against {key}")
+    return _save(figure, path)
 
 
 def validation_curves(
-    client: MlflowClient, trials: list[Trial], metric: str, label_keys: list[str], path: Path
+    client: MlflowClient,
+    trials: list[Trial],
+    metric: str,
+    label_keys: list[str],
+    path: Path,
+    best: Trial | None = None,
 ) -> Path:
-    """Every trial's per-epoch curve of `metric` on one chart, labelled by its swept values."""
-    figure, axis = plt.subplots(figsize=(6, 4))
+    """Every trial's per-epoch curve of `metric` on one chart: labelled by trial when there are
+    few, coloured by objective (with a colour bar) when there are many; the best one bold."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axis = plt.subplots()
+    scored = [t.objective for t in trials if not math.isnan(t.objective)]
+    many = len(trials) > 10
+    colours = plt.get_cmap("viridis")
+    low, high = (min(scored), max(scored)) if scored else (0.0, 1.0)
     for trial in trials:
         history = client.get_metric_history(trial.run_id, metric)
-        if history:
-            steps = [m.step for m in history]
-            swept = " ".join(f"{k}={trial.overrides.get(k)}" for k in label_keys)
-            axis.plot(steps, [m.value for m in history], label=f"#{trial.number} {swept}"[:60])
+        if not history:
+            continue
+        steps, values = [m.step for m in history], [m.value for m in history]
+        swept = " ".join(f"{k}={short_value(trial.overrides.get(k, ''))}" for k in label_keys)
+        if trial is best:
+            axis.plot(
+                steps,
+                values,
+                color="crimson",
+                linewidth=3,
+                label=f"best #{trial.number} {swept}",
+                zorder=3,
+            )
+        elif many:
+            share = (
+                0.5
+                if math.isnan(trial.objective) or high == low
+                else (trial.objective - low) / (high - low)
+            )
+            axis.plot(steps, values, color=colours(share), linewidth=1, alpha=0.7)
+        else:
+            axis.plot(steps, values, linewidth=1.5, label=f"#{trial.number} {swept}")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
     axis.set_xlabel("epoch")
     axis.set_ylabel(metric)
-    axis.set_title(f"{metric}, all trials")
-    if axis.lines and len(trials) <= 12:
-        axis.legend(fontsize=6)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    if many:
+        scale = plt.cm.ScalarMappable(cmap=colours, norm=plt.Normalize(low, high))
+        figure.colorbar(scale, ax=axis, label="trial objective")
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(loc="center left", bbox_to_anchor=(1.02, 0.5) if not many else (0.0, 0.2))
+    _title(axis, f"{metric} per epoch, all {len(trials)} trials")
+    return _save(figure, path)
 
 
 def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
     """Counts of [true class, predicted class], with the count written in each cell."""
-    size = max(4.0, 0.5 * len(classes) + 2)
+    size = max(8.5, 0.5 * len(classes) + 3)  # 1,000 px and up
     figure, axis = plt.subplots(figsize=(size, size))
     image = axis.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axis, fraction=0.046)
@@ -84,15 +159,13 @@ def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
             value = int(counts[true][predicted])
             colour = "white" if value > threshold else "black"
             axis.text(
-                predicted, true, str(value), ha="center", va="center", color=colour, fontsize=8
+                predicted, true, str(value), ha="center", va="center", color=colour, fontsize=10
             )
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    axis.set_title("confusion matrix (test)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    axis.grid(False)
+    _title(axis, "confusion matrix (test)")
+    return _save(figure, path)
 
 
 def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: Path) -> Path:
@@ -101,15 +174,12 @@ def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: 
 
     fpr, tpr, _ = multiclass_roc(probabilities, targets, len(classes))
     auc = multiclass_auroc(probabilities, targets, len(classes), average=None)
-    figure, axis = plt.subplots(figsize=(6, 5))
+    figure, axis = plt.subplots(figsize=(10, 8))
     for i, name in enumerate(classes):
         axis.plot(fpr[i], tpr[i], label=f"{name} (AUC {float(auc[i]):.3f})")
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     axis.set_xlabel("false positive rate")
     axis.set_ylabel("true positive rate")
-    axis.set_title("ROC, one class against the rest (test)")
-    axis.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    _title(axis, "ROC, one class against the rest (test)")
+    axis.legend(loc="lower right", ncol=2 if len(classes) > 10 else 1)
+    return _save(figure, path)

@@ -204,6 +204,12 @@ class TrackedRun:
             for report in sorted((self.output_dir / "profile").glob("*.txt")):  # debug=profile
                 self.log_artifact(report, "profile")
 
+    def log_confusion_matrix(self, counts: Any, classes: list[str]) -> None:
+        """The test split's [true, predicted] counts as confusion_matrix.png (drawn by the
+        writer, which imports matplotlib, not this process)."""
+        if counts is not None:
+            self._send("log_confusion_matrix", counts.tolist(), list(classes))
+
     def log_model(
         self, checkpoint: str | None, recipe: dict[str, Any], example: Any, metrics: Mapping
     ) -> None:

@@ -5,6 +5,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from mlflow import MlflowClient
 
@@ -57,11 +58,10 @@ def tag_children(client: MlflowClient, parent: str, states: dict[str, str]) -> N
 
 
 def save_plots(study: Any, folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as optuna_plots
+
+    from tunelab.tracking.plots import STYLE  # the house style, set on import
 
     plots: dict[str, Callable[[Any], Any]] = {
         "optimization_history.png": optuna_plots.plot_optimization_history,
@@ -69,7 +69,9 @@ def save_plots(study: Any, folder: Path) -> None:
         "intermediate_values.png": optuna_plots.plot_intermediate_values,
     }
     for name, plot in plots.items():
-        with warnings.catch_warnings():
+        # Optuna's matplotlib plots call plt.style.use("ggplot") each time, restyling them and
+        # every later plot of the process; with that a no-op they draw in the house style.
+        with warnings.catch_warnings(), patch.object(plt.style, "use", lambda *_a, **_k: None):
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
             try:
                 axis = plot(study)
@@ -77,7 +79,6 @@ def save_plots(study: Any, folder: Path) -> None:
                 log.info("no %s: %s", name, error)
                 continue
         figure = axis.figure if hasattr(axis, "figure") else axis.flat[0].figure
-        figure.set_size_inches(7, 4.5)
-        figure.tight_layout()
-        figure.savefig(folder / name, dpi=100)
+        figure.set_size_inches(*STYLE["figure.figsize"])
+        figure.savefig(folder / name)
         plt.close(figure)

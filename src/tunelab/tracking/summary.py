@@ -52,10 +52,14 @@ def log_sweep_summary(
         }
     for name, text in files.items():
         (folder / name).write_text(text)
+    best = best_trial(trials, mode)
+    logged = {k for k, v in (search or {}).items() if "log" in v}  # sampled on a log scale
     for key in (k for k in swept_keys(trials) if k != FOLD_KEY):
         safe = key.replace("/", "_").replace(".", "_")
-        objective_vs_param(trials, key, f"{metric}_best", folder / f"objective_vs_{safe}.png")
-    validation_curves(client, trials, metric, swept_keys(trials), folder / "validation_curves.png")
+        path = folder / f"objective_vs_{safe}.png"
+        objective_vs_param(trials, key, f"{metric}_best", path, best, key in logged)
+    curves = folder / "validation_curves.png"
+    validation_curves(client, trials, metric, swept_keys(trials), curves, best)
     client.log_artifacts(parent_run_id, str(folder), "sweep")
 
     counts = {s: sum(t.status == s for t in trials) for s in ("FINISHED", "FAILED", "KILLED")}
@@ -66,7 +70,6 @@ def log_sweep_summary(
         "trials_killed": counts["KILLED"],
     }
     params: dict[str, str] = {}
-    best = best_trial(trials, mode)
     if best is not None:
         metrics["best_objective"] = best.objective
         params = {

@@ -160,6 +160,20 @@ class RunWriter:
     def log_text(self, text: str, file: str) -> None:
         self.client.log_text(self.run_id, text, file)
 
+    def log_confusion_matrix(self, counts: list[list[int]], classes: list[str]) -> None:
+        import tempfile
+        from pathlib import Path
+
+        import numpy as np
+
+        from tunelab.tracking.plots import confusion_matrix_plot
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "confusion_matrix.png"
+            self.client.log_artifact(
+                self.run_id, str(confusion_matrix_plot(np.array(counts), classes, path))
+            )
+
     def prepare_model(self) -> None:
         """Import what log_model needs, in a thread, while the training runs."""
         import threading
