@@ -7,10 +7,12 @@ Lightning, and no MLflow write ever holds up a training step. With tracking.writ
 training process calls RunWriter itself.
 """
 
+import importlib
 import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any, BinaryIO
@@ -49,6 +51,11 @@ class RunWriter:
         self.flush_seconds = 5.0
         self.last_flush = time.monotonic()
         self.monitor: Any = None  # MLflow's SystemMetricsMonitor of the current run
+        self.drawing: list[threading.Thread] = []  # plots drawn beside the other writes
+        # matplotlib's import (about 0.4 s) while the run trains, not when its plot is due
+        threading.Thread(
+            target=importlib.import_module, args=("tunelab.tracking.plots",), daemon=True
+        ).start()
 
     def handle(self, request: tuple) -> tuple[bool, Any] | None:
         """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
@@ -161,6 +168,12 @@ class RunWriter:
         self.client.log_text(self.run_id, text, file)
 
     def log_confusion_matrix(self, counts: list[list[int]], classes: list[str]) -> None:
+        """Drawn and logged in a thread, while the model is logged; end waits for it."""
+        thread = threading.Thread(target=self._draw_confusion, args=(self.run_id, counts, classes))
+        thread.start()
+        self.drawing.append(thread)
+
+    def _draw_confusion(self, run_id: str, counts: list[list[int]], classes: list[str]) -> None:
         import tempfile
         from pathlib import Path
 
@@ -168,11 +181,14 @@ class RunWriter:
 
         from tunelab.tracking.plots import confusion_matrix_plot
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "confusion_matrix.png"
-            self.client.log_artifact(
-                self.run_id, str(confusion_matrix_plot(np.array(counts), classes, path))
-            )
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                path = confusion_matrix_plot(
+                    np.array(counts), classes, Path(folder) / "confusion_matrix.png"
+                )
+                self.client.log_artifact(run_id, str(path))
+        except Exception as error:  # reported at the end like any failed write
+            self.errors.append(f"log_confusion_matrix: {type(error).__name__}: {error}")
 
     def prepare_model(self) -> None:
         """Import what log_model needs, in a thread, while the training runs."""
@@ -207,6 +223,9 @@ class RunWriter:
         """Write what is pending, end the run with `status` (and delete it: a job that never
         started training); the failures of this run's writes."""
         self.flush()
+        for thread in self.drawing:
+            thread.join()
+        self.drawing = []
         if self.monitor is not None:  # its samples written, before the run ends
             self.monitor.finish()
             # And one sample now: MLflow's monitor writes nothing for a run shorter than its
