@@ -64,7 +64,14 @@ def free_port() -> int:
 def serve(root: Path, port: int) -> subprocess.Popen:
     mlflow = Path(sys.executable).with_name("mlflow")
     server = subprocess.Popen(
-        [str(mlflow), "ui", "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--port", str(port)],
+        [
+            str(mlflow),
+            "ui",
+            "--backend-store-uri",
+            f"sqlite:///{root}/mlflow.db",
+            "--port",
+            str(port),
+        ],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -93,7 +100,7 @@ def shoot(root: Path, base: str) -> list[Path]:
     shots = {
         "runs.png": f"{base}/#/experiments/{experiment}/runs?{VIEW}",
         "sweep_parent.png": f"{base}/#/experiments/{experiment}/runs/{grid.info.run_id}?{VIEW}",
-        "child_run.png": f"{base}/#/runs/{child.info.run_id}?{VIEW}",
+        "child_run.png": f"{base}/#/experiments/{experiment}/runs/{child.info.run_id}?{VIEW}",
     }
     saved = []
     with sync_playwright() as playwright:
@@ -108,7 +115,9 @@ def shoot(root: Path, base: str) -> list[Path]:
             close = page.get_by_role("button", name="Close")  # the assistant's side panel
             if close.count():
                 close.first.click()
-            if name == "runs.png":  # expand both sweeps: the row buttons with neither label nor text
+            if (
+                name == "runs.png"
+            ):  # expand both sweeps: the row buttons with neither label nor text
                 rows = page.locator("[role=row] button:not([aria-label]):not([data-testid])")
                 for expander in [b for b in rows.all() if not b.inner_text().strip()]:
                     expander.click()
