@@ -31,14 +31,63 @@ def run(
     args: list[str], root: Path, env: dict | None = None, check: bool = True
 ) -> tuple[float, str]:
     """(wall seconds, stdout) of `python ARGS` with outputs and the MLflow store under root."""
+    wall, stdout, _ = run_peak(args, root, env, check)
+    return wall, stdout
+
+
+def run_peak(
+    args: list[str], root: Path, env: dict | None = None, check: bool = True
+) -> tuple[float, str, float]:
+    """run, and the peak resident memory (MiB) of the whole process tree (the training
+    process, the MLflow writer, launcher workers), sampled every 50 ms while it runs."""
+    import threading
+
+    import psutil
+
     full_env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONWARNINGS": "ignore", **(env or {})}
     full_env.pop("MLFLOW_TRACKING_URI", None)
     start = time.perf_counter()
-    result = subprocess.run([PYTHON, *args], cwd=root, env=full_env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        [PYTHON, *args],
+        cwd=root,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = [0.0]
+
+    def sample() -> None:
+        tree = psutil.Process(process.pid)
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mib(tree))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
     wall = time.perf_counter() - start
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-    return wall, result.stdout
+    sampler.join()
+    if check and process.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{stdout[-2000:]}\n{stderr[-3000:]}")
+    return wall, stdout, peak[0]
+
+
+def tree_rss_mib(process) -> float:
+    """Resident memory of a process and all its descendants, MiB (0 for any gone meanwhile)."""
+    import contextlib
+
+    import psutil
+
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for member in members:
+        with contextlib.suppress(psutil.Error):  # it ended between the listing and the read
+            total += member.memory_info().rss
+    return total / 2**20
 
 
 def median_wall(args: list[str], repeats: int, root: Path, check: bool = True) -> float:

@@ -7,7 +7,7 @@ import argparse
 import json
 import statistics
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run_peak, scratch
 
 
 def generated_mnist(root, size: int) -> None:
@@ -19,8 +19,9 @@ def generated_mnist(root, size: int) -> None:
 
 def tunelab_run(
     root, data_args: list[str], epochs: int, batch_size: int, extra: list[str]
-) -> tuple[float, float]:
-    """(whole-process wall, training-loop seconds) of one default tunelab run."""
+) -> tuple[float, float, float]:
+    """(whole-process wall, training-loop seconds, peak MiB of the process tree) of one
+    default tunelab run."""
     from mlflow import MlflowClient
 
     args = [
@@ -32,18 +33,21 @@ def tunelab_run(
         "print_config=false",
         *extra,
     ]
-    wall, _ = run(args, root)
+    wall, _, peak = run_peak(args, root)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     latest = client.search_runs(
         [client.get_experiment_by_name("tunelab").experiment_id], max_results=1
     )[0]
     loop = sum(m.value for m in client.get_metric_history(latest.info.run_id, "train/epoch_time"))
-    return wall, loop
+    return wall, loop, peak
 
 
-def script_run(script: str, root, data: str, epochs: int, batch_size: int) -> tuple[float, float]:
-    """(whole-process wall, loop seconds) of benchmarks/SCRIPT (plain_loop.py, lightning_loop.py)."""
-    wall, out = run(
+def script_run(
+    script: str, root, data: str, epochs: int, batch_size: int
+) -> tuple[float, float, float]:
+    """(whole-process wall, loop seconds, peak MiB) of benchmarks/SCRIPT (plain_loop.py,
+    lightning_loop.py)."""
+    wall, out, peak = run_peak(
         [
             str(ROOT / "benchmarks" / script),
             "--data",
@@ -55,12 +59,12 @@ def script_run(script: str, root, data: str, epochs: int, batch_size: int) -> tu
         ],
         root,
     )
-    return wall, json.loads(out.strip().splitlines()[-1])["loop_s"]
+    return wall, json.loads(out.strip().splitlines()[-1])["loop_s"], peak
 
 
-def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """(median wall, median loop) of repeated runs."""
-    return statistics.median(w for w, _ in runs), statistics.median(loop for _, loop in runs)
+def medians(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(median wall, median loop, median peak MiB) of repeated runs."""
+    return tuple(statistics.median(values) for values in zip(*runs, strict=True))  # type: ignore[return-value]
 
 
 def measure(
@@ -84,7 +88,7 @@ def measure(
         plain.append(script_run("plain_loop.py", root, plain_data, epochs, batch))
         if not extra:  # the bare Lightning loop runs on the CPU only
             bare.append(script_run("lightning_loop.py", root, plain_data, epochs, batch))
-    (t_wall, t_loop), (p_wall, p_loop) = medians(tunelab), medians(plain)
+    (t_wall, t_loop, t_peak), (p_wall, p_loop, p_peak) = medians(tunelab), medians(plain)
     return {
         "data": name,
         "epochs": epochs,
@@ -96,6 +100,9 @@ def measure(
         "plain wall s": p_wall,
         "tunelab wall s": t_wall,
         "wall ratio": t_wall / p_wall,
+        "plain peak MiB": p_peak,
+        "tunelab peak MiB": t_peak,
+        "peak ratio": t_peak / p_peak,
     }
 
 
@@ -126,7 +133,9 @@ def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: 
         [
             "loop: the epochs (training and validation); wall: the whole process, imports "
             f"included; medians of {repeats} runs each; bare lightning: the plain loop's work "
-            "in a LightningModule without metrics, logger, checkpoints or progress bar"
+            "in a LightningModule without metrics, logger, checkpoints or progress bar; "
+            "peak: the resident memory of the whole process tree (the MLflow writer "
+            "included), sampled every 50 ms"
         ],
     )
 

@@ -8,7 +8,7 @@ store that every sweep pays once are not in it. (That one-time cost is shown too
 
 import argparse
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run, run_peak, scratch
 
 LAUNCHERS = {"basic": [], "joblib n_jobs=2": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]}
 
@@ -28,7 +28,10 @@ def training_seconds(root, experiment: str) -> float:
     )
 
 
-def sweep(root, trials: int, epochs: int, launcher: list[str], name: str) -> tuple[float, float]:
+def sweep(
+    root, trials: int, epochs: int, launcher: list[str], name: str
+) -> tuple[float, float, float]:
+    """(wall, summed training seconds, peak MiB of the process tree) of one sweep."""
     rates = ",".join(f"{(i + 1) * 1e-3:g}" for i in range(trials))
     args = [
         str(ROOT / "train.py"),
@@ -41,8 +44,8 @@ def sweep(root, trials: int, epochs: int, launcher: list[str], name: str) -> tup
         "callbacks.progress_bar=null",
         *launcher,
     ]
-    wall, _ = run(args, root)
-    return wall, training_seconds(root, name)
+    wall, _, peak = run_peak(args, root)
+    return wall, training_seconds(root, name), peak
 
 
 def main(
@@ -53,8 +56,8 @@ def main(
         root = scratch()
         if warm:  # create the store first: its one-time creation is no sweep's cost
             run([str(ROOT / "train.py"), "trainer.max_epochs=1", "print_config=false"], root)
-        small_wall, small_train = sweep(root, 2, epochs, LAUNCHERS[name], "small")
-        wall, train = sweep(root, trials, epochs, LAUNCHERS[name], "large")
+        small_wall, small_train, small_peak = sweep(root, 2, epochs, LAUNCHERS[name], "small")
+        wall, train, peak = sweep(root, trials, epochs, LAUNCHERS[name], "large")
         per_trial = ((wall - small_wall) - (train - small_train)) / (trials - 2)
         rows.append(
             {
@@ -64,6 +67,8 @@ def main(
                 "sum of training s": train,
                 "fixed cost per trial s": per_trial,
                 "one-time cost s": small_wall - small_train - 2 * per_trial,
+                "2-trial peak MiB": small_peak,
+                f"{trials}-trial peak MiB": peak,
             }
         )
     report(
@@ -73,6 +78,8 @@ def main(
         [
             "fixed cost per trial: (wall - training) growth from a 2-trial to the N-trial sweep, per added trial",
             "with joblib two trials train at once, so their training seconds overlap in the wall",
+            "peak: the resident memory of the whole process tree (controller, writers, "
+            "launcher workers), sampled every 50 ms",
         ],
     )
 
