@@ -71,6 +71,6 @@ class LearningRate(Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        every = trainer.log_every_n_steps
+        every = getattr(trainer, "log_every_n_steps", 1)  # set by Lightning at init, untyped
         if self.logging_interval == "step" and trainer.logger and trainer.global_step % every == 0:
             trainer.logger.log_metrics(self.rates(trainer), step=trainer.global_step)

@@ -17,7 +17,7 @@ from tunelab.tracking.trials import Trial  # noqa: E402
 
 # One house style for every plot a run or sweep logs (Optuna's too, tracking.study_summary):
 # 1,200 x 720 px, type readable at that size, a layout that never clips titles or labels.
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.figsize": (10, 6),
     "figure.dpi": 120,
     "savefig.dpi": 120,
@@ -32,7 +32,7 @@ STYLE = {
     "axes.spines.right": False,
     "image.cmap": "viridis",
 }
-matplotlib.rcParams.update(STYLE)
+matplotlib.rcParams.update(STYLE)  # type: ignore[arg-type]  # the stubs list every key
 
 
 def _as_number(value: str) -> float | None:

@@ -279,7 +279,8 @@ class TrackedRun:
                     "store this machine can reach."
                 )
             )
-        return value[0]
+        run_id, _experiment_id = cast(tuple[str, str], value)
+        return run_id
 
     @property
     def run_id(self) -> str | None:
