@@ -88,19 +88,9 @@ def client_for():
 
 def compose_config(overrides: list[str], output_dir: str = "/tmp/tunelab-compose"):
     """The resolved train config, as `python train.py OVERRIDES` would see it, composed in-process."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf, open_dict
+    from tunelab.rerun import compose_train
 
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    OmegaConf.set_readonly(cfg, False)
-    cfg.hydra.runtime.output_dir = output_dir
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra
-    OmegaConf.resolve(cfg)
-    return cfg
+    return compose_train(overrides, output_dir)
 
 
 def png_width(path) -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab.overrides import override_key, overrides_dict
+
 log = logging.getLogger(__name__)
 
 RERUN_KEYS = ("resume", "reproduce")
@@ -43,7 +45,8 @@ _recorded: dict[str, RecordedRun] = {}  # read once per process: rerun_command, 
 def rerun_command(argv: list[str]) -> list[str]:
     """argv with `resume=ID` / `reproduce=ID` expanded into the run's recorded overrides;
     argv itself when neither is given. A run that cannot be rerun ends here in one line."""
-    asked = {key: value for key, value in _assignments(argv[1:]) if key in RERUN_KEYS}
+    given = overrides_dict(a for a in argv[1:] if not a.startswith("-"))
+    asked = {key: value for key, value in given.items() if key in RERUN_KEYS}
     if not asked:
         return argv
     from tunelab.errors import UserError
@@ -54,20 +57,13 @@ def rerun_command(argv: list[str]) -> list[str]:
         raise SystemExit(f"tunelab: {error}") from None
 
 
-def _assignments(args: list[str]) -> Iterator[tuple[str, str]]:
-    for arg in args:
-        if "=" in arg and not arg.startswith("-"):
-            key, value = arg.split("=", 1)
-            yield key.lstrip("+~"), value
-
-
 def _rerun_command(argv: list[str], asked: dict[str, str]) -> list[str]:
     from tunelab.errors import ConfigError
 
     if len(asked) > 1 or any(a in ("-m", "--multirun") for a in argv):
         raise ConfigError("resume= and reproduce= take one run: give one of them, without -m")
     ((kind, run_id),) = asked.items()
-    added = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] not in RERUN_KEYS]
+    added = [a for a in argv[1:] if override_key(a) not in RERUN_KEYS]
     run = recorded_run(_store_uri(added), run_id)
     overrides = [*_given_secrets(run.overrides, added), *added, f"{kind}={run_id}"]
     if kind == "resume":
@@ -100,20 +96,20 @@ def _given_secrets(recorded: list[str], added: list[str]) -> list[str]:
     from tunelab.errors import ConfigError
     from tunelab.redact import MASK
 
-    given = {a.split("=", 1)[0].lstrip("+~") for a in added if "=" in a}
-    kept = [o for o in recorded if o.split("=", 1)[0].lstrip("+~") not in RERUN_KEYS]
+    given = set(overrides_dict(added))
+    kept = [o for o in recorded if override_key(o) not in RERUN_KEYS]
     for override in kept:
-        key = override.split("=", 1)[0].lstrip("+~")
+        key = override_key(override)
         if MASK in override and key not in given:
             raise ConfigError(f"the run's {key} was a secret and is not stored: add {key}=VALUE")
-    return [o for o in kept if o.split("=", 1)[0].lstrip("+~") not in given]
+    return [o for o in kept if override_key(o) not in given]
 
 
 def _store_uri(overrides: list[str]) -> str:
     """tracking.uri as the command composes it (conf/tracking, MLFLOW_TRACKING_URI)."""
     from hydra import compose, initialize_config_dir
 
-    keep = [o for o in overrides if o.lstrip("+~").startswith(("tracking.", "paths."))]
+    keep = [o for o in overrides if override_key(o).startswith(("tracking.", "paths."))]
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return str(compose("train", overrides=keep).tracking.uri)
 
@@ -195,21 +191,30 @@ def _check_resumable(run: RecordedRun) -> None:
 
 def _composed(overrides: list[str], output_dir: str) -> dict[str, Any]:
     """The resolved config these overrides compose, in `output_dir` (masked as it is stored)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
 
     from tunelab.redact import mask_config
 
     task = [o for o in overrides if not o.startswith("hydra.")]
+    return mask_config(OmegaConf.to_container(compose_train(task, output_dir)))
+
+
+def compose_train(overrides: list[str], output_dir: str) -> Any:
+    """The resolved train config, as `python train.py OVERRIDES` sees it with its outputs in
+    `output_dir`, composed in this process (a DictConfig without the hydra node)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf, open_dict
+
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=task, return_hydra_config=True)
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
     OmegaConf.set_readonly(cfg, False)
     cfg.hydra.runtime.output_dir = output_dir
-    HydraConfig.instance().set_config(cfg)
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} resolves against it
     with open_dict(cfg):
-        del cfg["hydra"]
-    return mask_config(OmegaConf.to_container(cfg, resolve=True))
+        del cfg.hydra
+    OmegaConf.resolve(cfg)
+    return cfg
 
 
 def config_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:

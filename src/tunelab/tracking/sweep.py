@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tunelab.overrides import is_sweep, override_key, overrides_dict
 from tunelab.pruning import optuna_trial_number
 
 # Written by the sweep callback into the sweep folder, read by every trial, whatever
@@ -20,13 +21,8 @@ SHORT = {"weight_decay": "wd", "batch_size": "bs", "label_smoothing": "ls", "hid
 def swept_keys(overrides: list[str], search_space: dict | None) -> list[str]:
     """The keys a sweep varies: command-line overrides in sweep syntax (a list, a range, an
     interval, a choice) and the sweeper's own params (hparams_search)."""
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides if _is_sweep(o)]
+    keys = [override_key(o) for o in overrides if is_sweep(o)]
     return list(dict.fromkeys([*keys, *(search_space or {})]))
-
-
-def _is_sweep(override: str) -> bool:
-    value = override.split("=", 1)[-1]
-    return "," in value or value.startswith(("range(", "interval(", "choice(", "tag(", "glob("))
 
 
 def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
@@ -49,7 +45,7 @@ def short_value(value: str) -> str:
 
 def trial_name(number: str, overrides: list[str], swept: list[str]) -> str:
     """#3 lr=3e-3 wd=1e-4 adamw: the trial number and each swept value, short."""
-    values = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    values = overrides_dict(overrides)
     parts = []
     for key in swept:
         if key not in values:

@@ -198,14 +198,12 @@ class MLflowSweepCallback(Callback):
 def search_lines(config: DictConfig) -> dict[str, str]:
     """What the sweep searched, for its note: each swept key with its values or distribution,
     then the sweeper, its sampler and pruner (Optuna) and the launcher, by class name."""
+    from tunelab.overrides import is_sweep, overrides_dict
     from tunelab.redact import mask_text
 
     sweeper = config.hydra.sweeper
-    lines = {
-        o.split("=", 1)[0].lstrip("+~"): mask_text(o.split("=", 1)[1])
-        for o in config.hydra.overrides.task
-        if o.split("=", 1)[0].lstrip("+~") in swept_keys([o], None)
-    }
+    swept = [o for o in config.hydra.overrides.task if is_sweep(o)]
+    lines = {key: mask_text(value) for key, value in overrides_dict(swept).items()}
     lines |= {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
     for role, node in (
         ("sweeper", sweeper),

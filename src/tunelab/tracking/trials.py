@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from mlflow import MlflowClient
 
+from tunelab.overrides import overrides_dict
+
 FOLD_KEY = "data.fold"
 
 
@@ -30,8 +32,7 @@ class Trial:
 
 
 def parse_overrides(text: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in text.split() if "=" in item)
-    return {key.lstrip("+~"): value for key, value in pairs}
+    return overrides_dict(text.split())
 
 
 def fetch_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list[Trial]:
