@@ -99,17 +99,18 @@ class RunWriter:
         if resume_run_id:
             self.client.update_run(resume_run_id, status="RUNNING")
             self.run_id = resume_run_id
-            old = self.client.get_run(resume_run_id).data.tags
-            for key in ENDING_TAGS & old.keys():  # how it ended before no longer holds
+            old = self.client.get_run(resume_run_id)
+            for key in ENDING_TAGS & old.data.tags.keys():  # how it ended before no longer holds
                 self.client.delete_tag(resume_run_id, key)
             log_batch(self.client, self.run_id, tags=tags)
+            experiment_ = old.info.experiment_id
         else:
             experiment_ = experiment_id(self.client, experiment, uri)
             run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
             self.run_id = run.info.run_id
             log_batch(self.client, self.run_id, params=params, tags=tags)
         self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
-        return self.run_id, self.client.get_run(self.run_id).info.experiment_id
+        return self.run_id, experiment_
 
     def watch_system(self, seconds: float, resumed: bool) -> None:
         """MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network,
