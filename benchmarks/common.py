@@ -40,6 +40,14 @@ def run_peak(
 ) -> tuple[float, str, float]:
     """run, and the peak resident memory (MiB) of the whole process tree (the training
     process, the MLflow writer, launcher workers), sampled every 50 ms while it runs."""
+    wall, stdout, samples = run_sampled(args, root, env, check)
+    return wall, stdout, max((mib for _, mib in samples), default=0.0)
+
+
+def run_sampled(
+    args: list[str], root: Path, env: dict | None = None, check: bool = True
+) -> tuple[float, str, list[tuple[float, float]]]:
+    """run, and the resident memory of its process tree every 50 ms: [(unix time, MiB)]."""
     import threading
 
     import psutil
@@ -55,12 +63,12 @@ def run_peak(
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = [0.0]
+    samples: list[tuple[float, float]] = []
 
     def sample() -> None:
         tree = psutil.Process(process.pid)
         while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss_mib(tree))
+            samples.append((time.time(), tree_rss_mib(tree)))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -70,7 +78,7 @@ def run_peak(
     sampler.join()
     if check and process.returncode != 0:
         raise RuntimeError(f"{args} failed:\n{stdout[-2000:]}\n{stderr[-3000:]}")
-    return wall, stdout, peak[0]
+    return wall, stdout, samples
 
 
 def tree_rss_mib(process) -> float:

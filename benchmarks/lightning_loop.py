@@ -1,7 +1,7 @@
 """Lightning's own share: the plain loop's work in a bare LightningModule (no metrics, logger,
 checkpoints or progress bar), so the overhead table separates Lightning from tunelab.
 
-python benchmarks/lightning_loop.py --data digits|DIR --epochs 2 --batch-size 64
+python benchmarks/lightning_loop.py --data digits|DIR --epochs 2 --batch-size 64 [--model cnn|mlp]
 Prints one JSON line: {"loop_s": ...}.
 """
 
@@ -16,16 +16,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from plain_loop import command_line, normalized_splits  # noqa: E402  (the same data, split)
+from plain_loop import NETWORKS, command_line, normalized_splits  # noqa: E402  (the same data)
 
 from tunelab.data.batches import TensorBatches  # noqa: E402
-from tunelab.models.cnn import CNN  # noqa: E402
 
 
 class Bare(L.LightningModule):
-    def __init__(self, input_shape: tuple[int, ...]) -> None:
+    def __init__(self, input_shape: tuple[int, ...], model: str) -> None:
         super().__init__()
-        self.network = CNN(input_shape, 10)
+        self.network = NETWORKS[model](input_shape, 10)
 
     def training_step(self, batch, batch_idx):
         return F.cross_entropy(self.network(batch[0]), batch[1])
@@ -43,10 +42,10 @@ class Bare(L.LightningModule):
         self.loop_s = time.perf_counter() - self.started
 
 
-def main(data: str, epochs: int, batch_size: int) -> None:
+def main(data: str, epochs: int, batch_size: int, model: str = "cnn") -> None:
     torch.manual_seed(42)
     input_shape, splits = normalized_splits(data)
-    module = Bare(input_shape)
+    module = Bare(input_shape, model)
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator="cpu",

@@ -1,6 +1,6 @@
 """The yardstick: the same network, data, split, optimizer and epochs in a plain PyTorch loop.
 
-python benchmarks/plain_loop.py --data digits|DIR --epochs 2 --batch-size 64
+python benchmarks/plain_loop.py --data digits|DIR --epochs 2 --batch-size 64 [--model cnn|mlp]
 Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files.
 """
 
@@ -17,7 +17,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from tunelab.data.splits import split_indices  # noqa: E402  (the same split, so the same work)
-from tunelab.models.cnn import CNN  # noqa: E402  (the same network)
+from tunelab.models.cnn import CNN  # noqa: E402  (the same networks)
+from tunelab.models.mlp import MLP  # noqa: E402
+
+NETWORKS = {"cnn": CNN, "mlp": MLP}  # tunelab's model=cnn / model=mlp with their defaults
 
 
 def load(data: str) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -67,37 +70,39 @@ def normalized_splits(data: str) -> tuple[tuple[int, ...], dict[str, tuple]]:
 
 
 def command_line(description: str | None) -> dict:
-    """--data, --epochs, --batch-size as main()'s arguments (shared with lightning_loop.py)."""
+    """--data, --epochs, --batch-size, --model as main()'s arguments (shared with
+    lightning_loop.py)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default="digits")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--model", choices=list(NETWORKS), default="cnn")
     return {k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()}
 
 
-def main(data: str, epochs: int, batch_size: int) -> None:
+def main(data: str, epochs: int, batch_size: int, model: str = "cnn") -> None:
     torch.manual_seed(42)
     input_shape, splits = normalized_splits(data)
-    model = CNN(input_shape, 10)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    network = NETWORKS[model](input_shape, 10)
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     xt, yt = splits["train"]
     start = time.perf_counter()
     for _ in range(epochs):
         order = torch.randperm(len(yt))
         for i in range(0, len(yt), batch_size):
             batch = order[i : i + batch_size]
-            loss = F.cross_entropy(model(xt[batch]), yt[batch])
+            loss = F.cross_entropy(network(xt[batch]), yt[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        val_acc = accuracy(model, *splits["val"], batch_size)
+        val_acc = accuracy(network, *splits["val"], batch_size)
     loop = time.perf_counter() - start
     print(
         json.dumps(
             {
                 "loop_s": loop,
                 "val_acc": val_acc,
-                "test_acc": accuracy(model, *splits["test"], batch_size),
+                "test_acc": accuracy(network, *splits["test"], batch_size),
             }
         )
     )
