@@ -34,7 +34,7 @@ def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> N
     datamodule = build_datamodule(OmegaConf.create(model.config).data)
     test = datamodule.index["test"]
     raw, y = datamodule.data.x[test], datamodule.data.y[test]
-    assert not torch.allclose(raw, datamodule.splits["test"][0])  # so standardising matters
+    assert not torch.allclose(raw, datamodule.split("test")[0])  # so standardising matters
     accuracy = (model.predict_proba(raw).argmax(1) == y).float().mean().item()
     run = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)

@@ -73,9 +73,20 @@ def test_source_loads_with_disjoint_covering_repeatable_splits(data_dir, source:
         or index["train"] & index["test"]
         or index["val"] & index["test"]
     )
-    for split, (x, y) in dm.splits.items():
+    for split in dm.index:
+        x, y = dm.split(split)
         assert x.shape[1:] == shape and len(x) == len(y) == len(index[split])
         assert y.dtype == torch.int64 and y.min() >= 0 and y.max() < classes
+    # One copy of the examples (a table adds its standardised columns): each split is served
+    # from it by its rows.
+    assert (dm.x.data_ptr() == dm.data.x.data_ptr()) == (source != "csv")
+    xs, ys = zip(*dm.loader("val"), strict=True)
+    x, y = dm.split("val")
+    assert torch.equal(torch.cat(ys), y) and torch.allclose(torch.cat(xs), dm.transforms["val"](x))
+    if source != "csv":  # channel statistics summed in chunks: those of the training split
+        train_x = dm.split("train")[0]
+        assert torch.allclose(dm.normalize.mean.flatten(), train_x.mean(dim=(0, 2, 3)), atol=1e-5)
+        assert torch.allclose(dm.normalize.std.flatten(), train_x.std(dim=(0, 2, 3)), atol=1e-5)
     again = datamodule(data_dir, source)
     assert all(torch.equal(dm.index[k], again.index[k]) for k in dm.index)
     other_seed = datamodule(data_dir, source, "data.split.seed=7")
@@ -118,14 +129,14 @@ def test_csv_scaler_sees_only_training_rows(data_dir) -> None:
     val_rows = table["size"].to_numpy()[dm.index["val"].numpy()]
     mean, std = train_rows.mean(), train_rows.std(ddof=1)
     np.testing.assert_allclose(
-        dm.splits["val"][0][:, size].numpy(), (val_rows - mean) / std, rtol=1e-4
+        dm.split("val")[0][:, size].numpy(), (val_rows - mean) / std, rtol=1e-4
     )
     everything = table["size"].to_numpy()
     assert abs(everything.mean() - mean) > 1e-6  # so statistics of all rows would give other values
-    train_x = dm.splits["train"][0][:, size]
+    train_x = dm.split("train")[0][:, size]
     assert abs(train_x.mean().item()) < 1e-5 and abs(train_x.std().item() - 1) < 1e-4
     onehot = [columns.index("colour_green"), columns.index("colour_red")]
-    assert set(dm.splits["train"][0][:, onehot].unique().tolist()) == {0.0, 1.0}  # not standardised
+    assert set(dm.split("train")[0][:, onehot].unique().tolist()) == {0.0, 1.0}  # not standardised
     assert dm.data.info["labels"] == {"setosa": 0, "versicolor": 1, "virginica": 2}
 
 

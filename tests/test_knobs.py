@@ -80,7 +80,7 @@ def test_label_smoothing_reaches_the_loss() -> None:
     cfg = compose_config(["regularization.label_smoothing=0.2"])
     datamodule = build_datamodule(cfg.data)
     classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes).eval()
-    x, y = (t[:32] for t in datamodule.splits["train"])
+    x, y = (t[:32] for t in datamodule.split("train"))
     loss = classifier.training_step((x, y), 0)
     logits = classifier(x)
     torch.testing.assert_close(loss, F.cross_entropy(logits, y, label_smoothing=0.2))

@@ -80,7 +80,7 @@ def test_adamw_has_no_penalty_term_in_the_loss() -> None:
     cfg = compose_config(["optimizer=adamw"])
     datamodule = build_datamodule(cfg.data)
     classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
-    x, y = (t[:16] for t in datamodule.splits["train"])
+    x, y = (t[:16] for t in datamodule.split("train"))
     classifier.eval()  # fixed batch-norm statistics, so both losses see the same network
     loss = classifier.training_step((x, y), 0)
     assert classifier.penalty is None

@@ -92,7 +92,7 @@ def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path
     model = load_classifier(path)  # torch.load(..., weights_only=True) inside
     assert model.classes == [str(d) for d in range(10)]
     datamodule = build_datamodule(OmegaConf.create(model.config).data)  # the same split
-    x, y = datamodule.splits["test"]
+    x, y = datamodule.split("test")
     accuracy = (model.predict_proba(x).argmax(1) == y).float().mean().item()
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)
 

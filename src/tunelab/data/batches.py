@@ -25,10 +25,12 @@ def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
 
 
 class TensorBatches:
-    """Batches of (x, y) sliced from tensors that already sit on the training device.
+    """Batches of (x, y) gathered from tensors that already sit on the training device.
 
     torch's DataLoader collates one example at a time; for data that fits in memory that
     per-example work costs more than the model's step, so batches are gathered with one index.
+    `rows` picks a split out of the whole data set's tensors (None: all of them), so no split
+    is ever copied.
     In a distributed run each process serves its own shard (Lightning shards DataLoaders
     through their sampler; these batches are not a DataLoader, so they shard themselves).
     """
@@ -43,15 +45,21 @@ class TensorBatches:
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        rows: torch.Tensor | None = None,
     ) -> None:
-        self.x, self.y = x, y
+        self.x, self.y, self.rows = x, y, rows
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.transform = transform
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(len(self.y) / self.world_size) / self.batch_size)
+        return math.ceil(math.ceil(self.size / self.world_size) / self.batch_size)
+
+    @property
+    def size(self) -> int:
+        """The number of examples served (every process's together)."""
+        return len(self.y) if self.rows is None else len(self.rows)
 
     # Lightning sets the epoch of a loader's `sampler` at each epoch's start (and reads its
     # `batch_sampler`): this loader is its own sampler, so a resumed fit shuffles its epochs
@@ -66,15 +74,17 @@ class TensorBatches:
         self.epoch = epoch
 
     def _order(self) -> torch.Tensor | None:
-        """The indices this process serves this epoch; None: all of them, in order."""
-        n = len(self.y)
+        """The rows this process serves this epoch; None: all of x, in order."""
         if self.shuffle:
             self.epoch += 1
-            order = epoch_order(n, self.seed, self.epoch - 1).to(self.x.device)
+            order = epoch_order(self.size, self.seed, self.epoch - 1).to(self.x.device)
+            order = order if self.rows is None else self.rows[order]
         elif self.world_size > 1:
-            order = torch.arange(n, device=self.x.device)
+            order = (
+                torch.arange(self.size, device=self.x.device) if self.rows is None else self.rows
+            )
         else:
-            return None  # plain slices: no gather needed
+            return self.rows  # in order: plain slices when there is no split to pick
         return shard(order, self.rank, self.world_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

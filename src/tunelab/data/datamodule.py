@@ -7,12 +7,13 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from tunelab.data.batches import EpochPermutationSampler, TensorBatches
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
 from tunelab.inputs import Normalize
+from tunelab.runtime import trim_heap
 
 # Above this size a data set is served by a DataLoader instead of index slices.
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30
@@ -53,13 +54,15 @@ class DataModule(L.LightningDataModule):
             data.y.numpy(), split["val"], split["test"], self.seed, fold, num_folds, fixed
         )
         self.index = {k: torch.as_tensor(v) for k, v in index.items()}
-        self.splits = {name: (data.x[idx], data.y[idx]) for name, idx in self.index.items()}
-        self.normalize = standardizer(self.splits["train"][0], data.standardize)
+        # One copy of the examples: each split is its index set into data.x, gathered batch by
+        # batch (a shuffled epoch gathers anyway), never a copy of its own.
+        self.normalize = standardizer(data.x, self.index["train"], data.standardize)
         per_image = isinstance(data.standardize, str)  # "channels"; tables give a column mask
-        if self.normalize and not per_image:  # table columns: once, here
-            for name, (x, y) in self.splits.items():
-                self.splits[name] = (self.normalize(x), y)
-        # Images are normalised per batch, after augmentation, which works on [0, 1] pixels.
+        # Table columns are standardised once, here (a second, small copy: evaluation and
+        # checkpoints read the raw columns); images per batch, after augmentation, which works
+        # on [0, 1] pixels.
+        self.x = self.normalize(data.x) if self.normalize and not per_image else data.x
+        self.y = data.y
         per_batch = self.normalize if per_image else None
         self.transforms = {
             "train": Chain(augment, per_batch),
@@ -78,7 +81,13 @@ class DataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         if self.in_memory and device.type != "cpu":
-            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+            self.x, self.y = self.x.to(device), self.y.to(device)
+            self.index = {k: rows.to(device) for k, rows in self.index.items()}
+
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of one split's (x, y) as served before the per-batch transforms."""
+        rows = self.index[name]
+        return self.x[rows], self.y[rows]
 
     def train_dataloader(self):
         overfitting = self.trainer is not None and getattr(self.trainer, "overfit_batches", 0) > 0
@@ -91,19 +100,26 @@ class DataModule(L.LightningDataModule):
         return self.loader("test")
 
     def loader(self, split: str, shuffle: bool = False):
-        x, y = self.splits[split]
-        transform = self.transforms[split]
+        rows, transform = self.index[split], self.transforms[split]
         if self.in_memory:
             rank, world_size = (
                 (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
             )
             return TensorBatches(
-                x, y, self.batch_size, shuffle, self.seed, transform, rank, world_size
+                self.x,
+                self.y,
+                self.batch_size,
+                shuffle,
+                self.seed,
+                transform,
+                rank,
+                world_size,
+                rows,
             )
         return DataLoader(
-            TensorDataset(x, y),
+            Subset(TensorDataset(self.x, self.y), rows.tolist()),
             batch_size=self.batch_size,
-            sampler=EpochPermutationSampler(len(y), self.seed) if shuffle else None,
+            sampler=EpochPermutationSampler(len(rows), self.seed) if shuffle else None,
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
@@ -123,7 +139,7 @@ class DataModule(L.LightningDataModule):
     @functools.cached_property
     def summary(self) -> dict[str, Any]:
         """What the MLflow run and every checkpoint record about the data (hashed once)."""
-        sizes = {f"{k}_size": len(y) for k, (_, y) in self.splits.items()}
+        sizes = {f"{k}_size": len(rows) for k, rows in self.index.items()}
         return {
             "name": self.data.name,
             **sizes,
@@ -145,24 +161,44 @@ class BatchTransform:
         return (self.transform(x) if self.transform else x), y
 
 
-def standardizer(train_x: torch.Tensor, standardize: str | torch.Tensor | None) -> Normalize | None:
-    """(x - mean) / std with statistics of the training split only: per channel for images
+def standardizer(
+    x: torch.Tensor, rows: torch.Tensor, standardize: str | torch.Tensor | None
+) -> Normalize | None:
+    """(x - mean) / std with statistics of the training rows only: per channel for images
     ("channels"); for tables, per column of the mask (the other columns get mean 0, std 1)."""
     if standardize is None:
         return None
-    if isinstance(standardize, str):
-        dims = [0, *range(2, train_x.dim())]
-        mean = train_x.mean(dim=dims, keepdim=True)[0]
-        return Normalize(mean, train_x.std(dim=dims, keepdim=True)[0].clamp_min(1e-6))
-    mean = torch.where(standardize, train_x.mean(0), 0.0)
-    return Normalize(mean, torch.where(standardize, train_x.std(0).clamp_min(1e-8), 1.0))
+    if isinstance(standardize, str):  # "channels"
+        mean, std = moments(x, rows, [0, *range(2, x.dim())])
+        return Normalize(mean, std.clamp_min(1e-6))
+    mean, std = moments(x, rows, [0])
+    return Normalize(
+        torch.where(standardize, mean, 0.0), torch.where(standardize, std.clamp_min(1e-8), 1.0)
+    )
+
+
+def moments(
+    x: torch.Tensor, rows: torch.Tensor, dims: list[int], chunk: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and sample standard deviation of x[rows] over dims (the row axis first), summed in
+    float64 chunks: x[rows].mean() would first copy the whole split."""
+    total = squares = torch.zeros(())
+    for start in range(0, len(rows), chunk):
+        part = x[rows[start : start + chunk]].double()
+        total = total + part.sum(dim=dims, keepdim=True)
+        squares = squares + part.square().sum(dim=dims, keepdim=True)
+    count = x[:1].numel() * len(rows) // total.numel()
+    mean = total / count
+    variance = (squares - count * mean.square()) / max(count - 1, 1)
+    return mean[0].float(), variance.clamp_min(0).sqrt()[0].float()
 
 
 def fingerprint(data: LabeledData) -> str:
     """A short hash of the examples and labels: two runs with the same value saw the same data."""
     digest = hashlib.sha256()
-    digest.update(data.x.contiguous().numpy().tobytes())
-    digest.update(data.y.numpy().tobytes())
+    # Hashed in place through the buffer protocol: tobytes() would copy the whole data set.
+    digest.update(data.x.contiguous().numpy().data)
+    digest.update(data.y.contiguous().numpy().data)
     return digest.hexdigest()[:12]
 
 
@@ -172,7 +208,7 @@ def build_datamodule(cfg: Any) -> DataModule:
     from tunelab.errors import instantiate
 
     augment = PerSample(instantiate(cfg.augment, _convert_="all")) if cfg.get("augment") else None
-    return DataModule(
+    datamodule = DataModule(
         instantiate(cfg.source, _convert_="all"),
         split=dict(cfg.split),
         batch_size=cfg.batch_size,
@@ -182,3 +218,5 @@ def build_datamodule(cfg: Any) -> DataModule:
         num_workers=cfg.get("num_workers", 0),
         augment=augment,
     )
+    trim_heap()  # the temporaries of reading and standardising, freed but still resident
+    return datamodule

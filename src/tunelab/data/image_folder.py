@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from tunelab.data.labeled import LabeledData
+from tunelab.data.labeled import LabeledData, unit_floats
 from tunelab.errors import DataError
 from tunelab.inputs import image_files, read_image
 
@@ -53,7 +53,7 @@ def load_image_folder(
         if split != "all" and split != "train":
             fixed[split] = torch.arange(start, len(labels))
         start = len(labels)
-    x = torch.stack(images).float() / 255.0
+    x = unit_floats(*(image.unsqueeze(0) for image in images))  # [C, H, W] each
     info: dict[str, object] = {"root": str(base), "classes": classes, "split_folders": split_dirs}
     return LabeledData(
         f"image_folder:{base.name}",

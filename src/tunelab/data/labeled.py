@@ -51,3 +51,14 @@ class LabeledData:
         from tunelab.inputs import inputs_record
 
         return inputs_record(self.raw, self.input_shape)
+
+
+def unit_floats(*parts: torch.Tensor) -> torch.Tensor:
+    """Byte images as one float32 tensor in [0, 1], converted into a single allocation
+    (torch.cat of .float() / 255 parts held three float copies at once)."""
+    x = torch.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=torch.float32)
+    start = 0
+    for part in parts:
+        x[start : start + len(part)] = part
+        start += len(part)
+    return x.div_(255.0)

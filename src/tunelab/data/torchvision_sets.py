@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tunelab.data.labeled import LabeledData
+from tunelab.data.labeled import LabeledData, unit_floats
 from tunelab.errors import DataError
 
 MNIST_FILES = (
@@ -30,7 +30,8 @@ def _missing(folder: Path, files: tuple[str, ...], name: str, data_choice: str) 
 def _with_fixed_test(
     name: str, x_train, y_train, x_test, y_test, classes: list[str], root: Path
 ) -> LabeledData:
-    x = torch.cat([x_train, x_test])
+    """The train and test files as one data set (bytes in, [0, 1] floats out), test fixed."""
+    x = unit_floats(x_train, x_test)
     y = torch.cat([y_train, y_test]).long()
     test = torch.arange(len(y_train), len(y))
     return LabeledData(
@@ -56,9 +57,14 @@ def load_mnist(root: str, download: bool = False, fashion: bool = False) -> Labe
     if not all((raw / f).exists() for f in MNIST_FILES):
         raise _missing(raw, MNIST_FILES, dataset_class.__name__, choice)
     train, test = dataset_class(root, train=True), dataset_class(root, train=False)
-    images = [d.data.unsqueeze(1).float() / 255.0 for d in (train, test)]
     return _with_fixed_test(
-        name, images[0], train.targets, images[1], test.targets, list(train.classes), raw
+        name,
+        train.data.unsqueeze(1),
+        train.targets,
+        test.data.unsqueeze(1),
+        test.targets,
+        list(train.classes),
+        raw,
     )
 
 
@@ -94,9 +100,7 @@ def load_cifar10(root: str, download: bool = False) -> LabeledData:
 def _cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     batch = pickle.loads(path.read_bytes(), encoding="bytes")
     pixels = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return torch.from_numpy(pixels).float() / 255.0, torch.tensor(
-        batch[b"labels"], dtype=torch.int64
-    )
+    return torch.from_numpy(pixels), torch.tensor(batch[b"labels"], dtype=torch.int64)
 
 
 def _download(fetch, name: str) -> None:
