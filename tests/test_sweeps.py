@@ -1,5 +1,6 @@
 """Multirun sweeps land in MLflow as one parent run with a child per trial and a summary."""
 
+import json
 import re
 import statistics
 from pathlib import Path
@@ -28,10 +29,19 @@ def artifacts(client, run_id: str, folder: str) -> set[str]:
 
 
 def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
+    survivors = tmp_path / "survivors.jsonl"
     result, client, parents, children = sweep(
-        tmp_path, "optimizer.lr=1e-3,1e-4", "trainer.max_epochs=2"
+        tmp_path,
+        "optimizer.lr=1e-3,1e-4",
+        "trainer.max_epochs=2",
+        "+hydra.callbacks.probe._target_=tests.memory_probe.SurvivorsAfterJob",
+        f"+hydra.callbacks.probe.out={survivors}",
     )
     assert len(parents) == 1 and len(children) == 2
+    # Each trial's datamodule, classifier and trainer are garbage once it ends: the next
+    # trial never loads its data beside them.
+    jobs = [json.loads(line) for line in survivors.read_text().splitlines()]
+    assert jobs == [{"job": 0, "alive": []}, {"job": 1, "alive": []}]
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     assert re.fullmatch(r"sweep lr \d\d-\d\d \d\d:\d\d:\d\d", parent.info.run_name)

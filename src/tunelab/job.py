@@ -25,6 +25,7 @@ from tunelab.rerun import recorded_source, rerun_tags
 from tunelab.runtime import (
     Terminated,
     imports_frozen_out_of_gc,
+    release_memory,
     stop_signal_name,
     stop_signals_raise,
 )
@@ -90,6 +91,7 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     # FAILED: its summary counts every trial it asked for.
     user_mistake = isinstance(error, UserError) and not in_sweep and not run.training_started
     end_run(run, ended, error, delete=user_mistake)
+    release_memory()  # the next trial of a sweep starts with none of this one's data
     if error is not None:
         job.objective = after_failure(error, ended, cfg, hydra_cfg, in_sweep)
     elif run.run_id:  # not on the other ranks of a distributed job
