@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -35,19 +36,32 @@ def run(
     return wall, stdout
 
 
+class Memory(NamedTuple):
+    """Resident memory (MiB) at one moment: the whole process tree, and the process started
+    (the training process; the rest of the tree is the MLflow writer and launcher workers)."""
+
+    time: float  # unix seconds
+    tree: float
+    process: float
+
+    @property
+    def others(self) -> float:
+        return self.tree - self.process
+
+
 def run_peak(
     args: list[str], root: Path, env: dict | None = None, check: bool = True
 ) -> tuple[float, str, float]:
     """run, and the peak resident memory (MiB) of the whole process tree (the training
     process, the MLflow writer, launcher workers), sampled every 50 ms while it runs."""
     wall, stdout, samples = run_sampled(args, root, env, check)
-    return wall, stdout, max((mib for _, mib in samples), default=0.0)
+    return wall, stdout, max((m.tree for m in samples), default=0.0)
 
 
 def run_sampled(
     args: list[str], root: Path, env: dict | None = None, check: bool = True
-) -> tuple[float, str, list[tuple[float, float]]]:
-    """run, and the resident memory of its process tree every 50 ms: [(unix time, MiB)]."""
+) -> tuple[float, str, list[Memory]]:
+    """run, and the resident memory of its process tree every 50 ms."""
     import threading
 
     import psutil
@@ -63,12 +77,12 @@ def run_sampled(
         stderr=subprocess.PIPE,
         text=True,
     )
-    samples: list[tuple[float, float]] = []
+    samples: list[Memory] = []
 
     def sample() -> None:
-        tree = psutil.Process(process.pid)
+        top = psutil.Process(process.pid)
         while process.poll() is None:
-            samples.append((time.time(), tree_rss_mib(tree)))
+            samples.append(Memory(time.time(), *tree_rss_mib(top)))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -81,21 +95,24 @@ def run_sampled(
     return wall, stdout, samples
 
 
-def tree_rss_mib(process) -> float:
-    """Resident memory of a process and all its descendants, MiB (0 for any gone meanwhile)."""
+def tree_rss_mib(process) -> tuple[float, float]:
+    """Resident memory (MiB) of a process with all its descendants, and of the process alone
+    (0 for any that ended meanwhile)."""
     import contextlib
 
     import psutil
 
-    total = 0
+    total = own = 0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        return 0.0, 0.0
     for member in members:
         with contextlib.suppress(psutil.Error):  # it ended between the listing and the read
-            total += member.memory_info().rss
-    return total / 2**20
+            rss = member.memory_info().rss
+            total += rss
+            own += rss if member is process else 0
+    return total / 2**20, own / 2**20
 
 
 def median_wall(args: list[str], repeats: int, root: Path, check: bool = True) -> float:

@@ -1,13 +1,16 @@
-"""tunelab's train.py against a plain PyTorch loop: training-loop and whole-process time.
+"""tunelab's train.py against a plain PyTorch loop: training-loop and whole-process time, and
+the peak resident memory of each.
 
 python -m benchmarks.overhead [--epochs 2] [--size 60000] [--tiny]
+digits with the default CNN; a generated MNIST-format set of SIZE training images with the MLP
+at batch 64 (the setting of the memory issue).
 """
 
 import argparse
 import json
 import statistics
 
-from benchmarks.common import ROOT, report, run_peak, scratch
+from benchmarks.common import ROOT, report, run_sampled, scratch
 
 
 def generated_mnist(root, size: int) -> None:
@@ -19,9 +22,9 @@ def generated_mnist(root, size: int) -> None:
 
 def tunelab_run(
     root, data_args: list[str], epochs: int, batch_size: int, extra: list[str]
-) -> tuple[float, float, float]:
-    """(whole-process wall, training-loop seconds, peak MiB of the process tree) of one
-    default tunelab run."""
+) -> tuple[float, float, float, float, float]:
+    """(whole-process wall, training-loop seconds, peak MiB of the process tree, of the
+    training process, of the MLflow writer) of one tunelab run."""
     from mlflow import MlflowClient
 
     args = [
@@ -33,21 +36,22 @@ def tunelab_run(
         "print_config=false",
         *extra,
     ]
-    wall, _, peak = run_peak(args, root)
+    wall, _, samples = run_sampled(args, root)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     latest = client.search_runs(
         [client.get_experiment_by_name("tunelab").experiment_id], max_results=1
     )[0]
     loop = sum(m.value for m in client.get_metric_history(latest.info.run_id, "train/epoch_time"))
-    return wall, loop, peak
+    peaks = [max(getattr(m, part) for m in samples) for part in ("tree", "process", "others")]
+    return wall, loop, *peaks
 
 
 def script_run(
-    script: str, root, data: str, epochs: int, batch_size: int
+    script: str, root, data: str, epochs: int, batch_size: int, model: str = "cnn"
 ) -> tuple[float, float, float]:
     """(whole-process wall, loop seconds, peak MiB) of benchmarks/SCRIPT (plain_loop.py,
     lightning_loop.py)."""
-    wall, out, peak = run_peak(
+    wall, out, samples = run_sampled(
         [
             str(ROOT / "benchmarks" / script),
             "--data",
@@ -56,15 +60,18 @@ def script_run(
             str(epochs),
             "--batch-size",
             str(batch_size),
+            "--model",
+            model,
         ],
         root,
     )
+    peak = max(m.tree for m in samples)
     return wall, json.loads(out.strip().splitlines()[-1])["loop_s"], peak
 
 
-def medians(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """(median wall, median loop, median peak MiB) of repeated runs."""
-    return tuple(statistics.median(values) for values in zip(*runs, strict=True))  # type: ignore[return-value]
+def medians(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
+    """The median of each field over repeated runs."""
+    return tuple(statistics.median(values) for values in zip(*runs, strict=True))
 
 
 def measure(
@@ -74,10 +81,12 @@ def measure(
     data_args: list[str],
     epochs: int,
     batch: int,
+    model: str = "cnn",
     extra=(),
     warm=True,
     repeats: int = 1,
 ) -> dict:
+    data_args = [*data_args, f"model={model}"]
     if warm:
         tunelab_run(
             root, data_args, 1, batch, list(extra)
@@ -85,12 +94,14 @@ def measure(
     tunelab, plain, bare = [], [], []
     for _ in range(repeats):  # alternating, so a drifting machine weighs on all alike
         tunelab.append(tunelab_run(root, data_args, epochs, batch, list(extra)))
-        plain.append(script_run("plain_loop.py", root, plain_data, epochs, batch))
+        plain.append(script_run("plain_loop.py", root, plain_data, epochs, batch, model))
         if not extra:  # the bare Lightning loop runs on the CPU only
-            bare.append(script_run("lightning_loop.py", root, plain_data, epochs, batch))
-    (t_wall, t_loop, t_peak), (p_wall, p_loop, p_peak) = medians(tunelab), medians(plain)
+            bare.append(script_run("lightning_loop.py", root, plain_data, epochs, batch, model))
+    (t_wall, t_loop, t_peak, t_process, t_writer) = medians(tunelab)
+    (p_wall, p_loop, p_peak) = medians(plain)
     return {
         "data": name,
+        "model": model,
         "epochs": epochs,
         "batch": batch,
         "plain loop s": p_loop,
@@ -103,13 +114,17 @@ def measure(
         "plain peak MiB": p_peak,
         "tunelab peak MiB": t_peak,
         "peak ratio": t_peak / p_peak,
+        "tunelab training process peak MiB": t_process,
+        "writer peak MiB": t_writer,
     }
 
 
 def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: int = 3) -> None:
     root = scratch()
     rows = [
-        measure("digits", root, "digits", ["data=digits"], epochs, 64, extra, not tiny, repeats)
+        measure(
+            "digits", root, "digits", ["data=digits"], epochs, 64, "cnn", extra, not tiny, repeats
+        )
     ]
     if not tiny:
         generated_mnist(root / "data", size)
@@ -121,7 +136,8 @@ def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: 
                 str(root / "data"),
                 data_args,
                 epochs,
-                128,
+                64,
+                "mlp",
                 extra,
                 repeats=repeats,
             )
@@ -135,7 +151,8 @@ def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: 
             f"included; medians of {repeats} runs each; bare lightning: the plain loop's work "
             "in a LightningModule without metrics, logger, checkpoints or progress bar; "
             "peak: the resident memory of the whole process tree (the MLflow writer "
-            "included), sampled every 50 ms"
+            "included), sampled every 50 ms; the training process and the writer: each "
+            "one's own peak"
         ],
     )
 

@@ -7,7 +7,7 @@ import argparse
 import subprocess
 import sys
 
-SCRIPTS = ["startup", "overhead", "sweep", "tracking", "data_paths", "search", "models"]
+SCRIPTS = ["startup", "overhead", "sweep", "memory", "tracking", "data_paths", "search", "models"]
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

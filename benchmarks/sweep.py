@@ -1,16 +1,43 @@
-"""The fixed cost of a sweep trial beyond its training.
+"""The fixed cost of a sweep trial beyond its training, and a sweep's memory trial by trial.
 
-python -m benchmarks.sweep [--trials 8] [--epochs 3]
+python -m benchmarks.sweep [--trials 8] [--epochs 3] [--size 60000]
 Runs a 2-trial and an N-trial sweep per launcher. The cost of one more trial is the growth in
 wall time minus the growth in training time, per added trial: the interpreter, imports and
 store that every sweep pays once are not in it. (That one-time cost is shown too.)
+Then an N-trial sweep in one process on a generated MNIST-format set of SIZE images (the MLP,
+1 epoch a trial) beside a single run of the same trial: the peak of each trial, which must
+stay flat (sweep_memory.json).
 """
 
 import argparse
 
-from benchmarks.common import ROOT, report, run, run_peak, scratch
+from benchmarks.common import ROOT, Memory, report, run, run_sampled, scratch
 
 LAUNCHERS = {"basic": [], "joblib n_jobs=2": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]}
+
+
+def trials(root, experiment: str) -> list:
+    """The sweep's child runs, in the order they started."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    runs = client.search_runs(
+        [client.get_experiment_by_name(experiment).experiment_id],
+        max_results=1000,
+        order_by=["attributes.start_time ASC"],
+    )
+    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+def trial_peaks(root, experiment: str, samples: list[Memory]) -> list[float]:
+    """The process tree's peak MiB while each trial's run was open, in trial order."""
+    return [
+        max(
+            (m.tree for m in samples if r.info.start_time <= m.time * 1000 <= r.info.end_time),
+            default=0.0,
+        )
+        for r in trials(root, experiment)
+    ]
 
 
 def training_seconds(root, experiment: str) -> float:
@@ -18,10 +45,7 @@ def training_seconds(root, experiment: str) -> float:
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
-    runs = client.search_runs(
-        [client.get_experiment_by_name(experiment).experiment_id], max_results=1000
-    )
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    children = trials(root, experiment)
     return sum(
         sum(m.value for m in client.get_metric_history(r.info.run_id, "train/epoch_time"))
         for r in children
@@ -29,10 +53,11 @@ def training_seconds(root, experiment: str) -> float:
 
 
 def sweep(
-    root, trials: int, epochs: int, launcher: list[str], name: str
-) -> tuple[float, float, float]:
-    """(wall, summed training seconds, peak MiB of the process tree) of one sweep."""
-    rates = ",".join(f"{(i + 1) * 1e-3:g}" for i in range(trials))
+    root, count: int, epochs: int, launcher: list[str], name: str, data: tuple[str, ...] = ()
+) -> tuple[float, float, float, list[float]]:
+    """(wall, summed training seconds, peak MiB of the process tree, each trial's peak) of
+    one sweep."""
+    rates = ",".join(f"{(i + 1) * 1e-3:g}" for i in range(count))
     args = [
         str(ROOT / "train.py"),
         "-m",
@@ -43,9 +68,11 @@ def sweep(
         "print_config=false",
         "callbacks.progress_bar=null",
         *launcher,
+        *data,
     ]
-    wall, _, peak = run_peak(args, root)
-    return wall, training_seconds(root, name), peak
+    wall, _, samples = run_sampled(args, root)
+    peak = max(m.tree for m in samples)
+    return wall, training_seconds(root, name), peak, trial_peaks(root, name, samples)
 
 
 def main(
@@ -56,8 +83,8 @@ def main(
         root = scratch()
         if warm:  # create the store first: its one-time creation is no sweep's cost
             run([str(ROOT / "train.py"), "trainer.max_epochs=1", "print_config=false"], root)
-        small_wall, small_train, small_peak = sweep(root, 2, epochs, LAUNCHERS[name], "small")
-        wall, train, peak = sweep(root, trials, epochs, LAUNCHERS[name], "large")
+        small_wall, small_train, small_peak, _ = sweep(root, 2, epochs, LAUNCHERS[name], "small")
+        wall, train, peak, peaks = sweep(root, trials, epochs, LAUNCHERS[name], "large")
         per_trial = ((wall - small_wall) - (train - small_train)) / (trials - 2)
         rows.append(
             {
@@ -69,6 +96,7 @@ def main(
                 "one-time cost s": small_wall - small_train - 2 * per_trial,
                 "2-trial peak MiB": small_peak,
                 f"{trials}-trial peak MiB": peak,
+                "each trial's peak MiB": " ".join(f"{p:.0f}" for p in peaks),
             }
         )
     report(
@@ -84,10 +112,42 @@ def main(
     )
 
 
+def memory(count: int, size: int) -> None:
+    """A COUNT-trial sweep in one process on SIZE generated images beside one run of a trial."""
+    from benchmarks.overhead import generated_mnist
+
+    root = scratch()
+    generated_mnist(root / "data", size)
+    data = ("data=mnist", f"paths.data_dir={root / 'data'}", "model=mlp", "data.batch_size=64")
+    single_wall, _, single_peak, _ = sweep(root, 1, 1, [], "single", data)
+    wall, _, peak, peaks = sweep(root, count, 1, [], "memory", data)
+    report(
+        "sweep_memory",
+        f"memory of a {count}-trial sweep in one process, {size} generated 28x28 images, MLP",
+        [
+            {
+                "single run peak MiB": single_peak,
+                f"{count}-trial sweep peak MiB": peak,
+                "sweep / single": peak / single_peak,
+                "trial 2..N growth MiB": max(peaks[1:]) - peaks[1],
+                "each trial's peak MiB": " ".join(f"{p:.0f}" for p in peaks),
+                "sweep wall s": wall,
+                "single wall s": single_wall,
+            }
+        ],
+        [
+            "peak: the resident memory of the whole process tree (controller and trial, MLflow "
+            "writer), sampled every 50 ms; a trial's: while its run was open"
+        ],
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--size", type=int, default=60000)
     parser.add_argument("--tiny", action="store_true", help="3 trials of 1 epoch, basic launcher")
     options = parser.parse_args()
     main(*((3, 1, ("basic",), False) if options.tiny else (options.trials, options.epochs)))
+    memory(*((2, 600) if options.tiny else (options.trials, options.size)))

@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
+from benchmarks.run_all import SCRIPTS  # every benchmark `make bench` runs
 from tests.conftest import ROOT
-
-SCRIPTS = ["startup", "overhead", "sweep", "tracking", "data_paths", "search", "models"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
