@@ -10,6 +10,7 @@ stay flat (sweep_memory.json).
 """
 
 import argparse
+import statistics
 
 from benchmarks.common import ROOT, Memory, report, run, run_sampled, scratch
 
@@ -77,15 +78,18 @@ def sweep(
 
 def main(
     trials: int, epochs: int, launchers: tuple[str, ...] = tuple(LAUNCHERS), warm: bool = True
-) -> None:
-    rows = []
+) -> dict[str, tuple]:
+    """The fixed-cost table; each launcher's (1-trial, N-trial) sweep results."""
+    rows, results = [], {}
     for name in launchers:
         root = scratch()
         if warm:  # create the store first: its one-time creation is no sweep's cost
             run([str(ROOT / "train.py"), "trainer.max_epochs=1", "print_config=false"], root)
-        small_wall, small_train, small_peak, _ = sweep(root, 2, epochs, LAUNCHERS[name], "small")
-        wall, train, peak, peaks = sweep(root, trials, epochs, LAUNCHERS[name], "large")
-        per_trial = ((wall - small_wall) - (train - small_train)) / (trials - 2)
+        small = sweep(root, 1, epochs, LAUNCHERS[name], "small")
+        large = sweep(root, trials, epochs, LAUNCHERS[name], "large")
+        results[name] = (small, large)
+        (small_wall, small_train, small_peak, _), (wall, train, peak, peaks) = small, large
+        per_trial = ((wall - small_wall) - (train - small_train)) / (trials - 1)
         rows.append(
             {
                 "launcher": name,
@@ -93,8 +97,8 @@ def main(
                 "sweep wall s": wall,
                 "sum of training s": train,
                 "fixed cost per trial s": per_trial,
-                "one-time cost s": small_wall - small_train - 2 * per_trial,
-                "2-trial peak MiB": small_peak,
+                "one-time cost s": small_wall - small_train - per_trial,
+                "1-trial peak MiB": small_peak,
                 f"{trials}-trial peak MiB": peak,
                 "each trial's peak MiB": " ".join(f"{p:.0f}" for p in peaks),
             }
@@ -104,40 +108,64 @@ def main(
         f"{trials}-trial sweeps of {epochs}-epoch digits runs",
         rows,
         [
-            "fixed cost per trial: (wall - training) growth from a 2-trial to the N-trial sweep, per added trial",
+            "fixed cost per trial: (wall - training) growth from a 1-trial to the N-trial sweep, per added trial",
             "with joblib two trials train at once, so their training seconds overlap in the wall",
             "peak: the resident memory of the whole process tree (controller, writers, "
             "launcher workers), sampled every 50 ms",
         ],
     )
+    return results
 
 
-def memory(count: int, size: int) -> None:
-    """A COUNT-trial sweep in one process on SIZE generated images beside one run of a trial."""
+def memory(count: int, size: int, repeats: int = 3) -> None:
+    """A COUNT-trial sweep in one process on SIZE generated images beside single runs."""
     from benchmarks.overhead import generated_mnist
 
     root = scratch()
     generated_mnist(root / "data", size)
     data = ("data=mnist", f"paths.data_dir={root / 'data'}", "model=mlp", "data.batch_size=64")
-    single_wall, _, single_peak, _ = sweep(root, 1, 1, [], "single", data)
-    wall, _, peak, peaks = sweep(root, count, 1, [], "memory", data)
+    singles = [sweep(root, 1, 1, [], f"single{i}", data) for i in range(repeats)]
+    large = sweep(root, count, 1, [], "memory", data)
+    alone = [  # `python train.py`, no -m: no sweep controller
+        run_sampled([str(ROOT / "train.py"), "trainer.max_epochs=1", *data], root)[2]
+        for _ in range(repeats)
+    ]
+    memory_report(
+        f"{size} generated 28x28 images, MLP",
+        singles,
+        large,
+        statistics.median(max(m.tree for m in samples) for samples in alone),
+    )
+
+
+def memory_report(
+    data: str, singles: list[tuple], large: tuple, alone: float = float("nan")
+) -> None:
+    """Each trial's peak in one process beside the peak of one trial (1-trial sweeps) and of
+    the same run without -m (`alone`)."""
+    wall, _, peak, peaks = large
+    single_peak = statistics.median(s[2] for s in singles)
     report(
         "sweep_memory",
-        f"memory of a {count}-trial sweep in one process, {size} generated 28x28 images, MLP",
+        f"memory of a {len(peaks)}-trial sweep in one process, {data}",
         [
             {
                 "single run peak MiB": single_peak,
-                f"{count}-trial sweep peak MiB": peak,
+                f"{len(peaks)}-trial sweep peak MiB": peak,
                 "sweep / single": peak / single_peak,
+                "run without -m peak MiB": alone,
+                "sweep / run without -m": peak / alone,
+                "median trial / single": statistics.median(peaks) / single_peak,
                 "trial 2..N growth MiB": max(peaks[1:]) - peaks[1],
                 "each trial's peak MiB": " ".join(f"{p:.0f}" for p in peaks),
                 "sweep wall s": wall,
-                "single wall s": single_wall,
+                "single wall s": statistics.median(s[0] for s in singles),
             }
         ],
         [
             "peak: the resident memory of the whole process tree (controller and trial, MLflow "
-            "writer), sampled every 50 ms; a trial's: while its run was open"
+            f"writer), sampled every 50 ms; a trial's: while its run was open; single: median "
+            f"of {len(singles)} one-trial sweeps"
         ],
     )
 
@@ -147,7 +175,13 @@ if __name__ == "__main__":
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--size", type=int, default=60000)
-    parser.add_argument("--tiny", action="store_true", help="3 trials of 1 epoch, basic launcher")
+    parser.add_argument(
+        "--tiny", action="store_true", help="3 trials of 1 epoch, basic launcher, digits only"
+    )
     options = parser.parse_args()
-    main(*((3, 1, ("basic",), False) if options.tiny else (options.trials, options.epochs)))
-    memory(*((2, 600) if options.tiny else (options.trials, options.size)))
+    if options.tiny:  # the memory table from the same digits sweeps
+        small, large = main(3, 1, ("basic",), False)["basic"]
+        memory_report("digits", [small], large)
+    else:
+        main(options.trials, options.epochs)
+        memory(options.trials, options.size)

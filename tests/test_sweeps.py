@@ -39,9 +39,9 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     )
     assert len(parents) == 1 and len(children) == 2
     # Each trial's datamodule, classifier and trainer are garbage once it ends: the next
-    # trial never loads its data beside them.
+    # trial never loads its data beside them; and MLflow stays in the writer process.
     jobs = [json.loads(line) for line in survivors.read_text().splitlines()]
-    assert jobs == [{"job": 0, "alive": []}, {"job": 1, "alive": []}]
+    assert jobs == [{"job": k, "alive": [], "mlflow": False} for k in (0, 1)]
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     assert re.fullmatch(r"sweep lr \d\d-\d\d \d\d:\d\d:\d\d", parent.info.run_name)

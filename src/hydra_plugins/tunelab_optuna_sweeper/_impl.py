@@ -17,7 +17,6 @@ from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_se
 from tunelab.errors import instantiate
 from tunelab.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
 from tunelab.runtime import process_gone, this_process
-from tunelab.tracking.study_summary import log_study_summary
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +143,9 @@ class OptunaSearch:
         if completed:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
+        # Imported at the end: MLflow stays out of this process while the trials run.
+        from tunelab.tracking.study_summary import log_study_summary
+
         log_study_summary(study, self.config, self.sweep_dir)
 
 

@@ -87,6 +87,12 @@ def writer_process() -> WriterProcess:
     return _process
 
 
+def close_writer() -> None:
+    """Let the side process exit once its work is done (a later request starts a new one)."""
+    if _process is not None:
+        _process.close()
+
+
 def open_writer(mode: str) -> Writer:
     """mode: process (the default) or inline (MLflow's calls in this process)."""
     if mode == "inline":

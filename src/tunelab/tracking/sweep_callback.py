@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 class MLflowSweepCallback(Callback):
     """on_multirun_start opens the parent run; on_multirun_end writes its summary and ends it.
 
+    The MLflow work happens in the writer process the trials use (tracking.sweep_run, through
+    RunWriter.call), so the process that runs the trials never imports MLflow.
     A sweep that dies (a trial raising with on_trial_error=stop, Ctrl-C) never reaches
     on_multirun_end, so an exit handler ends the parent then: KILLED on Ctrl-C, FAILED otherwise.
     """
@@ -26,80 +28,61 @@ class MLflowSweepCallback(Callback):
         self.parent_run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from tunelab.redact import mask_logs, mask_text
+        from tunelab.redact import mask_logs
         from tunelab.tracking.identity import sweep_identity
-        from tunelab.tracking.reachable import StoreProblem
-        from tunelab.tracking.stale import end_stale_sweeps
-        from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
         self.config = config
-        try:
-            self.client = open_store(config.tracking.uri)
-        except StoreProblem as problem:
-            uri = config.tracking.uri
-            raise SystemExit(
-                mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {problem}")
-            ) from None
-        self.experiment_id = experiment_id(
-            self.client, config.tracking.experiment, config.tracking.uri
-        )
-        for stale in end_stale_sweeps(self.client, [self.experiment_id]):
-            log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
         overrides = list(config.hydra.overrides.task)
         swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
         identity = sweep_identity(config, overrides, swept)
-        name = clip(identity.name, MAX_RUN_NAME)
         sweep_dir = Path(config.hydra.sweep.dir)
-        self.parent_run_id = self._earlier_parent(sweep_dir)
-        if self.parent_run_id is None:
-            run = self.client.create_run(self.experiment_id, run_name=name)
-            self.parent_run_id = run.info.run_id
-        log_batch(self.client, self.parent_run_id, tags=identity.tags)
+        grid = "optuna" not in str(config.hydra.sweeper.get("_target_", ""))
+        opened = self._call(
+            "open_parent",
+            config.tracking.uri,
+            config.tracking.experiment,
+            identity.name,
+            identity.tags,
+            str(sweep_dir),
+            grid,
+            opening=True,
+        )
+        for stale in opened["stale"]:
+            log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
+        if opened["continued"]:
+            log.info(opened["continued"])
+        self.parent_run_id, self.experiment_id = opened["run_id"], opened["experiment_id"]
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / PARENT_FILE).write_text(self.parent_run_id)
+        (sweep_dir / PARENT_FILE).write_text(str(self.parent_run_id))
         write_swept_keys(sweep_dir, swept)
+        if "BasicLauncher" not in str(config.hydra.launcher.get("_target_", "")):
+            from tunelab.tracking.run import close_writer
+
+            close_writer()  # the trials run elsewhere, with writers of their own
         atexit.register(self._end_unfinished)
         # Between trials (and in a launcher that runs them elsewhere) the stop signals reach
         # this process here; during an in-process trial, its job's handlers record them.
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        log.info("MLflow parent run %s: %s", self.parent_run_id, name)
+        log.info("MLflow parent run %s: %s", self.parent_run_id, identity.name)
 
-    def _earlier_parent(self, sweep_dir: Path) -> str | None:
-        """A sweep run again in an earlier sweep's folder continues that sweep: the same parent
-        (RUNNING again), its finished trials kept, the others resumed in their own runs (a grid
-        sweep; an Optuna study resumes through its storage). None for a new folder."""
-        from mlflow.exceptions import MlflowException
+    def _call(self, function: str, *args: Any, opening: bool = False) -> Any:
+        """tracking.sweep_run.FUNCTION(client, *args) in the writer process; its value."""
+        from tunelab.redact import mask_text
+        from tunelab.tracking.run import open_writer
 
-        from tunelab.tracking.sweep import STOP_FILE, write_earlier_trials
-        from tunelab.tracking.trials import fetch_trials
-
-        parent_file = sweep_dir / PARENT_FILE
-        if not parent_file.exists():
-            return None
-        parent = parent_file.read_text().strip()
-        try:
-            self.client.update_run(parent, status="RUNNING")
-        except MlflowException:  # the earlier parent is not in this store: a new sweep
-            return None
-        (sweep_dir / STOP_FILE).unlink(missing_ok=True)
-        trials = fetch_trials(self.client, self.experiment_id, parent)
-        if "optuna" not in str(self.config.hydra.sweeper.get("_target_", "")):
-            write_earlier_trials(
-                sweep_dir,
-                {
-                    t.tags.get("sweep.trial_overrides", ""): {
-                        "run_id": t.run_id,
-                        "status": t.status,
-                        "objective": t.objective,
-                    }
-                    for t in trials
-                },
+        uri = self.config.tracking.uri
+        writer = open_writer(self.config.tracking.writer)
+        writer.send(("call", f"tunelab.tracking.sweep_run:{function}", uri, *args))
+        ok, value = writer.receive()
+        if not ok and opening:  # the store cannot be used: one line, before any trial
+            raise SystemExit(
+                mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {value}")
             )
-        done = sum(t.status == "FINISHED" for t in trials)
-        log.info("continuing sweep run %s: %d of its %d trials finished", parent, done, len(trials))
-        return parent
+        if not ok:
+            raise RuntimeError(f"the sweep's parent run: {value}")
+        return value
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:
@@ -116,32 +99,31 @@ class MLflowSweepCallback(Callback):
     def _end_unfinished(self) -> None:
         """At exit, a sweep that never reached on_multirun_end: KILLED by a signal (which one is
         tagged), FAILED otherwise."""
-        name = stop_signal_name()
-        if name and self.parent_run_id:
-            self.client.set_tag(
-                self.parent_run_id, "error", f"{name}: the sweep was stopped by a signal"
-            )
-        self._finish("KILLED" if name else "FAILED")
+        self._finish("KILLED" if stop_signal_name() else "FAILED")
 
     def _finish(self, status: str) -> None:
         from tunelab.console import print_run
-        from tunelab.tracking.summary import log_sweep_summary
 
         run_id = self.parent_run_id
         assert run_id is not None  # set by on_multirun_start
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        self._end_running_children()
-        summary = log_sweep_summary(
-            self.client,
+        tracking = self.config.tracking
+        register = (
+            {"name": str(tracking.sweep_model), "alias": str(tracking.sweep_alias)}
+            if status == "FINISHED" and tracking.get("sweep_model")
+            else None
+        )
+        summary, registered = self._call(
+            "finish_parent",
             self.experiment_id,
             run_id,
-            self.config.objective.metric,
-            self.config.objective.mode,
-            sweep_dir / "summary",
+            status,
+            {"metric": self.config.objective.metric, "mode": self.config.objective.mode},
+            str(sweep_dir / "summary"),
             search_lines(self.config),
+            register,
+            stop_signal_name(),
         )
-        registered = self._register_best(summary) if status == "FINISHED" else {}
-        self.client.set_terminated(run_id, status)
         self.parent_run_id = None
         print(
             f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} trials finished, "
@@ -159,40 +141,7 @@ class MLflowSweepCallback(Callback):
         for key, value in registered.items():
             print(f"{key}: {value}")
         print(f"summary in {sweep_dir / 'summary'}")
-        print_run(run_id, self.experiment_id, self.config.tracking.uri, "MLflow parent run")
-
-    def _register_best(self, summary: dict[str, object]) -> dict[str, str]:
-        """The best trial's model as a new version of tracking.sweep_model, the alias moved
-        to it when it beats the current holder; recorded as tags on the parent run."""
-        from tunelab.tracking.models import register_best
-        from tunelab.tracking.store import log_batch
-
-        name, best = self.config.tracking.get("sweep_model"), summary.get("best.run_id")
-        if not name or not best:
-            return {}
-        try:
-            tags = register_best(
-                self.client,
-                str(name),
-                self.config.tracking.sweep_alias,
-                str(best),
-                float(summary["best_objective"]),  # type: ignore[arg-type]
-                self.config.objective.mode,
-            )
-        except Exception as error:  # the sweep's results stand; the parent still ends
-            log.warning("registering the best model failed: %s", error)
-            tags = {"registered_model": f"failed: {type(error).__name__}: {error}"}
-        log_batch(self.client, str(self.parent_run_id), tags=tags)
-        return tags
-
-    def _end_running_children(self) -> None:
-        """Children still RUNNING when the sweep ends were cut off (Ctrl-C, a killed worker)."""
-        running = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}' and attributes.status = 'RUNNING'",
-        )
-        for run in running:
-            self.client.set_terminated(run.info.run_id, "KILLED")
+        print_run(run_id, self.experiment_id, tracking.uri, "MLflow parent run")
 
 
 def search_lines(config: DictConfig) -> dict[str, str]:

@@ -27,8 +27,8 @@ from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch,
 # Tags that say how a run ended (tunelab.job.end_run): a resumed run drops them.
 ENDING_TAGS = {"error", "pruned", "pruned.reason"}
 
-# The requests a TrackedRun waits on: answered (True, value) or (False, the error message).
-ANSWERED = ("start", "end")
+# The requests a caller waits on: answered (True, value) or (False, the error message).
+ANSWERED = ("start", "end", "call")
 
 
 class RunWriter:
@@ -62,7 +62,7 @@ class RunWriter:
     def handle(self, request: tuple) -> tuple[bool, Any] | None:
         """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
         kind, *args = request
-        if kind != "start" and not self.run_id:  # the run never started: nothing to write
+        if kind not in ("start", "call") and not self.run_id:  # the run never started
             self.pending = []
             return (True, []) if kind in ANSWERED else None
         try:
@@ -113,6 +113,15 @@ class RunWriter:
             log_batch(self.client, self.run_id, params=params, tags=tags)
         self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
         return self.run_id, experiment_
+
+    def call(self, function: str, uri: str, *args: Any) -> Any:
+        """`module:function`(client of `uri`, *args): MLflow work for a process that keeps
+        MLflow out of its own memory (a sweep's parent run: tracking.sweep_run). It leaves
+        the current run, if any, as it is."""
+        module, name = function.split(":")
+        if uri not in self.clients:
+            self.clients[uri] = open_store(uri)
+        return getattr(importlib.import_module(module), name)(self.clients[uri], *args)
 
     def watch_system(self, seconds: float, resumed: bool) -> None:
         """MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network,
