@@ -66,8 +66,10 @@ def mask_saved_configs(folder: str | Path) -> None:
     overrides.yaml in a job's folder; multirun.yaml in a sweep's)."""
     import yaml
 
+    # libyaml's loader where PyYAML has it: hydra.yaml takes 40 ms in pure Python, per trial.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for file in [*Path(folder).glob(".hydra/*.yaml"), *Path(folder).glob("multirun.yaml")]:
-        saved = yaml.safe_load(file.read_text())
+        saved = yaml.load(file.read_text(), Loader=loader)  # noqa: S506  (a safe loader)
         masked = mask_config(saved)
         if masked != saved:
             file.write_text(yaml.safe_dump(masked, sort_keys=False))
