@@ -63,12 +63,19 @@ def rss():
 """
 
 
-def account(steps: dict[str, str], process: str, data: str, uri: str) -> list[dict]:
-    """Run the steps in order in one fresh interpreter: each one's RSS growth."""
+def start(steps: dict[str, str], data: str, uri: str) -> subprocess.Popen:
+    """A fresh interpreter running the steps in order, printing its RSS after each."""
     code = PROBE.format(data=data, uri=uri) + "".join(f"{c}\nrss()\n" for c in steps.values())
-    out = subprocess.run(
-        [PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.Popen(
+        [PYTHON, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def account(steps: dict[str, str], process: str, running: subprocess.Popen) -> list[dict]:
+    """Each step's RSS growth, read from the interpreter `start` ran them in."""
+    out, err = running.communicate()
+    if running.returncode:
+        raise RuntimeError(err[-3000:])
     sizes = [float(line) for line in out.strip().splitlines()[-len(steps) :]]
     return [
         {"process": process, "step": name, "MiB": after - before, "RSS MiB": after}
@@ -82,8 +89,11 @@ def main(size: int) -> None:
     root = scratch()
     generated_mnist(root / "data", size)
     uri = f"sqlite:///{root}/mlflow.db"
-    rows = account(TRAINING_STEPS, "training", str(root / "data"), uri)
-    rows += account(WRITER_STEPS, "MLflow writer", str(root / "data"), uri)
+    # Side by side, as a run has them (each process's own growth is what is measured).
+    training = start(TRAINING_STEPS, str(root / "data"), uri)
+    writer = start(WRITER_STEPS, str(root / "data"), uri)
+    rows = account(TRAINING_STEPS, "training", training)
+    rows += account(WRITER_STEPS, "MLflow writer", writer)
     report(
         "memory",
         f"where the resident memory goes, {size} generated 28x28 images, MLP",

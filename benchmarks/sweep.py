@@ -176,11 +176,11 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--size", type=int, default=60000)
     parser.add_argument(
-        "--tiny", action="store_true", help="3 trials of 1 epoch, basic launcher, digits only"
+        "--tiny", action="store_true", help="2 trials of 1 epoch, basic launcher, digits only"
     )
     options = parser.parse_args()
     if options.tiny:  # the memory table from the same digits sweeps
-        small, large = main(3, 1, ("basic",), False)["basic"]
+        small, large = main(2, 1, ("basic",), False)["basic"]
         memory_report("digits", [small], large)
     else:
         main(options.trials, options.epochs)
