@@ -3,6 +3,7 @@
 import atexit
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ class MLflowSweepCallback(Callback):
         identity = sweep_identity(config, overrides, swept)
         sweep_dir = Path(config.hydra.sweep.dir)
         grid = "optuna" not in str(config.hydra.sweeper.get("_target_", ""))
-        opened = self._call(
+        in_process = "BasicLauncher" in str(config.hydra.launcher.get("_target_", ""))
+        answer = self._ask(
             "open_parent",
             config.tracking.uri,
             config.tracking.experiment,
@@ -46,8 +48,13 @@ class MLflowSweepCallback(Callback):
             identity.tags,
             str(sweep_dir),
             grid,
-            opening=True,
         )
+        if in_process:  # the first trial's imports, while the writer imports MLflow
+            from tunelab.runtime import imports_frozen_out_of_gc
+
+            with imports_frozen_out_of_gc():
+                import tunelab.train  # noqa: F401
+        opened = answer(opening=True)
         for stale in opened["stale"]:
             log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
         if opened["continued"]:
@@ -56,7 +63,7 @@ class MLflowSweepCallback(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(str(self.parent_run_id))
         write_swept_keys(sweep_dir, swept)
-        if "BasicLauncher" not in str(config.hydra.launcher.get("_target_", "")):
+        if not in_process:
             from tunelab.tracking.run import close_writer
 
             close_writer()  # the trials run elsewhere, with writers of their own
@@ -67,22 +74,27 @@ class MLflowSweepCallback(Callback):
         signal.signal(signal.SIGTERM, self._on_signal)
         log.info("MLflow parent run %s: %s", self.parent_run_id, identity.name)
 
-    def _call(self, function: str, *args: Any, opening: bool = False) -> Any:
-        """tracking.sweep_run.FUNCTION(client, *args) in the writer process; its value."""
+    def _ask(self, function: str, *args: Any) -> Callable[..., Any]:
+        """Have the writer process call tracking.sweep_run.FUNCTION(client, *args); the
+        function that waits for its value."""
         from tunelab.redact import mask_text
         from tunelab.tracking.run import open_writer
 
         uri = self.config.tracking.uri
         writer = open_writer(self.config.tracking.writer)
         writer.send(("call", f"tunelab.tracking.sweep_run:{function}", uri, *args))
-        ok, value = writer.receive()
-        if not ok and opening:  # the store cannot be used: one line, before any trial
-            raise SystemExit(
-                mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {value}")
-            )
-        if not ok:
-            raise RuntimeError(f"the sweep's parent run: {value}")
-        return value
+
+        def answer(opening: bool = False) -> Any:
+            ok, value = writer.receive()
+            if not ok and opening:  # the store cannot be used: one line, before any trial
+                raise SystemExit(
+                    mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {value}")
+                )
+            if not ok:
+                raise RuntimeError(f"the sweep's parent run: {value}")
+            return value
+
+        return answer
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_run_id is None:
@@ -113,7 +125,7 @@ class MLflowSweepCallback(Callback):
             if status == "FINISHED" and tracking.get("sweep_model")
             else None
         )
-        summary, registered = self._call(
+        summary, registered = self._ask(
             "finish_parent",
             self.experiment_id,
             run_id,
@@ -123,7 +135,7 @@ class MLflowSweepCallback(Callback):
             search_lines(self.config),
             register,
             stop_signal_name(),
-        )
+        )()
         self.parent_run_id = None
         print(
             f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} trials finished, "
