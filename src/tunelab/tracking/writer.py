@@ -278,7 +278,6 @@ class InlineWriter:
         return self.replies.popleft()
 
 
-
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     writer = RunWriter()
     while True:
