@@ -32,7 +32,7 @@ def run(
     args: list[str], root: Path, env: dict | None = None, check: bool = True
 ) -> tuple[float, str]:
     """(wall seconds, stdout) of `python ARGS` with outputs and the MLflow store under root."""
-    wall, stdout, _ = run_peak(args, root, env, check)
+    wall, stdout, _ = run_sampled(args, root, env, check)
     return wall, stdout
 
 
@@ -47,15 +47,6 @@ class Memory(NamedTuple):
     @property
     def others(self) -> float:
         return self.tree - self.process
-
-
-def run_peak(
-    args: list[str], root: Path, env: dict | None = None, check: bool = True
-) -> tuple[float, str, float]:
-    """run, and the peak resident memory (MiB) of the whole process tree (the training
-    process, the MLflow writer, launcher workers), sampled every 50 ms while it runs."""
-    wall, stdout, samples = run_sampled(args, root, env, check)
-    return wall, stdout, max((m.tree for m in samples), default=0.0)
 
 
 def run_sampled(
