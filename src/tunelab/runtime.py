@@ -1,6 +1,7 @@
 """The Python interpreter around a job: garbage collection and memory, its rank, signals, exit."""
 
 import atexit
+import functools
 import gc
 import os
 import socket
@@ -9,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 @contextmanager
@@ -55,11 +56,17 @@ def trim_heap() -> None:
     freed: about 90 MB on a 60,000-image set (measured). malloc_trim returns them. A no-op
     where the C library has no malloc_trim (macOS, musl).
     """
+    with suppress(OSError, AttributeError):
+        _libc().malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, looked up once: find_library runs `ldconfig -p` in a subprocess."""
     import ctypes
     import ctypes.util
 
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def started_as_script(script: str) -> bool:
