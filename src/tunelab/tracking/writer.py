@@ -94,9 +94,7 @@ class RunWriter:
         tags updated; its params stay as first logged: MLflow refuses a changed value)."""
         self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
         self.uri = uri
-        if uri not in self.clients:  # a problem in seconds, not after MLflow's minutes of retries
-            self.clients[uri] = open_store(uri)
-        self.client = self.clients[uri]
+        self.client = self.store(uri)
         self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
         if resume_run_id:
             self.client.update_run(resume_run_id, status="RUNNING")
@@ -119,9 +117,14 @@ class RunWriter:
         MLflow out of its own memory (a sweep's parent run: tracking.sweep_run). It leaves
         the current run, if any, as it is."""
         module, name = function.split(":")
+        return getattr(importlib.import_module(module), name)(self.store(uri), *args)
+
+    def store(self, uri: str) -> MlflowClient:
+        """The client of `uri`, opened once per process (checked: a problem in seconds, not
+        after MLflow's minutes of retries)."""
         if uri not in self.clients:
             self.clients[uri] = open_store(uri)
-        return getattr(importlib.import_module(module), name)(self.clients[uri], *args)
+        return self.clients[uri]
 
     def watch_system(self, seconds: float, resumed: bool) -> None:
         """MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network,
