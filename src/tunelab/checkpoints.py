@@ -119,3 +119,16 @@ def load_classifier(
     network.eval()
     preprocess = Preprocess.from_recipe(recipe)
     return TrainedClassifier(network, list(recipe["classes"]), preprocess, config, recipe)
+
+
+def save_classifier(
+    network: nn.Module, model: TrainedClassifier, cfg_model: dict[str, Any], path: Path
+) -> Path:
+    """A network derived from `model` (pruned, with its model config `cfg_model`) as a tunelab
+    checkpoint that load_classifier reads back: the same recipe, the new architecture."""
+    config = {**model.config, "model": cfg_model}
+    recipe = {**model.recipe, "config": config}
+    state = {NETWORK_PREFIX + k: v.detach().clone() for k, v in network.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state, "tunelab": recipe}, path)
+    return path

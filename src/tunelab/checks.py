@@ -57,7 +57,11 @@ NUMBERS: dict[str, type] = {
 
 
 def _types(cfg: DictConfig) -> Iterator[str]:
-    for key, kind in NUMBERS.items():
+    yield from _numbers(cfg, NUMBERS)
+
+
+def _numbers(cfg: DictConfig, numbers: dict[str, type]) -> Iterator[str]:
+    for key, kind in numbers.items():
         value = OmegaConf.select(cfg, key, default=None)
         allowed = (int,) if kind is int else (int, float)
         if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
@@ -244,4 +248,60 @@ def eval_config_error(cfg: DictConfig) -> str | None:
         return "mode=predict needs input=PATH: an image folder or a CSV file"
     if cfg.mode == "predict" and not Path(cfg.input).exists():
         return f"input {cfg.input} does not exist: set input= to an image folder or a CSV file"
+    return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)
+
+
+# What export.py can make (tunelab.export.VARIANTS, named here so the check imports no torch).
+EXPORT_VARIANTS = ("onnx", "pt2", "int8_dynamic", "int8_static", "pruned", "channels")
+# Each variant's metrics in the export run, as VARIANT/NAME; one can be a sweep's objective.
+EXPORT_METRICS = ("test_acc", "test_f1", "size_kib", "gzip_kib", "size_ratio", "nonzero")
+EXPORT_NUMBERS: dict[str, type] = {
+    "export.finetune_epochs": int,
+    "export.tolerance": float,
+    "prune.sparsity": float,
+    "prune.channels": float,
+    "quantize.calibration_batches": int,
+    "latency.repeats": int,
+    "latency.warmup": int,
+}
+EXPORT_EXTRA = ("onnx", "onnxruntime", "onnxscript")  # the `export` extra in pyproject.toml
+
+
+def export_config_error(cfg: DictConfig) -> str | None:
+    """What export.py can tell from its config alone, before torch and MLflow are imported."""
+    import importlib.util
+
+    if missing := [m for m in EXPORT_EXTRA if importlib.util.find_spec(m) is None]:
+        return (
+            f"python export.py needs {', '.join(missing)}: install the export extra, "
+            "pip install -e '.[export]' (make installs it)"
+        )
+    if problem := next(_numbers(cfg, EXPORT_NUMBERS), None):
+        return problem
+    if unset := [k for k in EXPORT_NUMBERS if OmegaConf.select(cfg, k) is None]:
+        return f"{unset[0]}=null: must be a number"
+    variants = list(cfg.export.variants or [])
+    if unknown := [v for v in variants if v not in EXPORT_VARIANTS]:
+        return f"export.variants: unknown {', '.join(map(str, unknown))}; choose from {', '.join(EXPORT_VARIANTS)}"
+    if not variants:
+        return f"export.variants is empty: name at least one of {', '.join(EXPORT_VARIANTS)}"
+    for key in ("prune.sparsity", "prune.channels"):
+        if not 0 <= OmegaConf.select(cfg, key) < 1:
+            return f"{key}={OmegaConf.select(cfg, key)}: must be in [0, 1) (the fraction removed)"
+    if cfg.export.finetune_epochs < 0:
+        return (
+            f"export.finetune_epochs={cfg.export.finetune_epochs}: must be >= 0 (0: no fine-tune)"
+        )
+    if cfg.latency.repeats < 1 or cfg.latency.warmup < 0 or not cfg.latency.batch_sizes:
+        return "latency: repeats must be >= 1, warmup >= 0, batch_sizes a list of sizes"
+    if bad := [b for b in cfg.latency.batch_sizes if type(b) is not int or b < 1]:
+        return f"latency.batch_sizes: {bad[0]} is not a batch size (a whole number >= 1)"
+    variant, _, metric = str(cfg.objective.metric).partition("/")
+    if variant not in EXPORT_VARIANTS or metric not in EXPORT_METRICS:
+        return (
+            f"objective.metric={cfg.objective.metric}: name VARIANT/METRIC, a variant of "
+            f"{', '.join(EXPORT_VARIANTS)} and a metric of {', '.join(EXPORT_METRICS)}"
+        )
+    if cfg.objective.mode not in ("min", "max"):
+        return f"objective.mode={cfg.objective.mode}: choose min or max"
     return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)

@@ -101,4 +101,6 @@ def quiet_library_noise() -> None:
     logging.getLogger(lightning.__name__).handlers.clear()
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropNoise())
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MLflow's store migrations; the ONNX exporter's pass-by-pass report (torch.onnx).
+    for name in ("mlflow", "onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -79,9 +79,15 @@ def predict_inputs(
 
 @contextmanager
 def evaluation_run(
-    client: MlflowClient, cfg: DictConfig, model: TrainedClassifier, kind: str, tags: dict
+    client: MlflowClient,
+    cfg: DictConfig,
+    model: TrainedClassifier,
+    kind: str,
+    tags: dict,
+    sweep: tuple[str, str] | None = None,
 ) -> Iterator[str]:
-    """A run in the source run's experiment, tagged with it; FINISHED, or FAILED on an error."""
+    """A run in the source run's experiment, tagged with it; FINISHED, or FAILED on an error.
+    sweep: (parent run id, trial name) of a multirun's trial, a child in its parent's experiment."""
     source = model.recipe.get("run_id")
     source_run = source_run_or_none(client, source)
     if source_run is not None:
@@ -96,7 +102,12 @@ def evaluation_run(
         "tunelab.source_run": source or "unknown",
         "mlflow.note.content": description(kind, source, name),
     }
-    run = client.create_run(experiment, run_name=f"{kind}-{name}", tags={**tags, **links})
+    run_name = f"{kind}-{name}"
+    if sweep is not None:
+        parent, run_name = sweep
+        experiment = client.get_run(parent).info.experiment_id
+        links["mlflow.parentRunId"] = parent
+    run = client.create_run(experiment, run_name=run_name, tags={**tags, **links})
     try:
         yield run.info.run_id
     except BaseException as error:
@@ -116,5 +127,5 @@ def source_run_or_none(client: MlflowClient, run_id: str | None) -> Any:
 
 
 def description(kind: str, source: str | None, name: str) -> str:
-    what = "Evaluation" if kind == "eval" else "Predictions"
+    what = {"eval": "Evaluation", "predict": "Predictions", "export": "Exported files"}[kind]
     return f"{what} of the model trained by run {name} ({source or 'not tracked here'})."

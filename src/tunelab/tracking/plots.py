@@ -4,7 +4,7 @@ all trials; for evaluations, the confusion matrix and ROC curves."""
 import math
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -182,4 +182,41 @@ def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: 
     axis.set_ylabel("true positive rate")
     _title(axis, "ROC, one class against the rest (test)")
     axis.legend(loc="lower right", ncol=2 if len(classes) > 10 else 1)
+    return _save(figure, path)
+
+
+class Point(NamedTuple):
+    """An exported variant in a trade-off plot."""
+
+    label: str  # what tells it apart within its group (an export sweep: the trial's values)
+    size_kib: float
+    nonzero: float
+    accuracy: float
+    group: str  # its variant: one colour
+
+
+def tradeoff_plot(points: list[Point], path: Path, title: str) -> Path:
+    """Test accuracy against file size and against non-zero parameters (global pruning zeroes
+    weights but keeps the file's size), a colour per variant."""
+    figure, axes = plt.subplots(1, 2, sharey=True, figsize=(14, 6))
+    groups = list(dict.fromkeys(p.group for p in points))
+    for axis, x, label in (
+        (axes[0], "size_kib", "file size (KiB)"),
+        (axes[1], "nonzero", "non-zero parameters"),
+    ):
+        for group in groups:
+            mine = [(getattr(p, x), p.accuracy, p.label) for p in points if p.group == group]
+            axis.scatter([m[0] for m in mine], [m[1] for m in mine], s=70, alpha=0.85, label=group)
+            if len({m[:2] for m in mine}) > 1:  # the trials moved it: say which is which
+                for xy_label in mine:
+                    axis.annotate(
+                        xy_label[2], xy_label[:2], textcoords="offset points", xytext=(6, 4)
+                    )
+        values = [float(getattr(p, x)) for p in points]
+        if values and min(values) > 0 and max(values) / min(values) >= 10:
+            axis.set_xscale("log")
+        axis.set_xlabel(label)
+    axes[0].set_ylabel("test accuracy")
+    axes[1].legend(loc="best")
+    figure.suptitle(title)
     return _save(figure, path)

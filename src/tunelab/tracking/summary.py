@@ -7,7 +7,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from tunelab.tracking.plots import objective_vs_param, validation_curves
+from tunelab.tracking.plots import Point, objective_vs_param, tradeoff_plot, validation_curves
 from tunelab.tracking.store import log_batch
 from tunelab.tracking.sweep import short_value
 from tunelab.tracking.trials import (
@@ -58,8 +58,13 @@ def log_sweep_summary(
         safe = key.replace("/", "_").replace(".", "_")
         path = folder / f"objective_vs_{safe}.png"
         objective_vs_param(trials, key, f"{metric}_best", path, best, key in logged)
-    curves = folder / "validation_curves.png"
-    validation_curves(client, trials, metric, swept_keys(trials), curves, best)
+    if points := variant_points(trials):  # an export sweep: no epochs, variants
+        tradeoff_plot(
+            points, folder / "tradeoff.png", "test accuracy against file size, every trial"
+        )
+    else:
+        curves = folder / "validation_curves.png"
+        validation_curves(client, trials, metric, swept_keys(trials), curves, best)
     client.log_artifacts(parent_run_id, str(folder), "sweep")
 
     counts = {s: sum(t.status == s for t in trials) for s in ("FINISHED", "FAILED", "KILLED")}
@@ -85,6 +90,24 @@ def log_sweep_summary(
     log_batch(client, parent_run_id, metrics=metrics, params=params, tags={NOTE: note})
     log_batch(client, parent_run_id, metrics=objective_by_trial(trials))
     return {**metrics, **params}
+
+
+def variant_points(trials: list[Trial]) -> list[Point]:
+    """(trial's swept values, KiB, non-zero, accuracy, variant) of every variant every export
+    trial logged (tunelab.export_job: VARIANT/size_kib, /nonzero, /test_acc)."""
+    keys = swept_keys(trials)
+    points = []
+    for trial in trials:
+        label = (
+            " ".join(short_value(trial.overrides.get(k, "")) for k in keys) or f"#{trial.number}"
+        )
+        for name, size in trial.metrics.items():
+            variant, _, what = name.partition("/")
+            accuracy = trial.metrics.get(f"{variant}/test_acc")
+            nonzero = trial.metrics.get(f"{variant}/nonzero")
+            if what == "size_kib" and accuracy is not None and nonzero is not None:
+                points.append(Point(label, size, nonzero, accuracy, variant))
+    return points
 
 
 NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its page

@@ -15,6 +15,9 @@ from tunelab.tracking.sweep import PARENT_FILE, swept_keys, write_swept_keys
 
 log = logging.getLogger(__name__)
 
+# The module each entry point's trials run (hydra.job.name: the script's name).
+TASKS = {"train": "tunelab.train", "export": "tunelab.export"}
+
 
 class MLflowSweepCallback(Callback):
     """on_multirun_start opens the parent run; on_multirun_end writes its summary and ends it.
@@ -49,11 +52,14 @@ class MLflowSweepCallback(Callback):
             str(sweep_dir),
             grid,
         )
-        if in_process:  # the first trial's imports, while the writer imports MLflow
+        task = TASKS.get(config.hydra.job.name)
+        if in_process and task:  # the first trial's imports, while the writer imports MLflow
+            import importlib
+
             from tunelab.runtime import imports_frozen_out_of_gc
 
             with imports_frozen_out_of_gc():
-                import tunelab.train  # noqa: F401
+                importlib.import_module(task)
         opened = answer(opening=True)
         for stale in opened["stale"]:
             log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)

@@ -25,6 +25,7 @@ class Trial:
     epochs: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     name: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)  # each metric's last value
 
     @property
     def overrides_text(self) -> str:
@@ -55,6 +56,7 @@ def fetch_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -
                 epochs=None if epochs is None else int(epochs),
                 tags=tags,
                 name=run.info.run_name or "",
+                metrics=dict(metrics),
             )
         )
     return sorted(trials, key=lambda t: t.number)
@@ -138,13 +140,14 @@ def to_csv(rows: list[dict[str, object]]) -> str:
     return out.getvalue()
 
 
-def to_markdown(rows: list[dict[str, object]]) -> str:
+def to_markdown(rows: list[dict[str, object]], number: str = ".4f") -> str:
+    """A Markdown table of the rows; floats in the `number` format."""
     if not rows:
         return "(no trials)\n"
     header = list(rows[0])
 
     def cell(value: object) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
+        return format(value, number) if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(row[k]) for k in header) + " |" for row in rows]

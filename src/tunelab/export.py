@@ -1,0 +1,208 @@
+"""The export task: the model as files that serve it, compressed variants of it, each checked
+against the PyTorch network it came from and measured on the test split.
+
+Every variant is an ONNX file run by ONNX Runtime except `pt2`, a PyTorch exported program:
+  onnx          the float model
+  pt2           the float model as torch.export's program
+  int8_dynamic  int8 weights, activations quantized at run time (ONNX Runtime)
+  int8_static   int8 weights and activations, calibrated on training batches (ONNX Runtime)
+  pruned        global magnitude pruning at prune.sparsity, then export.finetune_epochs
+  channels      structured pruning: prune.channels of each layer's channels removed, then
+                export.finetune_epochs
+The job around it (tunelab.export_job) selects the model and logs the run.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from tunelab.checkpoints import TrainedClassifier, save_classifier
+from tunelab.models import build_network
+from tunelab.ship import measure
+from tunelab.ship.finetune import finetune
+from tunelab.ship.formats import (
+    Shipped,
+    load_program,
+    onnx_session,
+    run_onnx,
+    shipped,
+    write_onnx,
+    write_program,
+)
+from tunelab.ship.prune import make_permanent, prune_global, prune_structured
+from tunelab.ship.quantize import quantize_dynamic, quantize_static
+
+
+@dataclass
+class Variant:
+    """A shipped file, how it runs, and the PyTorch network it was made from."""
+
+    name: str
+    path: Path
+    runtime: str  # onnxruntime | pytorch: what runs the file
+    predict: measure.Predict
+    source: Shipped  # the PyTorch network it was made from (its non-zero weights, its eager speed)
+    exact: bool  # a float export: must match `source` within export.tolerance
+
+
+def export(
+    cfg: DictConfig, model: TrainedClassifier, datamodule: Any, folder: Path
+) -> list[dict[str, Any]]:
+    """Each variant of cfg.export.variants written to `folder`, checked and measured; a row each."""
+    x, y = test_examples(datamodule)
+    example = torch.from_numpy(x[:2])
+    metadata = file_metadata(model)
+    float_model = shipped(model.network, model.recipe)
+    float_onnx = write_onnx(float_model, example, folder / "model.onnx", metadata)
+    wanted = list(cfg.export.variants)
+    variants = []
+    if "onnx" in wanted:
+        variants.append(onnx_variant("onnx", float_onnx, float_model, exact=True))
+    if "pt2" in wanted:
+        program = write_program(float_model, example, folder / "model.pt2")
+        loaded = load_program(program)
+        variants.append(
+            Variant("pt2", program, "pytorch", measure.torch_predict(loaded), float_model, True)
+        )
+    if "int8_dynamic" in wanted:
+        path = quantize_dynamic(float_onnx, folder / "model.int8_dynamic.onnx", cfg.quantize)
+        variants.append(onnx_variant("int8_dynamic", path, float_model, exact=False))
+    if "int8_static" in wanted:
+        batches = calibration_batches(datamodule, cfg.quantize.calibration_batches)
+        path = quantize_static(float_onnx, folder / "model.int8_static.onnx", cfg.quantize, batches)
+        variants.append(onnx_variant("int8_static", path, float_model, exact=False))
+    if "pruned" in wanted:
+        network = prune_global(model.network, cfg.prune.sparsity)
+        network = make_permanent(
+            finetune(network, datamodule, model.config, cfg.export.finetune_epochs)
+        )
+        variants.append(
+            pruned_variant("pruned", network, model, model.config["model"], folder, example)
+        )
+    if "channels" in wanted:
+        network, cfg_model = prune_structured(
+            model.network, model.config["model"], cfg.prune.channels, network_builder(model)
+        )
+        network = finetune(network, datamodule, model.config, cfg.export.finetune_epochs)
+        variants.append(pruned_variant("channels", network, model, cfg_model, folder, example))
+    return [
+        measure_variant(v, x, y, cfg.export.tolerance, cfg.latency, float_onnx) for v in variants
+    ]
+
+
+def test_examples(datamodule: Any) -> tuple[np.ndarray, torch.Tensor]:
+    """The test split as the data source returns it (a shipped file's input) and its labels."""
+    rows = datamodule.index["test"].cpu()  # a fine-tune on a GPU moved the indices there
+    return datamodule.data.x[rows].numpy().astype(np.float32), datamodule.data.y[rows]
+
+
+def calibration_batches(datamodule: Any, count: int) -> list[np.ndarray]:
+    """The first `count` batches of the training split, as a shipped file takes them."""
+    rows = datamodule.index["train"].cpu()
+    size = datamodule.batch_size
+    x = datamodule.data.x
+    return [x[rows[i : i + size]].numpy() for i in range(0, min(len(rows), count * size), size)]
+
+
+def file_metadata(model: TrainedClassifier) -> dict[str, Any]:
+    """What a user of the file needs to know, stored in it (readable with ONNX Runtime)."""
+    image = model.preprocess.is_image
+    return {
+        "classes": model.classes,
+        "input_shape": list(model.preprocess.input_shape),
+        "input": (
+            "images, float32 in [0, 1], [batch, channels, height, width]"
+            if image
+            else f"a table, float32 [batch, columns]; columns: {list(model.preprocess.raw['columns'])}"
+        ),
+        "output": "class probabilities [batch, classes]",
+        "source_run": model.recipe.get("run_id"),
+    }
+
+
+def network_builder(model: TrainedClassifier):
+    """A model config -> a network sized for this model's data (its input shape, classes)."""
+    config = model.config
+
+    def build(cfg_model: dict[str, Any]) -> nn.Module:
+        return build_network(
+            cfg_model,
+            tuple(model.recipe["input_shape"]),
+            len(model.classes),
+            dropout=config["regularization"]["dropout"],
+        ).eval()
+
+    return build
+
+
+def onnx_variant(name: str, path: Path, source: Shipped, exact: bool) -> Variant:
+    session = onnx_session(path)
+    return Variant(name, path, "onnxruntime", lambda x: run_onnx(session, x), source, exact)
+
+
+def pruned_variant(
+    name: str,
+    network: nn.Module,
+    model: TrainedClassifier,
+    cfg_model: dict[str, Any],
+    folder: Path,
+    example: torch.Tensor,
+) -> Variant:
+    """A pruned network as an ONNX file, and as a tunelab checkpoint that eval.py reads."""
+    module = shipped(network.eval(), model.recipe)
+    path = write_onnx(module, example, folder / f"model.{name}.onnx", file_metadata(model))
+    save_classifier(network, model, cfg_model, folder / f"model.{name}.ckpt")
+    return onnx_variant(name, path, module, exact=True)
+
+
+def measure_variant(
+    variant: Variant,
+    x: np.ndarray,
+    y: torch.Tensor,
+    tolerance: float,
+    cfg_latency: DictConfig,
+    float_onnx: Path,
+) -> dict[str, Any]:
+    """One row of the table: the file, its parameters, its accuracy, its latency."""
+    probabilities = measure.probabilities(variant.predict, x)
+    source = measure.torch_predict(variant.source)
+    expected = measure.probabilities(source, x)
+    difference = float(np.abs(probabilities - expected).max())
+    agree = float((probabilities.argmax(1) == expected.argmax(1)).mean())
+    if variant.exact and (difference > tolerance or agree < 1.0):
+        raise RuntimeError(
+            f"{variant.path.name} does not match its PyTorch model on the test split: max "
+            f"|probability difference| {difference:.2e} (export.tolerance={tolerance}), "
+            f"{agree:.2%} of predicted classes agree"
+        )
+    size, gzipped = measure.file_kib(variant.path)
+    params, nonzero = measure.parameter_counts(variant.source.network)
+    row: dict[str, Any] = {
+        "variant": variant.name,
+        "file": variant.path.name,
+        "size_kib": size,
+        "gzip_kib": gzipped,
+        "size_ratio": size / measure.file_kib(float_onnx)[0],
+        "params": params,
+        "nonzero": nonzero,
+        **measure.test_metrics(probabilities, y),
+        "agree": agree,
+        "max_diff": difference,
+    }
+    for batch_size in cfg_latency.batch_sizes:
+        batch = measure.batch_of(x, batch_size)
+        timed = {variant.runtime: variant.predict}
+        if variant.runtime == "onnxruntime" and variant.exact:  # its float PyTorch twin
+            timed["pytorch"] = source
+        for runtime in ("onnxruntime", "pytorch"):
+            row[f"b{batch_size}_ms_{runtime}"] = (
+                measure.latency_ms(timed[runtime], batch, cfg_latency.repeats, cfg_latency.warmup)
+                if runtime in timed
+                else float("nan")
+            )
+    return row
