@@ -1,0 +1,276 @@
+"""python export.py: each format matches the PyTorch model, quantized and pruned variants keep
+their accuracy, pruning removes what it says, the export run and its sweep are in the store."""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import CONF, run_entry, store_uri, train_in_process
+from tunelab.checkpoints import load_classifier
+from tunelab.errors import ConfigError
+from tunelab.models.cnn import CNN
+from tunelab.models.mlp import MLP
+from tunelab.ship import measure
+from tunelab.ship.prune import (
+    conv_blocks,
+    linears,
+    make_permanent,
+    prune_global,
+    slim_cnn,
+    slim_mlp,
+)
+
+# Latency timed briefly: the tests check the columns are there, not the figures.
+QUICK = ["latency.repeats=2", "latency.warmup=1", "latency.batch_sizes=[1,16]"]
+VARIANTS = ["onnx", "pt2", "int8_dynamic", "int8_static", "pruned", "channels"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A digits CNN and a digits MLP trained in this process: {model: (root, run id, checkpoint)}."""
+    models = {}
+    for model in ("cnn", "mlp"):
+        root = tmp_path_factory.mktemp(model)
+        job = train_in_process([f"model={model}", "trainer.max_epochs=4"], root)
+        checkpoint = root / "outputs" / "in-process" / "checkpoints" / "best.ckpt"
+        models[model] = (root, job.run.run_id, checkpoint)
+    return models
+
+
+def compose_export(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("export", overrides=overrides)
+
+
+def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path) -> None:
+    """The real entry point on the CNN: one run beside the training run, a row per variant
+    with the sizes of the logged files, and files that load and predict as the table says."""
+    import onnxruntime as ort
+    from mlflow import MlflowClient
+
+    root, run_id, checkpoint = trained["cnn"]
+    result = run_entry([f"run_id={run_id}", *QUICK], root, script="export.py")
+    assert "int8_static" in result.stdout and "MLflow run:" in result.stdout
+    client = MlflowClient(store_uri(root))
+    source = client.get_run(run_id)
+    (run,) = client.search_runs(
+        [source.info.experiment_id], filter_string="tags.`tunelab.task` = 'export'"
+    )
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["tunelab.source_run"] == run_id
+    assert run.data.params["prune.sparsity"] == "0.5"
+    folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "run")))
+    with open(folder / "variants.csv") as file:
+        rows = {row["variant"]: row for row in csv.DictReader(file)}
+    assert list(rows) == VARIANTS
+    logged = {a.path: a.file_size for a in client.list_artifacts(run.info.run_id, "model")}
+    for name, row in rows.items():
+        assert logged[f"model/{row['file']}"] == pytest.approx(float(row["size_kib"]) * 1024)
+        assert run.data.metrics[f"{name}/test_acc"] == pytest.approx(float(row["test_acc"]))
+        assert float(row["test_acc"]) > 0.5  # ten classes: chance is 0.1
+    assert {"variants.md", "tradeoff.png"} <= {
+        a.path for a in client.list_artifacts(run.info.run_id)
+    }
+    # The float files are the trained model: its test accuracy, its probabilities.
+    assert float(rows["onnx"]["test_acc"]) == pytest.approx(
+        source.data.metrics["test/acc"], abs=1e-6
+    )
+    assert float(rows["int8_static"]["size_ratio"]) < 0.5
+    assert float(rows["channels"]["params"]) < float(rows["onnx"]["params"])
+    assert float(rows["pruned"]["nonzero"]) < 0.6 * float(rows["onnx"]["nonzero"])
+    model = load_classifier(checkpoint)
+    images = digits_pixels()[:200]
+    expected = model.predict_proba(torch.from_numpy(images)).numpy()
+    session = ort.InferenceSession(str(folder / "model" / "model.onnx"))
+    served = session.run(None, {"input": images})[0]
+    np.testing.assert_allclose(served, expected, atol=1e-4)
+    program = torch.export.load(str(folder / "model" / "model.pt2")).module()
+    np.testing.assert_allclose(
+        program(torch.from_numpy(images)).detach().numpy(), expected, atol=1e-4
+    )
+    for name in ("int8_dynamic", "int8_static"):
+        session = ort.InferenceSession(str(folder / "model" / f"model.{name}.onnx"))
+        probabilities = session.run(None, {"input": images})[0]
+        assert probabilities.shape == (200, 10)
+        assert (probabilities.argmax(1) == expected.argmax(1)).mean() > 0.9
+    # The pruned networks are tunelab checkpoints again (eval.py reads them).
+    slim = load_classifier(folder / "model" / "model.channels.ckpt")
+    assert slim.config["model"]["channels"] == [16, 32]
+    pruned = load_classifier(folder / "model" / "model.pruned.ckpt")
+    assert measure.zero_fraction(pruned.network) == pytest.approx(0.5, abs=0.01)
+
+
+def digits_pixels() -> np.ndarray:
+    """The digits as the data source returns them: [N, 1, 8, 8] float32 in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    return (load_digits().images[:, None] / 16.0).astype(np.float32)
+
+
+def test_the_mlp_exports_and_its_variants_keep_their_accuracy(trained, tmp_path) -> None:
+    """The task itself, in this process, on the MLP: every variant made and measured."""
+    from omegaconf import OmegaConf
+
+    from tunelab.data.datamodule import build_datamodule
+    from tunelab.export import export
+
+    _, _, checkpoint = trained["mlp"]
+    model = load_classifier(checkpoint)
+    datamodule = build_datamodule(OmegaConf.create(model.config["data"]))
+    cfg = compose_export([*QUICK, "prune.sparsity=0.7", "export.finetune_epochs=1"])
+    rows = {r["variant"]: r for r in export(cfg, model, datamodule, tmp_path)}
+    assert list(rows) == VARIANTS
+    float_acc = rows["onnx"]["test_acc"]
+    assert rows["onnx"]["max_diff"] <= 1e-4 and rows["pt2"]["max_diff"] <= 1e-4
+    for name in ("int8_dynamic", "int8_static", "pruned", "channels"):
+        assert rows[name]["test_acc"] > float_acc - 0.1, name
+    assert rows["pruned"]["nonzero"] <= 0.31 * rows["pruned"]["params"] + 1000  # biases stay
+    assert load_classifier(tmp_path / "model.channels.ckpt").config["model"]["hidden_dim"] == 128
+    for row in rows.values():
+        assert row["b1_ms_onnxruntime"] > 0 or row["variant"] == "pt2"
+        assert not math.isnan(row["b16_ms_pytorch"]) or row["variant"].startswith("int8")
+
+
+@pytest.mark.parametrize("sparsity", [0.3, 0.8])
+def test_global_pruning_zeroes_that_fraction_of_the_weights(sparsity: float) -> None:
+    torch.manual_seed(0)
+    network = MLP((64,), 10, hidden_dim=32)
+    pruned = make_permanent(prune_global(network, sparsity))
+    assert measure.zero_fraction(pruned) == pytest.approx(sparsity, abs=0.005)
+    assert measure.zero_fraction(network) == 0  # the original is left as it was
+    assert not any("weight_orig" in name for name, _ in pruned.named_parameters())
+
+
+def build(model: type, shape: tuple[int, ...]):
+    return lambda cfg: model(shape, 10, **{k: v for k, v in cfg.items() if k != "_target_"}).eval()
+
+
+def randomised(network: nn.Module) -> nn.Module:
+    """Batch norm statistics that are not the identity, so that slicing them is tested."""
+    torch.manual_seed(1)
+    for module in network.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 2)
+            module.bias.data.uniform_(-1, 1)
+    return network.eval()
+
+
+def test_structured_pruning_makes_a_smaller_cnn_that_computes_the_same_as_masking() -> None:
+    """Removing channels is exact: the smaller CNN equals the original with those channels'
+    outputs forced to zero."""
+    torch.manual_seed(0)
+    cnn = randomised(CNN((1, 8, 8), 10, channels=(8, 16), hidden_dim=12))
+    cfg = {"channels": [8, 16], "hidden_dim": 12}
+    slim, slim_cfg = slim_cnn(cnn, cfg, 0.5, build(CNN, (1, 8, 8)))
+    assert slim_cfg["channels"] == [4, 8]
+    assert [conv.out_channels for conv, _ in conv_blocks(slim)] == [4, 8]
+    assert measure.parameter_counts(slim)[0] < 0.5 * measure.parameter_counts(cnn)[0]
+    masked = randomised(CNN((1, 8, 8), 10, channels=(8, 16), hidden_dim=12))
+    masked.load_state_dict(cnn.state_dict())
+    with torch.no_grad():  # silence the channels with the weakest filters (L1 norm)
+        for conv, norm in conv_blocks(masked):
+            dropped = conv.weight.abs().sum(dim=(1, 2, 3)).argsort()[: conv.out_channels // 2]
+            norm.weight[dropped], norm.bias[dropped] = 0.0, 0.0
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.allclose(slim(x), masked(x), atol=1e-5)
+
+
+def test_structured_pruning_of_an_mlp_keeps_the_strongest_units_exactly() -> None:
+    torch.manual_seed(0)
+    mlp = MLP((64,), 10, hidden_dim=16, num_layers=2).eval()
+    same, _ = slim_mlp(mlp, {"hidden_dim": 16, "num_layers": 2}, 0.0, build(MLP, (64,)))
+    x = torch.randn(7, 64)
+    assert torch.allclose(same(x), mlp(x))  # nothing removed: the same network
+    slim, cfg = slim_mlp(mlp, {"hidden_dim": 16, "num_layers": 2}, 0.25, build(MLP, (64,)))
+    assert cfg["hidden_dim"] == 12 and [m.out_features for m in linears(slim)] == [12, 12, 10]
+    with torch.no_grad():  # the original with the removed units silenced computes the same
+        for layer, kept in zip(linears(mlp)[:-1], linears(slim)[:-1], strict=True):
+            norms = layer.weight.abs().sum(dim=1)
+            dropped = norms.argsort()[: layer.out_features - kept.out_features]
+            layer.weight[dropped], layer.bias[dropped] = 0.0, 0.0
+    assert torch.allclose(slim(x), mlp(x), atol=1e-6)
+
+
+def test_quantizing_an_operator_onnx_runtime_cannot_is_refused() -> None:
+    from tunelab.ship.quantize import check_quantizable
+
+    cfg = compose_export(["quantize.op_types=[Conv,Softmax]"]).quantize
+    with pytest.raises(ConfigError, match="cannot quantize Softmax"):
+        check_quantizable(cfg, ["dynamic"])
+    check_quantizable(
+        compose_export(["quantize.op_types=[Conv,Gemm]"]).quantize, ["dynamic", "static"]
+    )
+
+
+def test_without_the_export_extra_export_names_it(monkeypatch) -> None:
+    import importlib.util
+
+    from tunelab.checks import export_config_error
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real(name, *a),
+    )
+    problem = export_config_error(compose_export(["ckpt_path=x"]))
+    assert problem is not None and "pip install -e '.[export]'" in problem
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prune.sparsity=1.0"], "prune.sparsity=1.0: must be in [0, 1)"),
+        (["export.variants=[onnx,tflite]"], "export.variants: unknown tflite"),
+        (["run_id=0123456789abcdef"], "run_id=0123456789abcdef: no such run"),
+        (["RUN", "quantize.op_types=[Softmax]"], "cannot quantize Softmax"),
+    ],
+)
+def test_bad_export_input_is_one_line_and_no_run(trained, args, message) -> None:
+    from mlflow import MlflowClient
+
+    root, run_id, checkpoint = trained["mlp"]
+    args = [a.replace("RUN", f"run_id={run_id}") for a in args]
+    if not any(a.startswith("run_id") for a in args):
+        args.append(f"ckpt_path={checkpoint}")
+    client = MlflowClient(store_uri(root))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    before = len(client.search_runs(experiments))
+    result = run_entry(args, root, script="export.py", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert len(client.search_runs(experiments)) == before
+    assert not list((root / "outputs" / "export").glob("*/*/model/*.onnx"))
+
+
+def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(trained) -> None:
+    from mlflow import MlflowClient
+
+    root, run_id, _ = trained["mlp"]
+    args = ["-m", f"run_id={run_id}", "export.variants=[pruned]", "export.finetune_epochs=0"]
+    run_entry(
+        [*args, *QUICK, "prune.sparsity=0.3,0.8", "tracking.experiment=export-sweep"],
+        root,
+        script="export.py",
+    )
+    client = MlflowClient(store_uri(root))
+    experiment = client.get_experiment_by_name("export-sweep")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
+    nonzero = sorted(c.data.metrics["pruned/nonzero"] for c in children)
+    assert nonzero[0] < 0.5 * nonzero[1]  # 80 % pruned against 30 %
+    assert parent.data.metrics["trials_finished"] == 2
+    files = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
+    assert {"sweep/tradeoff.png", "sweep/trials.csv"} <= files
