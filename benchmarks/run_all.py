@@ -7,7 +7,17 @@ import argparse
 import subprocess
 import sys
 
-SCRIPTS = ["startup", "overhead", "sweep", "memory", "tracking", "data_paths", "search", "models"]
+SCRIPTS = [
+    "startup",
+    "overhead",
+    "sweep",
+    "memory",
+    "tracking",
+    "data_paths",
+    "search",
+    "models",
+    "export",
+]
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
