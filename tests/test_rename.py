@@ -112,9 +112,7 @@ def test_second_run_or_bad_name_changes_nothing(renamed: Path, name: str, messag
 
 
 def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
-    """The README's sequence: rename, then the tests, with no commit in between. Its own
-    composition, a real run, its own rename tests and a README recipe (the ones that copy
-    the tree, and failed on an uncommitted rename)."""
+    """The README's sequence: rename, then the tests, with no commit in between."""
     env = {**os.environ, "PYTHONPATH": str(renamed / "src")}
     env.pop("TUNELAB_ROOT", None)
     result = subprocess.run(
@@ -129,9 +127,11 @@ def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:
             "tests/test_config.py",
             "tests/test_train_run.py",
             "tests/test_rename.py",
-            "tests/test_recipes.py",
             "-k",
-            "not own_tests and (not readme_recipe or data)",
+            # the composition in this process, one real run, the rename tests that copy the
+            # tree (they failed on an uncommitted rename); not the slower subprocess checks
+            # of the config commands, which the tree's own suite runs
+            "not own_tests and not import_torch and not tab_completion",
         ],
         cwd=renamed,
         env=env,
