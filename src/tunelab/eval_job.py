@@ -25,18 +25,22 @@ from tunelab.tracking.store import experiment_id, log_batch, open_store
 
 def evaluate_or_predict(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """The model named in cfg, then evaluate (mode=evaluate) or predict (mode=predict)."""
+    client, model = selected_model(cfg, output_dir / "model")
+    if cfg.mode == "predict":
+        return predict_inputs(cfg, client, model, output_dir)
+    return evaluate_model(cfg, client, model, output_dir)
+
+
+def selected_model(cfg: DictConfig, folder: Path) -> tuple[MlflowClient, TrainedClassifier]:
+    """The store and the model cfg names (ckpt_path, run_id or model_uri), its checkpoint
+    downloaded into `folder` when it is in the store."""
     with quiet_model_logging():  # no migration lines, no progress bars
         try:
             client = open_store(cfg.tracking.uri)
         except StoreProblem as problem:
             raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
-        checkpoint = download_checkpoint(
-            client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, output_dir / "model"
-        )
-    model = load_classifier(checkpoint)
-    if cfg.mode == "predict":
-        return predict_inputs(cfg, client, model, output_dir)
-    return evaluate_model(cfg, client, model, output_dir)
+        checkpoint = download_checkpoint(client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, folder)
+    return client, load_classifier(checkpoint)
 
 
 def evaluate_model(

@@ -14,16 +14,14 @@ from hydra.types import RunMode
 from mlflow import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from tunelab.checkpoints import TrainedClassifier, load_classifier
+from tunelab.checkpoints import TrainedClassifier
 from tunelab.console import console, print_run, quiet_library_noise
-from tunelab.errors import ConfigError, UserError
-from tunelab.eval_job import evaluation_run
+from tunelab.errors import ConfigError
+from tunelab.eval_job import evaluation_run, selected_model
 from tunelab.evaluate import test_data
-from tunelab.tracking.models import download_checkpoint, quiet_model_logging
 from tunelab.tracking.params import flatten
 from tunelab.tracking.plots import Point, tradeoff_plot
-from tunelab.tracking.reachable import StoreProblem
-from tunelab.tracking.store import log_batch, open_store
+from tunelab.tracking.store import log_batch
 from tunelab.tracking.sweep import trial_identity
 from tunelab.tracking.trials import to_csv, to_markdown
 
@@ -32,15 +30,7 @@ TABLE = "variants"  # variants.csv / variants.md: the run's table
 
 def export_model(cfg: DictConfig, output_dir: Path) -> float:
     """Export the model cfg names; log the variants as one run; the objective for sweepers."""
-    with quiet_model_logging():  # no migration lines, no progress bars
-        try:
-            client = open_store(cfg.tracking.uri)
-        except StoreProblem as problem:
-            raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
-        checkpoint = download_checkpoint(
-            client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, output_dir / "source"
-        )
-    model = load_classifier(checkpoint)
+    client, model = selected_model(cfg, output_dir / "source")
     check_exportable(cfg, model)
     quiet_library_noise()
     datamodule, data_name = test_data(model, cfg.get("data"))
