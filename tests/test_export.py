@@ -274,3 +274,37 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
     assert parent.data.metrics["trials_finished"] == 2
     files = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/tradeoff.png", "sweep/trials.csv"} <= files
+
+
+class Branchy(nn.Module):
+    """A network whose path depends on its input values: torch.export cannot capture it (the
+    test data all take the first path, so a trace of it is right)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flat, self.a, self.b = nn.Flatten(), nn.Linear(64, 10), nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.flat(x)
+        return self.a(x) if x.sum() > -1e9 else self.b(x)
+
+
+def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscript_for_pt2(
+    trained, tmp_path
+) -> None:
+    from omegaconf import OmegaConf
+
+    from tunelab.data.datamodule import build_datamodule
+    from tunelab.errors import UserError
+    from tunelab.export import export
+
+    model = load_classifier(trained["mlp"][2])
+    model.network = Branchy().eval()
+    datamodule = build_datamodule(OmegaConf.create(model.config["data"]))
+    with pytest.raises(
+        UserError, match=r"cannot be exported to ONNX \(.+\): export.variants=\[pt2\]"
+    ):
+        export(compose_export([*QUICK, "export.variants=[onnx]"]), model, datamodule, tmp_path)
+    (row,) = export(compose_export([*QUICK, "export.variants=[pt2]"]), model, datamodule, tmp_path)
+    assert (row["format"], row["file"]) == ("torchscript", "model.torchscript.pt")
+    assert row["max_diff"] <= 1e-4 and math.isnan(row["size_ratio"])

@@ -3,7 +3,7 @@ against the PyTorch network it came from and measured on the test split.
 
 Every variant is an ONNX file run by ONNX Runtime except `pt2`, a PyTorch exported program:
   onnx          the float model
-  pt2           the float model as torch.export's program
+  pt2           the float model as torch.export's program (TorchScript where it cannot be)
   int8_dynamic  int8 weights, activations quantized at run time (ONNX Runtime)
   int8_static   int8 weights and activations, calibrated on training batches (ONNX Runtime)
   pruned        global magnitude pruning at prune.sparsity, then export.finetune_epochs
@@ -12,6 +12,7 @@ Every variant is an ONNX file run by ONNX Runtime except `pt2`, a PyTorch export
 The job around it (tunelab.export_job) selects the model and logs the run.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tunelab.ship import measure
 from tunelab.ship.finetune import finetune
 from tunelab.ship.formats import (
     Shipped,
+    file_format,
     load_program,
     onnx_session,
     run_onnx,
@@ -58,21 +60,23 @@ def export(
     example = torch.from_numpy(x[:2])
     metadata = file_metadata(model)
     float_model = shipped(model.network, model.recipe)
-    float_onnx = write_onnx(float_model, example, folder / "model.onnx", metadata)
     wanted = list(cfg.export.variants)
+    float_onnx = None  # the float ONNX file: a variant, and what int8 variants quantize
+    if {"onnx", "int8_dynamic", "int8_static"} & set(wanted):
+        float_onnx = write_onnx(float_model, example, folder / "model.onnx", metadata)
     variants = []
-    if "onnx" in wanted:
+    if float_onnx and "onnx" in wanted:
         variants.append(onnx_variant("onnx", float_onnx, float_model, exact=True))
     if "pt2" in wanted:
-        program = write_program(float_model, example, folder / "model.pt2")
+        program = write_program(float_model, example, folder)
         loaded = load_program(program)
         variants.append(
             Variant("pt2", program, "pytorch", measure.torch_predict(loaded), float_model, True)
         )
-    if "int8_dynamic" in wanted:
+    if float_onnx and "int8_dynamic" in wanted:
         path = quantize_dynamic(float_onnx, folder / "model.int8_dynamic.onnx", cfg.quantize)
         variants.append(onnx_variant("int8_dynamic", path, float_model, exact=False))
-    if "int8_static" in wanted:
+    if float_onnx and "int8_static" in wanted:
         batches = calibration_batches(datamodule, cfg.quantize.calibration_batches)
         path = quantize_static(float_onnx, folder / "model.int8_static.onnx", cfg.quantize, batches)
         variants.append(onnx_variant("int8_static", path, float_model, exact=False))
@@ -166,7 +170,7 @@ def measure_variant(
     y: torch.Tensor,
     tolerance: float,
     cfg_latency: DictConfig,
-    float_onnx: Path,
+    float_onnx: Path | None,
 ) -> dict[str, Any]:
     """One row of the table: the file, its parameters, its accuracy, its latency."""
     probabilities = measure.probabilities(variant.predict, x)
@@ -184,10 +188,11 @@ def measure_variant(
     params, nonzero = measure.parameter_counts(variant.source.network)
     row: dict[str, Any] = {
         "variant": variant.name,
+        "format": file_format(variant.path),
         "file": variant.path.name,
         "size_kib": size,
         "gzip_kib": gzipped,
-        "size_ratio": size / measure.file_kib(float_onnx)[0],
+        "size_ratio": size / measure.file_kib(float_onnx)[0] if float_onnx else math.nan,
         "params": params,
         "nonzero": nonzero,
         **measure.test_metrics(probabilities, y),

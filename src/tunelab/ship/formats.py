@@ -8,6 +8,8 @@ user feeds inputs and reads probabilities with no tunelab code.
 """
 
 import json
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from tunelab.errors import UserError
+
 INPUT, OUTPUT = "input", "probabilities"
+
+log = logging.getLogger(__name__)
 
 
 class Shipped(nn.Module):
@@ -51,16 +57,24 @@ def write_onnx(
     """The module as one ONNX file with a dynamic batch axis (torch.onnx's dynamo exporter),
     tunelab's facts in its metadata (classes, input shape and meaning)."""
     import onnx
+    from torch.onnx import errors
 
-    program = torch.onnx.export(
-        module,
-        (example,),
-        dynamic_shapes=batch_axis(),
-        input_names=[INPUT],
-        output_names=[OUTPUT],
-        dynamo=True,
-        verbose=False,
-    )
+    try:
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamic_shapes=batch_axis(),
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamo=True,
+            verbose=False,
+        )
+    except errors.OnnxExporterError as error:  # the network, not the user's settings
+        reason = first_line(error.__cause__ or error)  # torch.export's reason
+        raise UserError(
+            f"the network cannot be exported to ONNX ({reason}): export.variants=[pt2] saves "
+            "it as TorchScript"
+        ) from None
     assert program is not None  # dynamo=True returns the ONNXProgram
     model = program.model_proto
     strip_node_metadata(model)
@@ -71,6 +85,11 @@ def write_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(path))  # weights inside: one file to ship
     return path
+
+
+def first_line(error: BaseException) -> str:
+    """An exporter error's first line, without terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(error).strip().splitlines()[0])
 
 
 def strip_node_metadata(model: Any) -> None:
@@ -97,17 +116,35 @@ def onnx_metadata(session: Any) -> dict[str, Any]:
     return {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
 
 
-def write_program(module: Shipped, example: torch.Tensor, path: Path) -> Path:
-    """The module as a PyTorch exported program (torch.export.save, .pt2), batch axis dynamic."""
-    program = torch.export.export(module, (example,), dynamic_shapes=batch_axis())
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_program(module: Shipped, example: torch.Tensor, folder: Path) -> Path:
+    """The module as a PyTorch exported program (torch.export, `model.pt2`), batch axis
+    dynamic; where torch.export cannot capture it (control flow that depends on the data, say),
+    as TorchScript traced on the example (`model.torchscript.pt`), with a warning."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        program = torch.export.export(module, (example,), dynamic_shapes=batch_axis())
+    except Exception as error:  # torch.export raises several kinds; each means "not capturable"
+        log.warning("torch.export cannot capture the network (%s): TorchScript", first_line(error))
+        path = folder / "model.torchscript.pt"
+        torch.jit.save(torch.jit.trace(module, example), str(path))
+        return path
+    path = folder / "model.pt2"
     torch.export.save(program, str(path))
     return path
 
 
 def load_program(path: Path) -> nn.Module:
-    """A .pt2 file written by write_program, as a module that takes a batch of inputs."""
-    return torch.export.load(str(path)).module()
+    """A file written by write_program, as a module that takes a batch of inputs."""
+    if path.suffix == ".pt2":
+        return torch.export.load(str(path)).module()
+    return torch.jit.load(str(path))
+
+
+def file_format(path: Path) -> str:
+    """What a shipped file is, by its name."""
+    if path.suffix == ".onnx":
+        return "onnx"
+    return "exported program" if path.suffix == ".pt2" else "torchscript"
 
 
 def run_onnx(session: Any, x: np.ndarray) -> np.ndarray:
