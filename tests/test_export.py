@@ -289,6 +289,8 @@ class Branchy(nn.Module):
         return self.a(x) if x.sum() > -1e9 else self.b(x)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch 2.14 deprecates TorchScript too
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # the trace's one path, checked
 def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscript_for_pt2(
     trained, tmp_path
 ) -> None:

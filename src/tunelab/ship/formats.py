@@ -119,7 +119,8 @@ def onnx_metadata(session: Any) -> dict[str, Any]:
 def write_program(module: Shipped, example: torch.Tensor, folder: Path) -> Path:
     """The module as a PyTorch exported program (torch.export, `model.pt2`), batch axis
     dynamic; where torch.export cannot capture it (control flow that depends on the data, say),
-    as TorchScript traced on the example (`model.torchscript.pt`), with a warning."""
+    as TorchScript traced on the example (`model.torchscript.pt`), with a warning. (PyTorch 2.14
+    deprecates TorchScript as well, and warns; it is the one format left for such a network.)"""
     folder.mkdir(parents=True, exist_ok=True)
     try:
         program = torch.export.export(module, (example,), dynamic_shapes=batch_axis())
