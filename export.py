@@ -2,6 +2,7 @@
 `python export.py -m run_id=ID prune.sparsity=0.3,0.5,0.7,0.9` (a sweep of the trade-off)."""
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -27,4 +28,8 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    from tunelab.checks import launcher_error
+
+    if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
+        raise SystemExit(f"tunelab: {problem}")
     main()

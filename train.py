@@ -27,9 +27,12 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    from tunelab.checks import launcher_error
     from tunelab.rerun import rerun_command
 
     sys.argv = rerun_command(sys.argv)  # resume=RUN_ID, reproduce=RUN_ID: the run's own overrides
+    if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
+        raise SystemExit(f"tunelab: {problem}")
     main()
     if "tunelab.train" in sys.modules:  # a job ran: skip the slow teardown of torch and Lightning
         from tunelab.runtime import exit_skipping_teardown, started_as_script

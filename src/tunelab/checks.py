@@ -305,3 +305,30 @@ def export_config_error(cfg: DictConfig) -> str | None:
     if cfg.objective.mode not in ("min", "max"):
         return f"objective.mode={cfg.objective.mode}: choose min or max"
     return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)
+
+
+# Hydra launchers from other packages: the plugin module each needs, and tunelab's extra for it.
+LAUNCHER_PLUGINS = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", "the project itself"),
+    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "launchers"),
+    "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "launchers"),
+}
+
+
+def launcher_error(args: list[str]) -> str | None:
+    """`hydra/launcher=NAME` on the command line whose plugin is not installed: which extra to
+    install. (Hydra would only say the choice does not exist, listing the installed ones.)"""
+    import importlib.util
+
+    from tunelab.overrides import override_key, override_value
+
+    for arg in args:
+        if override_key(arg) != "hydra/launcher":
+            continue
+        module, extra = LAUNCHER_PLUGINS.get(override_value(arg), (None, ""))
+        if module and importlib.util.find_spec(module) is None:
+            return (
+                f"{arg} needs its Hydra plugin ({module}): install the {extra} extra, "
+                f"pip install -e '.[{extra}]' (make installs it)"
+            )
+    return None
