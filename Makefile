@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,export,launchers]" $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e ".[dev,export,launchers,ray]" $(CONSTRAINTS)
 	touch $(STAMP)
 
 train: setup
@@ -45,7 +45,7 @@ typecheck: setup
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e ".[dev,export,launchers]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray]"
 	{ echo "# Exact versions \`make\` installs (pip constraints). Refresh with \`make lock\`; do not edit."; \
 	  echo "# Made by $$(.venv-lock/bin/python -m pip --version | cut -d' ' -f1-2) on Python $$(.venv-lock/bin/python -c 'import platform; print(platform.python_version(), platform.system(), platform.machine())')."; \
 	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock
@@ -59,7 +59,7 @@ floor:
 	rm -rf .venv-floor && $(FLOOR_PYTHON) -m venv .venv-floor
 	.venv-floor/bin/python -m pip install --quiet --upgrade pip packaging "tomli; python_version < '3.11'"
 	.venv-floor/bin/python scripts/dependency_floor.py > .venv-floor/floor.txt
-	.venv-floor/bin/python -m pip install --quiet -e ".[dev,export,launchers]" -c .venv-floor/floor.txt
+	.venv-floor/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray]" -c .venv-floor/floor.txt
 	.venv-floor/bin/python -m pip freeze --exclude-editable > .venv-floor/installed.txt
 	.venv-floor/bin/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
 

@@ -64,7 +64,9 @@ def make_dry_run(*args: str) -> str:
         ["make", "-n", "-B", "setup", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    return next(line for line in out.stdout.splitlines() if '-e ".[dev,export,launchers]"' in line)
+    return next(
+        line for line in out.stdout.splitlines() if '-e ".[dev,export,launchers,ray]"' in line
+    )
 
 
 def test_make_installs_from_the_lock_unless_asked_for_the_newest() -> None:

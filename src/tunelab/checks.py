@@ -312,23 +312,33 @@ LAUNCHER_PLUGINS = {
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "the project itself"),
     "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "launchers"),
     "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "launchers"),
+    "ray": ("ray", "ray"),  # tunelab's own plugin (hydra_plugins.tunelab_ray_launcher) needs Ray
 }
 
 
 def launcher_error(args: list[str]) -> str | None:
     """`hydra/launcher=NAME` on the command line whose plugin is not installed: which extra to
-    install. (Hydra would only say the choice does not exist, listing the installed ones.)"""
+    install (Hydra would only say the choice does not exist); a Ray address that does not
+    answer. Before Hydra starts, so no sweep run is opened."""
     import importlib.util
 
     from tunelab.overrides import override_key, override_value
 
-    for arg in args:
-        if override_key(arg) != "hydra/launcher":
-            continue
-        module, extra = LAUNCHER_PLUGINS.get(override_value(arg), (None, ""))
-        if module and importlib.util.find_spec(module) is None:
+    settings = {override_key(a): override_value(a) for a in args if "=" in a}
+    launcher = settings.get("hydra/launcher")
+    module, extra = LAUNCHER_PLUGINS.get(launcher or "", (None, ""))
+    if module and importlib.util.find_spec(module) is None:
+        return (
+            f"hydra/launcher={launcher} needs {module}: install the {extra} extra, "
+            f"pip install -e '.[{extra}]' (make installs it)"
+        )
+    address = settings.get("hydra.launcher.address")
+    if launcher == "ray" and address and address != "null":
+        from hydra_plugins.tunelab_ray_launcher._core import CONNECT_SECONDS, answers
+
+        if not answers(address):
             return (
-                f"{arg} needs its Hydra plugin ({module}): install the {extra} extra, "
-                f"pip install -e '.[{extra}]' (make installs it)"
+                f"hydra.launcher.address={address}: no Ray cluster answers there within "
+                f"{CONNECT_SECONDS} s: start one (ray start --head) or fix the address"
             )
     return None
