@@ -29,7 +29,9 @@ def main(cfg: DictConfig) -> float:
 if __name__ == "__main__":
     from tunelab.checks import launcher_error
     from tunelab.rerun import rerun_command
+    from tunelab.runtime import distributed_rank_command
 
+    sys.argv = distributed_rank_command(sys.argv)  # rank 1+ of a sweep's DDP trial: that trial
     sys.argv = rerun_command(sys.argv)  # resume=RUN_ID, reproduce=RUN_ID: the run's own overrides
     if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
         raise SystemExit(f"tunelab: {problem}")

@@ -24,8 +24,11 @@ from tunelab.redact import mask_config, mask_logs, mask_saved_configs, mask_text
 from tunelab.rerun import recorded_source, rerun_tags
 from tunelab.runtime import (
     Terminated,
+    distributed_env,
+    end_distributed,
     imports_frozen_out_of_gc,
     release_memory,
+    remember_trial_command,
     stop_signal_name,
     stop_signals_raise,
 )
@@ -53,6 +56,8 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
         raise SystemExit(mask_text(f"tunelab: {problem}"))  # before any heavy import
     if in_sweep and (reason := stopped_sweep_reason(hydra_cfg)):
         raise RuntimeError(f"not run: the sweep was stopped ({reason})")
+    if in_sweep:  # a DDP trial's other ranks run this trial, not the sweep
+        remember_trial_command(list(hydra_cfg.overrides.task), hydra_cfg.runtime.output_dir)
     if in_sweep and (earlier := earlier_trial(hydra_cfg)):  # unfinished in an earlier sweep
         with open_dict(cfg):
             cfg.resume = earlier["run_id"]  # continues in its run, from its last checkpoint
@@ -77,6 +82,7 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
         )
         prepare_console(config if cfg.get("print_config") else None)  # imports Lightning, torch
     job = Job(run)
+    environment = distributed_env()
     error: BaseException | None = None
     try:
         with stop_signals_raise():
@@ -91,6 +97,7 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     # FAILED: its summary counts every trial it asked for.
     user_mistake = isinstance(error, UserError) and not in_sweep and not run.training_started
     end_run(run, ended, error, delete=user_mistake)
+    end_distributed(environment)  # a DDP trial's processes: the next trial starts its own
     release_memory()  # the next trial of a sweep starts with none of this one's data
     if error is not None:
         job.objective = after_failure(error, ended, cfg, hydra_cfg, in_sweep)

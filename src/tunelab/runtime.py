@@ -3,6 +3,7 @@
 import atexit
 import functools
 import gc
+import json
 import os
 import socket
 import sys
@@ -101,6 +102,53 @@ def process_rank() -> int:
         if key in os.environ:
             return int(os.environ[key])
     return 0
+
+
+# A sweep's trial leaves its own command line here for the processes Lightning starts for its
+# other ranks (they inherit the environment): see distributed_rank_command.
+TRIAL_COMMAND_ENV = "TUNELAB_TRIAL_COMMAND"
+
+
+def remember_trial_command(overrides: list[str], output_dir: str) -> None:
+    """This trial's overrides and folder, for the other ranks of its distributed job."""
+    os.environ[TRIAL_COMMAND_ENV] = json.dumps({"overrides": overrides, "dir": output_dir})
+
+
+def distributed_rank_command(argv: list[str]) -> list[str]:
+    """The command line of a process Lightning started for rank 1+ of a sweep's trial: that
+    trial alone. Lightning starts those ranks with the parent's command line plus
+    hydra.run.dir (lightning.fabric's _hydra_subprocess_cmd); in a multirun that line is the
+    whole sweep (-m and every swept value), which would open a parent run of its own and
+    join other trials' process groups. Every other process: argv unchanged."""
+    trial = os.environ.get(TRIAL_COMMAND_ENV)
+    if process_rank() == 0 or not trial or not {"-m", "--multirun"} & set(argv):
+        return argv
+    recorded = json.loads(trial)
+    lightning = [a for a in argv if a.startswith(("hydra.job.name=", "hydra.output_subdir="))]
+    return [argv[0], *recorded["overrides"], f"hydra.run.dir={recorded['dir']}", *lightning]
+
+
+# What Lightning sets in a process's environment when it starts a distributed job's processes.
+DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "RANK")
+
+
+def distributed_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in DISTRIBUTED_ENV if k in os.environ}
+
+
+def end_distributed(before: dict[str, str]) -> None:
+    """After a job: its process group destroyed and the environment's distributed settings
+    back to `before` (distributed_env() at its start), so that the next trial of a sweep in
+    this process starts processes of its own. Lightning leaves both: the next trial then
+    believes its processes were started for it (LOCAL_RANK is set) and waits for them."""
+    distributed = sys.modules.get("torch.distributed")
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()
+    for key in DISTRIBUTED_ENV:
+        if key in before:
+            os.environ[key] = before[key]  # a launcher's (torchrun, SLURM) settings stay
+        else:
+            os.environ.pop(key, None)
 
 
 class Terminated(Exception):
