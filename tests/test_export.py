@@ -310,3 +310,13 @@ def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscr
     (row,) = export(compose_export([*QUICK, "export.variants=[pt2]"]), model, datamodule, tmp_path)
     assert (row["format"], row["file"]) == ("torchscript", "model.torchscript.pt")
     assert row["max_diff"] <= 1e-4 and math.isnan(row["size_ratio"])
+
+
+def test_the_console_table_shows_the_batch_sizes_timed(capsys) -> None:
+    from tunelab.export_job import print_table
+
+    row = {"variant": "onnx", "size_kib": 1.0, "size_ratio": 1.0, "nonzero": 3, "test_acc": 0.9}
+    row |= {"test_f1": 0.8, "b8_ms_onnxruntime": 0.1, "b8_ms_pytorch": math.nan}
+    print_table([row])  # latency.batch_sizes=[8]: no batch-1 column to show
+    out = capsys.readouterr().out
+    assert "b8 ms ORT" in out and "b1 ms" not in out

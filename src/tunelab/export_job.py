@@ -116,7 +116,8 @@ def objective(rows: list[dict[str, Any]], metric: str) -> float:
     return next((float(r[name]) for r in rows if r["variant"] == variant), math.nan)
 
 
-# The console's columns (all of them are in variants.csv): header -> row key.
+# The console's columns (all of them are in variants.csv): header -> row key; then each
+# batch size's latency.
 SHOWN = {
     "variant": "variant",
     "KiB": "size_kib",
@@ -124,8 +125,6 @@ SHOWN = {
     "non-zero": "nonzero",
     "acc": "test_acc",
     "F1": "test_f1",
-    "b1 ms ORT": "b1_ms_onnxruntime",
-    "b1 ms torch": "b1_ms_pytorch",
 }
 
 
@@ -136,7 +135,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
     columns = dict(SHOWN)
     for key in rows[0]:
-        if key.endswith("_ms_onnxruntime") and key not in columns.values():
+        if key.endswith("_ms_onnxruntime"):  # b{size}_ms_onnxruntime, then its PyTorch twin
             size = key.split("_")[0]
             columns |= {f"{size} ms ORT": key, f"{size} ms torch": f"{size}_ms_pytorch"}
     table = Table(title="exported variants: test split, CPU latency (median ms per call)")
