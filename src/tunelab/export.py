@@ -94,8 +94,9 @@ def export(
         )
         network = finetune(network, datamodule, model.config, cfg.export.finetune_epochs)
         variants.append(pruned_variant("channels", network, model, cfg_model, folder, example))
+    float_kib = measure.file_kib(float_onnx)[0] if float_onnx else math.nan  # sizes are x this
     return [
-        measure_variant(v, x, y, cfg.export.tolerance, cfg.latency, float_onnx) for v in variants
+        measure_variant(v, x, y, cfg.export.tolerance, cfg.latency, float_kib) for v in variants
     ]
 
 
@@ -170,7 +171,7 @@ def measure_variant(
     y: torch.Tensor,
     tolerance: float,
     cfg_latency: DictConfig,
-    float_onnx: Path | None,
+    float_kib: float,
 ) -> dict[str, Any]:
     """One row of the table: the file, its parameters, its accuracy, its latency."""
     probabilities = measure.probabilities(variant.predict, x)
@@ -192,7 +193,7 @@ def measure_variant(
         "file": variant.path.name,
         "size_kib": size,
         "gzip_kib": gzipped,
-        "size_ratio": size / measure.file_kib(float_onnx)[0] if float_onnx else math.nan,
+        "size_ratio": size / float_kib,  # NaN without a float ONNX file
         "params": params,
         "nonzero": nonzero,
         **measure.test_metrics(probabilities, y),
