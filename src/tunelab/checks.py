@@ -251,7 +251,7 @@ def eval_config_error(cfg: DictConfig) -> str | None:
     return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)
 
 
-# What export.py can make (tunelab.export.VARIANTS, named here so the check imports no torch).
+# What export.py can make (tunelab.export, in this order), named here so the check imports no torch.
 EXPORT_VARIANTS = ("onnx", "pt2", "int8_dynamic", "int8_static", "pruned", "channels")
 # Each variant's metrics in the export run, as VARIANT/NAME; one can be a sweep's objective.
 EXPORT_METRICS = ("test_acc", "test_f1", "size_kib", "gzip_kib", "size_ratio", "nonzero")
