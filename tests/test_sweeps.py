@@ -91,6 +91,12 @@ def test_joblib_two_workers_lose_nothing(tmp_path) -> None:
             )
         assert "test/acc" in child.data.metrics
         assert artifacts(client, child.info.run_id, "checkpoints") == {"best.ckpt"}
+        # the trial's model: in the trial's experiment, its files in the store's artifacts
+        model = client.get_logged_model(child.outputs.model_outputs[0].model_id)
+        assert model.experiment_id == child.info.experiment_id
+        assert model.artifact_location.startswith(str(tmp_path)), model.artifact_location
+    # the best trial's model registered by the sweep process (the trials ran in others)
+    assert parents[0].data.tags["registered_model"] == "sweep version 1"
 
 
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path) -> None:

@@ -94,6 +94,9 @@ def log_classifier_model(
 
     package = Path(tunelab.__file__).parent
     mlflow.set_tracking_uri(uri)  # Model.log works on the tracking URI set in the process
+    # ... and creates the logged model in the process's active experiment, the Default one
+    # (its artifacts under the working folder's mlruns/) unless the run's is made active.
+    mlflow.set_experiment(experiment_id=mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id)
     with quiet_model_logging():
         return Model.log(
             artifact_path=None,  # deprecated for `name`, but still positional in Model.log
@@ -156,7 +159,13 @@ def register_best(
     if source is None:
         return {"registered_model": f"not registered: run {run_id} logged no model"}
     ensure_registered_model(client, name)
-    version = client.create_model_version(name, source, run_id=run_id)
+    # The model's files and id, not its models:/ID URI: the registry looks that URI up through
+    # the process's global tracking URI (mlflow's SqlAlchemyStore.create_model_version), which
+    # is not this client's store in a sweep whose trials ran in other processes.
+    model = client.get_logged_model(source.removeprefix("models:/"))
+    version = client.create_model_version(
+        name, model.artifact_location, run_id=run_id, model_id=model.model_id
+    )
     holder = current_holder(client, name, alias)
     better = holder is None or (objective > holder if mode == "max" else objective < holder)
     if better:
