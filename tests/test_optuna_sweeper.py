@@ -131,23 +131,38 @@ def leave_a_running_trial_of_a_dead_process(study) -> None:
     trial.set_user_attr("process", f"{socket.gethostname()}:{gone.pid}")
 
 
-def test_joblib_workers_share_the_study(tmp_path) -> None:
+def test_joblib_workers_share_the_study_and_never_wait_for_each_other(tmp_path) -> None:
+    """Two slots, a long trial and three short ones: the short trials follow each other in one
+    slot while the long trial runs in the other (in batches, trial 2 would wait for trial 0)."""
+    import optuna
+
+    from tunelab.pruning import open_storage
+
+    study = optuna.create_study(
+        study_name="test", storage=open_storage(f"{tmp_path}/study.journal")
+    )
+    for epochs in (100, 1, 1, 1):  # asked for in this order
+        study.enqueue_trial({"trainer.max_epochs": epochs})
     study_sweep(
         tmp_path,
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=4",
-        "trainer.max_epochs=2",
+        "hydra/sweeper/pruner=none",
+        "trainer.max_epochs=choice(1, 100)",
+        "callbacks.early_stopping=null",
         "optimizer.lr=tag(log, interval(1e-4, 1e-2))",
     )
     study, _, _, children = load(tmp_path)
-    assert len(study.trials) == 4
-    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
     assert len(children) == 4
     assert len({c.data.tags["process"] for c in children}) >= 2  # trials ran in two processes
     for trial in study.trials:
         assert trial.intermediate_values, "each trial reported its epochs to the shared study"
+    runs = {int(c.data.tags["optuna.trial"]): c.info for c in children}
+    assert runs[2].start_time < runs[0].end_time  # asked for when trial 1 ended, not trial 0
+    assert runs[3].start_time < runs[0].end_time
 
 
 def test_sweeper_plugin_does_not_slow_help() -> None:

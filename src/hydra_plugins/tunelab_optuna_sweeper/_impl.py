@@ -1,8 +1,11 @@
 """The search: ask Optuna for trials, run them through Hydra's launcher, tell Optuna the results."""
 
+import itertools
 import json
 import logging
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ class OptunaSearch:
         n_trials: int,
         n_jobs: int,
         retries: int,
+        refill: bool,
         params: dict[str, str] | None,
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
@@ -50,6 +54,7 @@ class OptunaSearch:
         self.storage = storage or str(self.sweep_dir / f"optuna{JOURNAL_SUFFIX}")
         self.n_trials, self.n_jobs, self.retries = n_trials, max(1, n_jobs), max(0, retries)
         self.params = dict(params or {})
+        self.refill = refill
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -59,22 +64,71 @@ class OptunaSearch:
         study = self.open_study(space)
         for stale in fail_stale_trials(study):
             log.warning(f"trial {stale} was left RUNNING by a sweep that died: FAIL, asked again")
-        done = trials_done(study)
         log.info(
-            f"study {self.study_name!r} in {self.storage}: {done} trials done, {self.n_trials} wanted"
+            f"study {self.study_name!r} in {self.storage}: "
+            f"{trials_done(study)} trials done, {self.n_trials} wanted"
         )
+        if self.n_jobs > 1 and self.refill and runs_jobs_concurrently(self.launcher):
+            returns = self.run_refilling(study, space, fixed)
+        else:
+            returns = self.run_batches(study, space, fixed)
+        self.finish(study, space)
+        return returns
+
+    def run_batches(self, study: optuna.Study, space: dict, fixed: list[str]) -> list[JobReturn]:
+        """n_jobs trials asked at once, launched together, told when the whole batch ended."""
         returns: list[JobReturn] = []
-        job_idx = 0
+        done = trials_done(study)
         while done < self.n_trials:
             trials = [self.ask(study, space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             batch = [self.trial_overrides(trial, fixed) for trial in trials]
-            results = self.launcher.launch(batch, initial_job_idx=job_idx)
+            results = self.launcher.launch(batch, initial_job_idx=len(returns))
             for trial, result in zip(trials, results, strict=True):
                 self.tell(study, trial, result)
-            job_idx, done = job_idx + len(trials), trials_done(study)
+            done = trials_done(study)
             returns.extend(results)
-        self.finish(study, space)
         return returns
+
+    def run_refilling(self, study: optuna.Study, space: dict, fixed: list[str]) -> list[JobReturn]:
+        """n_jobs slots, each launching one trial at a time: the next trial is asked for the
+        moment any trial ends (complete, pruned or failed), so no slot waits for the slowest
+        trial of a batch. Optuna's own study.optimize(n_jobs=N) keeps N threads busy the same
+        way; it is not used because its objective runs in this process, not in a launcher."""
+        lock = threading.Lock()  # asks, tells and the counts: one slot at a time
+        returns: dict[int, JobReturn] = {}
+        numbers = itertools.count()  # the jobs' numbers (their folders), in the order asked
+        running: set[int] = set()
+        stopped: list[BaseException] = []
+
+        def slot() -> None:
+            while True:
+                with lock:
+                    if stopped or trials_done(study) + len(running) >= self.n_trials:
+                        return
+                    trial, number = self.ask(study, space), next(numbers)
+                    running.add(number)
+                try:
+                    overrides = [self.trial_overrides(trial, fixed)]
+                    (result,) = self.launcher.launch(overrides, initial_job_idx=number)
+                    with lock:  # told and no longer running in one step: the counts agree
+                        returns[number] = result
+                        running.discard(number)
+                        self.tell(study, trial, result)
+                except BaseException as error:  # on_trial_error=stop, a launcher's error
+                    with lock:
+                        running.discard(number)
+                        stopped.append(error)  # no slot asks again
+                    raise
+
+        with ThreadPoolExecutor(self.n_jobs, thread_name_prefix="trial-slot") as pool:
+            slots = [pool.submit(slot) for _ in range(self.n_jobs)]
+            try:
+                for ended in slots:
+                    ended.result()  # a slot's error, raised once every slot has returned
+            except BaseException as error:  # Ctrl-C: the running trials end, none is asked
+                stopped.append(error)
+                raise
+        return [returns[idx] for idx in sorted(returns)]
 
     def open_study(self, space: dict) -> optuna.Study:
         if self.storage.endswith(JOURNAL_SUFFIX):
@@ -193,3 +247,12 @@ def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna
         if "Study.stop" not in str(error):
             raise
         return next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+
+
+def runs_jobs_concurrently(launcher: Any) -> bool:
+    """Whether launches from several threads run at once. Hydra's basic launcher runs each
+    job in this process (working folder, logging and Hydra's state are the process's), so
+    its trials go one batch at a time; every other launcher hands jobs to other processes."""
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    return not isinstance(launcher, BasicLauncher)

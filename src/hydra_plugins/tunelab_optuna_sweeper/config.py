@@ -85,8 +85,12 @@ class OptunaSweeperConf:
     storage: str | None = None
     # Trials the study should hold when the sweep ends, counting those of earlier sweeps.
     n_trials: int = 20
-    # Trials asked for at once and handed to the launcher together (joblib runs them in parallel).
+    # Trials running at once (a launcher such as joblib, submitit or ray runs them in parallel).
     n_jobs: int = 1
+    # true: a new trial starts the moment one ends, so no worker idles while a batch's slowest
+    # trial finishes; false: n_jobs trials at a time, the next batch when all of them ended.
+    # Hydra's basic launcher runs trials in the sweep's own process: always one batch at a time.
+    refill: bool = True
     # A failed trial is asked again with the same params up to this many times (a retry does
     # not count in n_trials). A trial left RUNNING by a killed sweep is always asked again.
     retries: int = 0

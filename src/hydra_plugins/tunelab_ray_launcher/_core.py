@@ -4,6 +4,7 @@ its jobs in loky workers; the results in the jobs' order."""
 import logging
 import os
 import socket
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, open_dict
 log = logging.getLogger(__name__)
 
 CONNECT_SECONDS = 10  # an address that does not answer in this time stops the sweep
+CONNECTING = threading.Lock()
 
 
 def launch(
@@ -27,8 +29,9 @@ def launch(
     settings = launcher.settings
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-    if not ray.is_initialized():
-        connect(settings.get("address"), dict(settings.get("init") or {}))
+    with CONNECTING:  # the Optuna sweeper launches from several threads at once
+        if not ray.is_initialized():
+            connect(settings.get("address"), dict(settings.get("init") or {}))
     task = ray.remote(num_cpus=settings["num_cpus"], num_gpus=settings["num_gpus"])(execute_job)
     log.info("Ray is launching %d jobs", len(job_overrides))
     for idx, overrides in enumerate(job_overrides):

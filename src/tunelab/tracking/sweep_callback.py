@@ -32,10 +32,13 @@ class MLflowSweepCallback(Callback):
         self.parent_run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from tunelab.redact import mask_logs
+        from tunelab.checks import sweep_storage_error
+        from tunelab.redact import mask_logs, mask_text
         from tunelab.tracking.identity import sweep_identity
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
+        if problem := sweep_storage_error(config):  # before the sweep's run is opened
+            raise SystemExit(mask_text(f"tunelab: {problem}"))
         self.config = config
         overrides = list(config.hydra.overrides.task)
         swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
@@ -144,8 +147,9 @@ class MLflowSweepCallback(Callback):
         )()
         self.parent_run_id = None
         print(
-            f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} trials finished, "
-            f"{summary['trials_failed']} failed"
+            f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} "
+            f"trials finished, {summary['trials_failed']} failed, "
+            f"{summary['trials_killed']} pruned or stopped"
         )
         if "best.overrides" in summary:
             print(
