@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK ?= requirements.lock
 CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
 
-.PHONY: setup train test bench lint typecheck lock floor clean screenshots
+.PHONY: setup train test bench lint typecheck lock floor clean screenshots services
 
 setup: $(STAMP)
 
@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,export,launchers,ray]" $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e ".[dev,export,launchers,ray,postgres]" $(CONSTRAINTS)
 	touch $(STAMP)
 
 train: setup
@@ -28,6 +28,11 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)
+
+# A team store on this machine: PostgreSQL and an MLflow server on it (artifacts proxied), for
+# tracking.uri / hydra.sweeper.storage. `make services ARGS=stop` stops them.
+services: setup
+	$(BIN)/python scripts/services.py $(ARGS)
 
 # The MLflow UI as a person sees it (docs/screenshots/): a small store served and shot in a
 # headless Chromium (Debian: apt-get install chromium).
@@ -45,7 +50,7 @@ typecheck: setup
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray,postgres]"
 	{ echo "# Exact versions \`make\` installs (pip constraints). Refresh with \`make lock\`; do not edit."; \
 	  echo "# Made by $$(.venv-lock/bin/python -m pip --version | cut -d' ' -f1-2) on Python $$(.venv-lock/bin/python -c 'import platform; print(platform.python_version(), platform.system(), platform.machine())')."; \
 	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock
@@ -59,7 +64,7 @@ floor:
 	rm -rf .venv-floor && $(FLOOR_PYTHON) -m venv .venv-floor
 	.venv-floor/bin/python -m pip install --quiet --upgrade pip packaging "tomli; python_version < '3.11'"
 	.venv-floor/bin/python scripts/dependency_floor.py > .venv-floor/floor.txt
-	.venv-floor/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray]" -c .venv-floor/floor.txt
+	.venv-floor/bin/python -m pip install --quiet -e ".[dev,export,launchers,ray,postgres]" -c .venv-floor/floor.txt
 	.venv-floor/bin/python -m pip freeze --exclude-editable > .venv-floor/installed.txt
 	.venv-floor/bin/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
 

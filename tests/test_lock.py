@@ -65,7 +65,9 @@ def make_dry_run(*args: str) -> str:
     )
     assert out.returncode == 0, out.stderr
     return next(
-        line for line in out.stdout.splitlines() if '-e ".[dev,export,launchers,ray]"' in line
+        line
+        for line in out.stdout.splitlines()
+        if '-e ".[dev,export,launchers,ray,postgres]"' in line
     )
 
 

@@ -342,3 +342,16 @@ def launcher_error(args: list[str]) -> str | None:
                 f"{CONNECT_SECONDS} s: start one (ray start --head) or fix the address"
             )
     return None
+
+
+def sweep_storage_error(config: DictConfig) -> str | None:
+    """The Optuna sweeper's storage, a database URL whose server cannot be reached: one line,
+    checked before the sweep opens its run (Optuna would fail at its first trial)."""
+    from tunelab.tracking.reachable import DATABASE_PORTS, database_problem
+
+    storage = config.hydra.sweeper.get("storage") or ""
+    if storage.split(":")[0].split("+")[0] not in DATABASE_PORTS:
+        return None
+    if problem := database_problem(storage):
+        return f"hydra.sweeper.storage={storage}: {problem}: start the database or fix the URL"
+    return None

@@ -30,7 +30,34 @@ def store_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
     scheme = urllib.parse.urlparse(uri).scheme
     if scheme in ("http", "https"):
         return _server_problem(uri, timeout)
-    return None  # databases and other stores: MLflow's own message
+    if scheme.split("+")[0] in DATABASE_PORTS:
+        return database_problem(uri, timeout)
+    return None  # other stores: MLflow's own message
+
+
+# Database URLs (SQLAlchemy's, as MLflow and Optuna take them) and their servers' usual ports.
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def database_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
+    """Why the database server of a SQLAlchemy URL (postgresql://user@host:port/db) cannot be
+    reached, or None. Only the connection: no driver is imported (a login refused is the
+    driver's message, which it gives at once)."""
+    parsed = urllib.parse.urlparse(uri)
+    if not parsed.hostname:  # a local socket
+        return None
+    port = parsed.port or DATABASE_PORTS[parsed.scheme.split("+")[0]]
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except ConnectionRefusedError:
+        return f"connection refused: no database server listens at {parsed.hostname}:{port}"
+    except socket.gaierror:
+        return f"host {parsed.hostname} not found"
+    except TimeoutError:
+        return f"no answer from {parsed.hostname}:{port} within {timeout:g} s"
+    except OSError as error:
+        return f"cannot reach {parsed.hostname}:{port}: {error.strerror or error}"
+    return None
 
 
 def _sqlite_problem(database: Path) -> str | None:
