@@ -59,3 +59,31 @@ def test_a_ddp_rank_of_a_sweep_trial_runs_that_trial_alone(monkeypatch) -> None:
     ]
     monkeypatch.setenv("LOCAL_RANK", "0")  # the trial's own process runs the sweep
     assert distributed_rank_command(lightning) == lightning
+
+
+def test_an_optuna_study_of_ddp_trials_prunes_every_rank_at_once(tmp_path, client_for) -> None:
+    """Rank 0 of the second trial (a learning rate that cannot learn) is told to prune after
+    its first epoch; its other rank stops with it (else the trial would wait forever)."""
+    from tests.test_optuna_sweeper import FAST, load
+
+    storage = f"hydra.sweeper.storage={tmp_path}/study.journal"
+    sweep = ["-m", *FAST, storage, f"hydra.sweep.dir={tmp_path}/sweep"]
+    study_space = [
+        *("hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.seed=1"),  # 3e-3 first
+        *("optimizer.lr=choice(3e-3,1e-7)", "hydra.sweeper.n_trials=2"),
+        *("hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0"),
+        *("trainer.max_epochs=3", "callbacks.early_stopping=null"),
+    ]
+    steps = ["trainer.log_every_n_steps=1", "callbacks.lr_monitor.logging_interval=step"]
+    run_entry([*sweep, *study_space, *DDP, *steps], tmp_path)
+    study, client, parents, children = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED"]
+    assert len(parents) == 1 and len(children) == 2  # a child per trial, not per rank
+    pruned = next(c for c in children if c.data.tags["optuna.trial"] == "1")
+    assert pruned.info.status == "KILLED" and pruned.data.tags["pruned"] == "true"
+    assert len(client.get_metric_history(pruned.info.run_id, "val/acc")) == 1
+    complete = next(c for c in children if c.data.tags["optuna.trial"] == "0")
+    assert len(client.get_metric_history(complete.info.run_id, "val/acc")) == 3
+    assert len(client.get_metric_history(complete.info.run_id, "lr")) == 30  # 10 steps: 2 ranks
+    rank_1 = (tmp_path / "sweep" / "1" / "train_ddp_process_1.log").read_text()
+    assert "pruned: Trial was pruned at epoch 0" in rank_1  # the other rank stopped there too

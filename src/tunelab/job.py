@@ -152,8 +152,11 @@ def after_failure(
     """NaN for a trial the sweep goes on without; otherwise the error is raised again, a
     user's mistake as one line."""
     if ended == "pruned":
-        log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
-        tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
+        if in_sweep:
+            log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
+            tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
+        else:  # a DDP trial's other rank, run outside the sweep: its rank 0 told the study
+            log.info("pruned: %s", error)
         return math.nan
     if in_sweep and ended == "failed":
         trial = mask_text(f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}")

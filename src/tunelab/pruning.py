@@ -48,23 +48,28 @@ def load_study(sweep_dir: str | Path):
 
 def trial_callbacks(monitor: str) -> list[Any]:
     """In a trial of the tunelab Optuna sweeper, the callback that reports `monitor` to the
-    study after every epoch (and prunes); elsewhere none."""
+    study after every epoch and prunes (tunelab.trial_pruning); elsewhere none. A DDP trial's
+    other ranks get one that only obeys rank 0: they run outside the sweep's folder."""
     if optuna_trial_number() is None:
         return []
+    from tunelab.runtime import process_rank
+    from tunelab.trial_pruning import ReportAndPrune
+
+    if process_rank() != 0:
+        return [ReportAndPrune(None, monitor)]
     from hydra.core.hydra_config import HydraConfig
 
-    return [pruning_callback(HydraConfig.get().sweep.dir, monitor)]
+    return [ReportAndPrune(this_trial(HydraConfig.get().sweep.dir), monitor)]
 
 
-def pruning_callback(sweep_dir: str | Path, monitor: str) -> Any:
-    """optuna-integration's Lightning callback, on this trial of the sweeper's study."""
+def this_trial(sweep_dir: str | Path) -> Any:
+    """This process's trial (TRIAL_ENV) of the study the sweeper left in `sweep_dir`."""
     import optuna
-    from optuna_integration import PyTorchLightningPruningCallback
 
     study = load_study(sweep_dir)
     number = optuna_trial_number()
     trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == number)
-    return PyTorchLightningPruningCallback(optuna.trial.Trial(study, trial_id), monitor=monitor)
+    return optuna.trial.Trial(study, trial_id)
 
 
 def is_pruned(error: BaseException) -> bool:
