@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_entry, store_uri
+from tests.conftest import ROOT, TINY, run_entry, store_uri
 from tests.test_optuna_sweeper import load, study_sweep
 
 
@@ -60,11 +60,84 @@ def test_a_launcher_that_is_not_installed_names_its_extra(monkeypatch, tmp_path)
     assert launcher_error(["-m", "hydra/launcher=joblib"]) is None  # installed with the project
 
 
-def test_the_slurm_launcher_composes(tmp_path) -> None:
-    result = run_entry(
-        ["hydra/launcher=submitit_slurm", "--cfg", "hydra", "-p", "hydra.launcher"], tmp_path
+def test_the_slurm_launcher_asks_slurm_for_a_ddp_trial(tmp_path, monkeypatch) -> None:
+    """hydra/launcher=slurm as submitit writes it into the sbatch script (submitit's own
+    rendering; only SLURM is missing here): a task per GPU, the signal before the limit."""
+    import submitit
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    overrides = ["hydra/launcher=slurm", "hydra.launcher.gpus_per_node=4"]
+    overrides += ["hydra.launcher.partition=gpu", "hydra.launcher.setup=[module load cuda]"]
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides, return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    monkeypatch.setattr(submitit.SlurmExecutor, "affinity", staticmethod(lambda: 1))  # no srun
+    # as hydra-submitit-launcher's BaseSubmititLauncher.launch hands them to submitit
+    executor = submitit.AutoExecutor(
+        folder=tmp_path, cluster="slurm", slurm_max_num_timeout=params["max_num_timeout"]
     )
-    assert "SlurmLauncher" in result.stdout and "signal_delay_s" in result.stdout
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    skip = {"_target_", "submitit_folder", "max_num_timeout"}
+    executor.update_parameters(
+        **{k if k in base else f"slurm_{k}": v for k, v in params.items() if k not in skip}
+    )
+    script = executor._executor._make_submission_file_text("python -m submitit.core._submit", "0")
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --ntasks-per-node=4",  # one process per GPU: Lightning's DDP ranks
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --time=240",
+        "#SBATCH --signal=USR2@120",  # time to requeue before the limit
+        "#SBATCH --mem=32GB",
+        "module load cuda",
+    ):
+        assert line in script.splitlines(), (line, script)
+    assert executor._executor.max_num_timeout == 3
+
+
+# Sent by a trial to itself at its third epoch, once: what SLURM sends before the time limit.
+REQUEUE_PROBE = """
+import os, signal
+from pathlib import Path
+import lightning as L
+
+class StopOnce(L.Callback):
+    def __init__(self, flag):
+        self.flag = Path(flag)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 2 and not self.flag.exists():
+            self.flag.write_text("sent")
+            os.kill(os.getpid(), signal.SIGUSR2)
+"""
+
+
+def test_a_requeued_trial_continues_its_run(tmp_path) -> None:
+    """submitit requeues a trial that receives the time-limit signal (as under SLURM); the job,
+    launched again in its folder, continues its MLflow run from the last epoch's checkpoint."""
+    from mlflow import MlflowClient
+
+    (tmp_path / "requeue_probe.py").write_text(REQUEUE_PROBE)
+    probe = ["+callbacks.stop_once._target_=requeue_probe.StopOnce"]
+    probe += [f"+callbacks.stop_once.flag={tmp_path}/signal_sent"]
+    args = ["-m", "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path}/sweep", *TINY]
+    args += ["trainer.max_epochs=4", "callbacks.early_stopping=null", "tracking.experiment=rq"]
+    run_entry([*args, *probe, "optimizer.lr=0.01"], tmp_path)
+    assert (tmp_path / "signal_sent").exists()
+    client = MlflowClient(store_uri(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("rq").experiment_id])
+    (child,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]  # one run, continued
+    assert child.info.status == "FINISHED"
+    history = client.get_metric_history(child.info.run_id, "val/acc")
+    assert sorted(m.step for m in history) == [0, 1, 2, 3]  # epochs 0-1, then 2-3 resumed
+    assert child.data.tags["resumed"] == "true"
+    logs = "".join(p.read_text() for p in (tmp_path / "sweep" / ".submitit").rglob("*_log.*"))
+    assert "this job is preempted" in logs and "requeued" in logs.lower(), logs[-3000:]
 
 
 @pytest.fixture

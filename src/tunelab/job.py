@@ -34,7 +34,12 @@ from tunelab.runtime import (
 )
 from tunelab.tracking import TrackedRun, open_run
 from tunelab.tracking.identity import job_identity
-from tunelab.tracking.sweep import earlier_trial, stop_sweep, stopped_sweep_reason
+from tunelab.tracking.sweep import (
+    earlier_trial,
+    relaunched_run,
+    stop_sweep,
+    stopped_sweep_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,9 @@ def tracked_job(cfg: DictConfig) -> Iterator[Job]:
     if in_sweep and (earlier := earlier_trial(hydra_cfg)):  # unfinished in an earlier sweep
         with open_dict(cfg):
             cfg.resume = earlier["run_id"]  # continues in its run, from its last checkpoint
+    elif in_sweep and (stopped := relaunched_run(hydra_cfg.runtime.output_dir)):  # requeued
+        with open_dict(cfg):
+            cfg.resume = stopped
     with imports_frozen_out_of_gc():
         lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
         identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, in_sweep)

@@ -83,4 +83,7 @@ def tell_pruned(sweep_dir: str | Path) -> None:
     """Record the prune in the study at once, so the sweeper and other trials see it."""
     from optuna.trial import TrialState
 
-    load_study(sweep_dir).tell(optuna_trial_number(), state=TrialState.PRUNED)
+    # skip_if_finished: under SLURM every rank of a DDP trial runs the job and may tell
+    load_study(sweep_dir).tell(
+        optuna_trial_number(), state=TrialState.PRUNED, skip_if_finished=True
+    )

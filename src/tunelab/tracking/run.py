@@ -25,6 +25,7 @@ from tunelab.errors import UserError
 from tunelab.runtime import process_rank
 from tunelab.tracking.identity import RunIdentity
 from tunelab.tracking.params import knob_params
+from tunelab.tracking.sweep import forget_run, remember_run
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,9 @@ class TrackedRun:
     def log_setup(self, datamodule: Any, trainer: Any) -> None:
         """What the run trains on: the data and the device. Waits until the run exists, so a
         store that cannot be opened stops the job here, before training."""
-        self.wait_started()
+        run_id = self.wait_started()
+        if run_id and self.output_dir is not None:  # a requeued job continues this run
+            remember_run(self.output_dir, run_id)
         data = datamodule.data
         tags = {f"data.{k}": v for k, v in datamodule.summary.items()}
         if self.data_fingerprint not in (None, tags["data.fingerprint"]):
@@ -243,6 +246,8 @@ class TrackedRun:
         """status: FINISHED, FAILED or KILLED, with tags; an error's traceback becomes error.txt.
         delete: the run is deleted once ended (MLflow's delete: gone from the UI and searches,
         purged by `mlflow gc`). Waits until the writer has written everything."""
+        if status != "KILLED" and self.output_dir is not None:  # only a stopped run continues
+            forget_run(self.output_dir)
         if error is not None and self.output_dir is not None and not delete:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             report = self.output_dir / "error.txt"

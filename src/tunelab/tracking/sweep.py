@@ -111,6 +111,26 @@ def earlier_trial(hydra_cfg) -> dict[str, Any] | None:
     return json.loads(file.read_text()).get(overrides)
 
 
+# Left in a job's folder while its run trains: a job launched again in the same folder (SLURM
+# requeued it after the time-limit signal, or a pre-emption) continues that run. Removed when
+# the run ends FINISHED or FAILED.
+RUN_FILE = ".run_id"
+
+
+def remember_run(output_dir: Path, run_id: str) -> None:
+    (output_dir / RUN_FILE).write_text(run_id)
+
+
+def forget_run(output_dir: Path) -> None:
+    (output_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def relaunched_run(output_dir: str | Path) -> str | None:
+    """The run an earlier launch of this job started in this folder and did not end."""
+    file = Path(output_dir) / RUN_FILE
+    return file.read_text().strip() if file.exists() else None
+
+
 def finished_objective() -> float | None:
     """The objective of this trial when an earlier sweep in this folder finished it (its run
     is reused); None when it has to run."""
