@@ -160,6 +160,35 @@ def wait_for_health(url: str, server: subprocess.Popen, log: Path, seconds: floa
     raise RuntimeError(f"mlflow server did not answer within {seconds:g} s: see {log}")
 
 
+def start_ray_head(port: int, cpus: int) -> str:
+    """A Ray head on this machine (hydra/launcher=ray's hydra.launcher.address): its address."""
+    subprocess.run(
+        [
+            *(ray_program(), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1"),
+            *(f"--num-cpus={cpus}", "--object-store-memory=100000000", "--include-dashboard=false"),
+        ],
+        check=True,
+        capture_output=True,
+        env=RAY_ENV,
+        timeout=120,
+    )
+    return f"127.0.0.1:{port}"
+
+
+def stop_ray() -> None:
+    subprocess.run(
+        [ray_program(), "stop", "--force"], capture_output=True, env=RAY_ENV, timeout=120
+    )
+
+
+def ray_program() -> str:
+    return str(Path(sys.executable).parent / "ray")
+
+
+# No usage reports; no token authentication (Ray turns it on where an earlier instance left a token).
+RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
 def free_port() -> int:
     import socket
 

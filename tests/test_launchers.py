@@ -1,9 +1,6 @@
 """Hydra launchers beyond the basic one: a sweep's trials as submitit jobs, an Optuna study with
 pruning through them; a launcher whose plugin is not installed names the extra to install."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -141,21 +138,12 @@ def test_a_requeued_trial_continues_its_run(tmp_path) -> None:
 
 
 @pytest.fixture
-def ray_cluster(tmp_path):
+def ray_cluster():
     """A local Ray head with 2 CPUs, started for the test and stopped after: its address."""
-    from tests.test_recipes import free_port
+    from scripts.services import free_port, start_ray_head, stop_ray
 
-    port = free_port()
-    ray = str(Path(sys.executable).parent / "ray")
-    # No token authentication (Ray turns it on where an earlier local instance left a token).
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    start = [
-        *(ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1"),
-        *("--num-cpus=2", "--object-store-memory=100000000", "--include-dashboard=false"),
-    ]
-    subprocess.run(start, check=True, capture_output=True, env=env, timeout=120)
-    yield f"127.0.0.1:{port}"
-    subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    yield start_ray_head(free_port(), cpus=2)
+    stop_ray()
 
 
 def test_a_grid_sweep_runs_its_trials_as_ray_tasks(ray_cluster, tmp_path) -> None:
