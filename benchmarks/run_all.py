@@ -17,6 +17,7 @@ SCRIPTS = [
     "search",
     "models",
     "export",
+    "scale_out",
 ]
 
 if __name__ == "__main__":
