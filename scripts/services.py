@@ -85,16 +85,12 @@ def start_postgres(data: Path, port: int) -> str:
     subprocess.run(
         [postgres_program("pg_ctl"), "-D", data, "-l", log, "-o", options, "-w", "start"], **run
     )
+    server = ["-h", "127.0.0.1", "-p", str(port), "-U", USER]
     for name in DATABASES:
         exists = subprocess.run(
             [
                 postgres_program("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                USER,
+                *server,
                 "-tAc",
                 f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
                 "postgres",
@@ -102,19 +98,7 @@ def start_postgres(data: Path, port: int) -> str:
             **run,
         ).stdout.strip()
         if not exists:
-            subprocess.run(
-                [
-                    postgres_program("createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-U",
-                    USER,
-                    name,
-                ],
-                **run,
-            )
+            subprocess.run([postgres_program("createdb"), *server, name], **run)
     return f"postgresql://{USER}@127.0.0.1:{port}"
 
 
