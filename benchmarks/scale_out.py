@@ -52,11 +52,14 @@ def slot_figures(root: Path, slots: int) -> dict:
     }
 
 
-def refill_rows(trials: int, epochs: int, seeds: list[int]) -> list[dict]:
+MODES = {"batches (before)": "false", "refilling slots (after)": "true"}
+
+
+def refill_rows(trials: int, epochs: int, seeds: list[int], modes: dict[str, str]) -> list[dict]:
     """Both modes on the same studies: each seed is one sequence of asked trials."""
     rows = []
     for seed in seeds:
-        for mode, refill in (("batches (before)", "false"), ("refilling slots (after)", "true")):
+        for mode, refill in modes.items():
             root = scratch()
             args = [str(ROOT / "train.py"), "-m", *QUIET, *STUDY, f"trainer.max_epochs={epochs}"]
             args += [f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.refill={refill}"]
@@ -67,8 +70,10 @@ def refill_rows(trials: int, epochs: int, seeds: list[int]) -> list[dict]:
 
 def medians(rows: list[dict]) -> list[str]:
     notes = []
-    for mode in ("batches (before)", "refilling slots (after)"):
+    for mode in MODES:
         mine = [r for r in rows if r["sweeper"] == mode]
+        if not mine:
+            continue
         wall = statistics.median(r["wall s"] for r in mine)
         idle = statistics.median(r["worker time idle"] for r in mine)
         notes.append(f"median over seeds, {mode}: wall {wall:.1f} s, worker time idle {idle:.1%}")
@@ -104,13 +109,14 @@ def main() -> None:
     parser.add_argument("--only", choices=("refill", "launchers"), help="one of the two parts")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="TPE seeds")
     parser.add_argument(
-        "--tiny", action="store_true", help="2 trials of 1 epoch; the basic launcher only"
+        "--tiny", action="store_true", help="2 refilling trials of 1 epoch; the basic launcher only"
     )
     options = parser.parse_args()
     trials, epochs = (2, 1) if options.tiny else (options.trials, options.epochs)
     seeds = options.seeds[:1] if options.tiny else options.seeds
     if options.only != "launchers":
-        rows = refill_rows(trials, epochs, seeds)
+        modes = dict(list(MODES.items())[1:]) if options.tiny else MODES
+        rows = refill_rows(trials, epochs, seeds, modes)
         report(
             "scale_out",
             f"Optuna study, {trials} trials, TPE + median pruning, 2 workers (joblib), "
@@ -120,10 +126,11 @@ def main() -> None:
         )
     if options.only != "refill":
         names = list(LAUNCHERS)[:1] if options.tiny else list(LAUNCHERS)
+        grid = TINY_GRID if options.tiny else GRID
         report(
             "launchers",
-            "A 4-trial grid sweep (4 learning rates, 3 epochs of the default CNN) on each launcher",
-            launcher_rows(names, TINY_GRID if options.tiny else GRID),
+            f"A grid sweep ({', '.join(grid)}, the default CNN) on each launcher",
+            launcher_rows(names, grid),
         )
 
 
