@@ -347,10 +347,10 @@ def launcher_error(args: list[str]) -> str | None:
 def sweep_storage_error(config: DictConfig) -> str | None:
     """The Optuna sweeper's storage, a database URL whose server cannot be reached: one line,
     checked before the sweep opens its run (Optuna would fail at its first trial)."""
-    from tunelab.tracking.reachable import DATABASE_PORTS, database_problem
+    from tunelab.tracking.reachable import database_problem, is_database_url
 
     storage = config.hydra.sweeper.get("storage") or ""
-    if storage.split(":")[0].split("+")[0] not in DATABASE_PORTS:
+    if not is_database_url(storage):
         return None
     if problem := database_problem(storage):
         return f"hydra.sweeper.storage={storage}: {problem}: start the database or fix the URL"

@@ -30,13 +30,18 @@ def store_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
     scheme = urllib.parse.urlparse(uri).scheme
     if scheme in ("http", "https"):
         return _server_problem(uri, timeout)
-    if scheme.split("+")[0] in DATABASE_PORTS:
+    if is_database_url(uri):
         return database_problem(uri, timeout)
     return None  # other stores: MLflow's own message
 
 
 # Database URLs (SQLAlchemy's, as MLflow and Optuna take them) and their servers' usual ports.
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def is_database_url(uri: str) -> bool:
+    """postgresql://..., mysql+pymysql://...: a database server's SQLAlchemy URL."""
+    return urllib.parse.urlparse(uri).scheme.split("+")[0] in DATABASE_PORTS
 
 
 def database_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
