@@ -162,7 +162,7 @@ def test_a_grid_sweep_runs_its_trials_as_ray_tasks(ray_cluster, tmp_path) -> Non
 
 
 def test_a_ray_address_that_does_not_answer_is_one_line_and_no_run(tmp_path) -> None:
-    from tests.test_recipes import free_port
+    from scripts.services import free_port
 
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     args = ["-m", "hydra/launcher=ray", f"hydra.launcher.address={address}", "optimizer.lr=1,2"]

@@ -3,7 +3,6 @@ shown, commands run as shown (with a one-step budget added)."""
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.services import free_port
 from tests.conftest import ROOT
 from tests.test_rename import tracked_copy
 
@@ -52,12 +52,6 @@ def apply_file_block(copy: Path, code: str) -> None:
     path = copy / named.removeprefix("# ").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(code)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float = 60) -> None:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from scripts.services import free_port
 from tests.conftest import TINY, run_entry, store_uri, train_in_process
 from tests.data_factory import write_csv, write_png_folder
-from tests.test_recipes import free_port
 
 MODEL_NAME = "digits-model"
 

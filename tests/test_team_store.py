@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.services import free_port
 from tests.conftest import run_entry
-from tests.test_recipes import free_port
 
 EPOCHS = 3
 SWEEP = [

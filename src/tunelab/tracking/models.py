@@ -80,13 +80,15 @@ def signature(facts: dict[str, Any], example: Any) -> Any:
 def log_classifier_model(
     uri: str,
     run_id: str,
+    experiment_id: str,
     checkpoint: str,
     facts: dict[str, Any],
     example: Any,
     register_as: str | None,
 ) -> Any:
-    """Log `checkpoint` as the run's MLflow model "model" (and register it when asked).
-    facts: the checkpoint's classes, input_shape and inputs record. Returns MLflow's ModelInfo."""
+    """Log `checkpoint` as the run's MLflow model "model" (and register it when asked), in the
+    run's experiment. facts: the checkpoint's classes, input_shape and inputs record. Returns
+    MLflow's ModelInfo."""
     import mlflow
     from mlflow.models import Model
 
@@ -96,7 +98,7 @@ def log_classifier_model(
     mlflow.set_tracking_uri(uri)  # Model.log works on the tracking URI set in the process
     # ... and creates the logged model in the process's active experiment, the Default one
     # (its artifacts under the working folder's mlruns/) unless the run's is made active.
-    mlflow.set_experiment(experiment_id=mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id)
+    mlflow.set_experiment(experiment_id=experiment_id)
     with quiet_model_logging():
         return Model.log(
             artifact_path=None,  # deprecated for `name`, but still positional in Model.log
@@ -142,11 +144,17 @@ def link_metrics(client: MlflowClient, run_id: str, model_id: str, metrics: list
     client.log_batch(run_id, metrics=linked)
 
 
-def run_model_uri(client: MlflowClient, run_id: str) -> str | None:
-    """models:/<id> of the model a run logged, if it logged one."""
+def run_model_id(client: MlflowClient, run_id: str) -> str | None:
+    """The id of the model a run logged, if it logged one."""
     outputs = client.get_run(run_id).outputs
     models = outputs.model_outputs if outputs else []
-    return f"models:/{models[-1].model_id}" if models else None
+    return models[-1].model_id if models else None
+
+
+def run_model_uri(client: MlflowClient, run_id: str) -> str | None:
+    """models:/<id> of the model a run logged, if it logged one."""
+    model_id = run_model_id(client, run_id)
+    return f"models:/{model_id}" if model_id else None
 
 
 def register_best(
@@ -155,14 +163,14 @@ def register_best(
     """Register `run_id`'s model as a new version of `name`; move `alias` to it when it beats
     the version the alias points at (by the runs' `objective` metric, `mode` max or min).
     Returns tags for the sweep's parent run."""
-    source = run_model_uri(client, run_id)
-    if source is None:
+    model_id = run_model_id(client, run_id)
+    if model_id is None:
         return {"registered_model": f"not registered: run {run_id} logged no model"}
     ensure_registered_model(client, name)
     # The model's files and id, not its models:/ID URI: the registry looks that URI up through
     # the process's global tracking URI (mlflow's SqlAlchemyStore.create_model_version), which
     # is not this client's store in a sweep whose trials ran in other processes.
-    model = client.get_logged_model(source.removeprefix("models:/"))
+    model = client.get_logged_model(model_id)
     version = client.create_model_version(
         name, model.artifact_location, run_id=run_id, model_id=model.model_id
     )

@@ -41,7 +41,12 @@ DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
 def is_database_url(uri: str) -> bool:
     """postgresql://..., mysql+pymysql://...: a database server's SQLAlchemy URL."""
-    return urllib.parse.urlparse(uri).scheme.split("+")[0] in DATABASE_PORTS
+    return _dialect(uri) in DATABASE_PORTS
+
+
+def _dialect(uri: str) -> str:
+    """postgresql+psycopg://... -> postgresql"""
+    return urllib.parse.urlparse(uri).scheme.split("+")[0]
 
 
 def database_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
@@ -51,7 +56,7 @@ def database_problem(uri: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
     parsed = urllib.parse.urlparse(uri)
     if not parsed.hostname:  # a local socket
         return None
-    port = parsed.port or DATABASE_PORTS[parsed.scheme.split("+")[0]]
+    port = parsed.port or DATABASE_PORTS[_dialect(uri)]
     try:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
     except ConnectionRefusedError:

@@ -109,6 +109,7 @@ class RunWriter:
             run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
             self.run_id = run.info.run_id
             log_batch(self.client, self.run_id, params=params, tags=tags)
+        self.experiment_id = experiment_
         self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
         return self.run_id, experiment_
 
@@ -224,7 +225,9 @@ class RunWriter:
         from tunelab.tracking.models import link_metrics, log_classifier_model
 
         self.flush()
-        info = log_classifier_model(self.uri, self.run_id, checkpoint, facts, example, register_as)
+        info = log_classifier_model(
+            self.uri, self.run_id, self.experiment_id, checkpoint, facts, example, register_as
+        )
         linked = [self.latest[k] for k in metric_keys if k in self.latest]
         link_metrics(self.client, self.run_id, info.model_id, linked)
         tags = {"model_uri": info.model_uri}
