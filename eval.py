@@ -24,7 +24,10 @@ def main(cfg: DictConfig) -> float:
         metrics = evaluate_or_predict(cfg, Path(HydraConfig.get().runtime.output_dir))
     except UserError as error:  # what to change, in one line
         raise SystemExit(f"tunelab: {error}") from None
-    return metrics.get("test/acc", float("nan"))
+    headline = (
+        "test/rmse" if "test/rmse" in metrics else "test/acc"
+    )  # a regression's, a classifier's
+    return metrics.get(headline, float("nan"))
 
 
 if __name__ == "__main__":

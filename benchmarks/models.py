@@ -50,14 +50,14 @@ def predict_per_thousand(root, run_id: str, repeats: int) -> list[dict]:
     import torch
     from sklearn.datasets import load_digits
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
 
     mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
     (output,) = mlflow.MlflowClient().get_run(run_id).outputs.model_outputs
     model = mlflow.pyfunc.load_model(f"models:/{output.model_id}")
     images = load_digits().images.astype("float32")[:1000, None]
     mlflow.artifacts.download_artifacts(f"models:/{output.model_id}", dst_path=str(root / "m"))
-    network = load_classifier(next((root / "m").glob("artifacts/*.ckpt"))).network
+    network = load_model(next((root / "m").glob("artifacts/*.ckpt"))).network
     prepared = torch.from_numpy(images) / 16.0
 
     def timed(call) -> float:

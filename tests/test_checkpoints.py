@@ -1,11 +1,11 @@
-"""A checkpoint read back with load_classifier predicts what the trained run tested."""
+"""A checkpoint read back with load_model predicts what the trained run tested."""
 
 import pytest
 import torch
 
 from tests.conftest import store_uri, train_in_process
 from tests.data_factory import write_csv
-from tunelab.checkpoints import load_classifier
+from tunelab.checkpoints import load_model
 from tunelab.errors import UserError
 
 
@@ -26,7 +26,7 @@ def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> N
         "trainer.max_epochs=3",
     ]
     job = train_in_process(table, tmp_path)
-    model = load_classifier(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
+    model = load_model(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
     assert model.classes == ["setosa", "versicolor", "virginica"]
     assert not model.network.training
     # The rows as the source returns them, before any standardisation: the model's recipe
@@ -35,14 +35,14 @@ def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> N
     test = datamodule.index["test"]
     raw, y = datamodule.data.x[test], datamodule.data.y[test]
     assert not torch.allclose(raw, datamodule.split("test")[0])  # so standardising matters
-    accuracy = (model.predict_proba(raw).argmax(1) == y).float().mean().item()
+    accuracy = (model.predict(raw).argmax(1) == y).float().mean().item()
     run = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)
 
 
 def test_a_file_that_is_not_a_tunelab_checkpoint_says_so(tmp_path) -> None:
     with pytest.raises(UserError, match="does not exist"):
-        load_classifier(tmp_path / "missing.ckpt")
+        load_model(tmp_path / "missing.ckpt")
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
     with pytest.raises(UserError, match="not a tunelab checkpoint"):
-        load_classifier(tmp_path / "other.ckpt")
+        load_model(tmp_path / "other.ckpt")

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from tunelab.classifier import Classifier, stage_metrics
+from tunelab.classifier import Classifier
+from tunelab.learner import stage_metrics
 
 
 def make_classifier(**kwargs) -> Classifier:
@@ -33,7 +34,7 @@ def test_one_training_step_lowers_the_loss() -> None:
 
 
 def test_metrics_match_a_hand_computation() -> None:
-    metrics = stage_metrics(3, "val")
+    metrics = stage_metrics("classification", 3, "val")
     logits = torch.tensor([[2.0, 0.1, 0.1], [0.1, 2.0, 0.1], [0.1, 0.1, 2.0], [2.0, 0.1, 0.1]])
     y = torch.tensor([0, 1, 1, 2])
     metrics.update(logits, y)
@@ -46,7 +47,7 @@ def test_metrics_match_a_hand_computation() -> None:
 
 
 def test_auroc_is_one_for_a_perfect_ranking() -> None:
-    metrics = stage_metrics(2, "test")
+    metrics = stage_metrics("classification", 2, "test")
     metrics.update(
         torch.tensor([[3.0, 0.0], [0.0, 3.0], [2.0, 1.0], [1.0, 2.0]]), torch.tensor([0, 1, 0, 1])
     )

@@ -64,7 +64,7 @@ def datamodule(data_dir, source: str, *extra: str):
 def test_source_loads_with_disjoint_covering_repeatable_splits(data_dir, source: str) -> None:
     dm = datamodule(data_dir, source)
     shape, classes, total = EXPECTED[source]
-    assert dm.input_shape == shape and dm.num_classes == classes
+    assert dm.input_shape == shape and dm.num_outputs == classes
     index = {k: set(v.tolist()) for k, v in dm.index.items()}
     assert sum(len(v) for v in index.values()) == total
     assert set.union(*index.values()) == set(range(total))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from tests.conftest import CONF, run_entry, store_uri, train_in_process
-from tunelab.checkpoints import load_classifier
+from tunelab.checkpoints import load_model
 from tunelab.errors import ConfigError
 from tunelab.models.cnn import CNN
 from tunelab.models.mlp import MLP
@@ -85,9 +85,9 @@ def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path)
     assert float(rows["int8_static"]["size_ratio"]) < 0.5
     assert float(rows["channels"]["params"]) < float(rows["onnx"]["params"])
     assert float(rows["pruned"]["nonzero"]) < 0.6 * float(rows["onnx"]["nonzero"])
-    model = load_classifier(checkpoint)
+    model = load_model(checkpoint)
     images = digits_pixels()[:200]
-    expected = model.predict_proba(torch.from_numpy(images)).numpy()
+    expected = model.predict(torch.from_numpy(images)).numpy()
     session = ort.InferenceSession(str(folder / "model" / "model.onnx"))
     served = session.run(None, {"input": images})[0]
     np.testing.assert_allclose(served, expected, atol=1e-4)
@@ -101,9 +101,9 @@ def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path)
         assert probabilities.shape == (200, 10)
         assert (probabilities.argmax(1) == expected.argmax(1)).mean() > 0.9
     # The pruned networks are tunelab checkpoints again (eval.py reads them).
-    slim = load_classifier(folder / "model" / "model.channels.ckpt")
+    slim = load_model(folder / "model" / "model.channels.ckpt")
     assert slim.config["model"]["channels"] == [16, 32]
-    pruned = load_classifier(folder / "model" / "model.pruned.ckpt")
+    pruned = load_model(folder / "model" / "model.pruned.ckpt")
     assert measure.zero_fraction(pruned.network) == pytest.approx(0.5, abs=0.01)
 
 
@@ -122,7 +122,7 @@ def test_the_mlp_exports_and_its_variants_keep_their_accuracy(trained, tmp_path)
     from tunelab.export import export
 
     _, _, checkpoint = trained["mlp"]
-    model = load_classifier(checkpoint)
+    model = load_model(checkpoint)
     datamodule = build_datamodule(OmegaConf.create(model.config["data"]))
     cfg = compose_export([*QUICK, "prune.sparsity=0.7", "export.finetune_epochs=1"])
     rows = {r["variant"]: r for r in export(cfg, model, datamodule, tmp_path)}
@@ -132,7 +132,7 @@ def test_the_mlp_exports_and_its_variants_keep_their_accuracy(trained, tmp_path)
     for name in ("int8_dynamic", "int8_static", "pruned", "channels"):
         assert rows[name]["test_acc"] > float_acc - 0.1, name
     assert rows["pruned"]["nonzero"] <= 0.31 * rows["pruned"]["params"] + 1000  # biases stay
-    assert load_classifier(tmp_path / "model.channels.ckpt").config["model"]["hidden_dim"] == 128
+    assert load_model(tmp_path / "model.channels.ckpt").config["model"]["hidden_dim"] == 128
     for row in rows.values():
         assert row["b1_ms_onnxruntime"] > 0 or row["variant"] == "pt2"
         assert not math.isnan(row["b16_ms_pytorch"]) or row["variant"].startswith("int8")
@@ -300,7 +300,7 @@ def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscr
     from tunelab.errors import UserError
     from tunelab.export import export
 
-    model = load_classifier(trained["mlp"][2])
+    model = load_model(trained["mlp"][2])
     model.network = Branchy().eval()
     datamodule = build_datamodule(OmegaConf.create(model.config["data"]))
     with pytest.raises(

@@ -11,13 +11,13 @@ from tests.conftest import CONF, compose_config
 from tunelab.classifier import Classifier
 from tunelab.data.batches import TensorBatches
 from tunelab.data.datamodule import build_datamodule
-from tunelab.train import build_classifier
+from tunelab.train import build_learner
 from tunelab.trainer import build_trainer
 
 
 def classifier_for(cfg) -> Classifier:
     datamodule = build_datamodule(cfg.data)
-    return build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
+    return build_learner(cfg, datamodule.input_shape, datamodule.num_outputs)
 
 
 OPTIMIZERS = sorted(p.stem for p in (CONF / "optimizer").glob("*.yaml"))
@@ -36,7 +36,7 @@ def train_one_step(overrides: list[str]) -> Classifier:
         ]
     )
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
+    classifier = build_learner(cfg, datamodule.input_shape, datamodule.num_outputs)
     before = [p.detach().clone() for p in classifier.parameters()]
     trainer = build_trainer(cfg.trainer, callbacks=[], logger=False)
     trainer.fit(classifier, datamodule=datamodule)
@@ -79,7 +79,7 @@ def test_width_and_depth_from_the_command_line() -> None:
 def test_label_smoothing_reaches_the_loss() -> None:
     cfg = compose_config(["regularization.label_smoothing=0.2"])
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes).eval()
+    classifier = build_learner(cfg, datamodule.input_shape, datamodule.num_outputs).eval()
     x, y = (t[:32] for t in datamodule.split("train"))
     loss = classifier.training_step((x, y), 0)
     logits = classifier(x)

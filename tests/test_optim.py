@@ -75,11 +75,11 @@ def test_weight_decay_shrinks_weights_through_the_optimizer(choice: str) -> None
 
 def test_adamw_has_no_penalty_term_in_the_loss() -> None:
     from tunelab.data.datamodule import build_datamodule
-    from tunelab.train import build_classifier
+    from tunelab.train import build_learner
 
     cfg = compose_config(["optimizer=adamw"])
     datamodule = build_datamodule(cfg.data)
-    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes)
+    classifier = build_learner(cfg, datamodule.input_shape, datamodule.num_outputs)
     x, y = (t[:16] for t in datamodule.split("train"))
     classifier.eval()  # fixed batch-norm statistics, so both losses see the same network
     loss = classifier.training_step((x, y), 0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run_entry, store_uri
 from tests.test_signals import start
-from tunelab.checkpoints import load_classifier
+from tunelab.checkpoints import load_model
 
 # Slow enough epochs (batch 8) to be stopped in the middle; early stopping off.
 RUN = [
@@ -45,7 +45,7 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     assert killed.info.status == "KILLED" and len(history(client, killed.info.run_id)) < 5
     assert killed.data.tags["error"].startswith("SIGTERM: stopped by a signal")
     (interrupted,) = tmp_path.glob("outputs/*/*/checkpoints/interrupted.ckpt")
-    assert load_classifier(interrupted).classes == [str(c) for c in range(10)]
+    assert load_model(interrupted).classes == [str(c) for c in range(10)]
     run_id = killed.info.run_id
 
     changed = run_entry([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)

@@ -47,7 +47,7 @@ def checkpoint_of(client, run, folder: Path) -> Path:
 def test_the_logged_model_predicts_raw_inputs_as_the_checkpoint(registered, tmp_path) -> None:
     import mlflow
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
 
     root, client, run = registered
     (output,) = run.outputs.model_outputs
@@ -66,8 +66,8 @@ def test_the_logged_model_predicts_raw_inputs_as_the_checkpoint(registered, tmp_
     images, _ = digits_images()
     served = model.predict(images[:300, None])  # [N, 1, 8, 8] in 0..16
     assert list(served.columns) == [str(c) for c in range(10)]
-    checkpoint = load_classifier(checkpoint_of(client, run, tmp_path))
-    expected = checkpoint.predict_proba(torch.from_numpy(images[:300, None]) / 16.0)
+    checkpoint = load_model(checkpoint_of(client, run, tmp_path))
+    expected = checkpoint.predict(torch.from_numpy(images[:300, None]) / 16.0)
     np.testing.assert_allclose(served.to_numpy(), expected.numpy(), atol=1e-5)
     # the input example logged with it: raw pixels, as the source gives them
     example = mlflow.models.Model.load(f"models:/{output.model_id}").load_input_example(
@@ -114,7 +114,7 @@ def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
     import pandas as pd
     from torchvision.io import write_png
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
 
     root, client, run = registered
     images, _ = digits_images()
@@ -137,8 +137,8 @@ def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
     table = pd.read_csv(tmp_path / "out" / "predictions.csv", dtype={"predicted": str})
     assert list(table.columns) == ["id", "predicted", *[str(c) for c in range(10)]]
     assert table["id"].tolist() == [f"batch/{i}.png" for i in range(6)]
-    checkpoint = load_classifier(checkpoint_of(client, run, tmp_path))
-    expected = checkpoint.predict_proba(pixels[:, None].float() / 255)
+    checkpoint = load_model(checkpoint_of(client, run, tmp_path))
+    expected = checkpoint.predict(pixels[:, None].float() / 255)
     np.testing.assert_allclose(table.iloc[:, 2:].to_numpy(), expected.numpy(), atol=1e-5)
     (predict_run,) = eval_run(client, run.info.experiment_id, "predict")
     assert "predictions.csv" in {a.path for a in client.list_artifacts(predict_run.info.run_id)}
@@ -159,13 +159,13 @@ def test_a_table_model_predicts_a_csv_without_its_target_and_names_missing_colum
     import mlflow
     import pandas as pd
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
     from tunelab.errors import DataError
     from tunelab.inputs import read_inputs
 
     write_csv(tmp_path / "table.csv")
     job = train_in_process([*TABLE, f"data.source.path={tmp_path / 'table.csv'}"], tmp_path)
-    model = load_classifier(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
+    model = load_model(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
     rows = pd.read_csv(tmp_path / "table.csv").drop(columns=["species"])  # id stays: ignored
     rows.loc[0, "colour"] = "purple"  # a category training never saw: no one-hot column set
     rows.to_csv(tmp_path / "new.csv", index=False)
@@ -174,7 +174,7 @@ def test_a_table_model_predicts_a_csv_without_its_target_and_names_missing_colum
     mlflow.set_tracking_uri(store_uri(tmp_path))
     (output,) = mlflow.MlflowClient().get_run(job.run.run_id).outputs.model_outputs
     served = mlflow.pyfunc.load_model(f"models:/{output.model_id}").predict(rows)
-    np.testing.assert_allclose(served.to_numpy(), model.probabilities(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(served.to_numpy(), model.outputs(x).numpy(), atol=1e-5)
     rows.drop(columns=["weight", "colour"]).to_csv(tmp_path / "short.csv", index=False)
     with pytest.raises(DataError, match="no column 'weight', 'colour'"):
         read_inputs(tmp_path / "short.csv", model.preprocess)

@@ -61,7 +61,7 @@ def wait_until_training(root: Path) -> None:
 def test_sigterm_ends_runs_killed_with_the_signal_and_exits_143(tmp_path, sweep) -> None:
     from mlflow import MlflowClient
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
 
     args = ["-m", *LONG, "optimizer.lr=1e-3,1e-4"] if sweep else LONG
     process = start(args, tmp_path)
@@ -75,7 +75,7 @@ def test_sigterm_ends_runs_killed_with_the_signal_and_exits_143(tmp_path, sweep)
         assert run.info.status == "KILLED"
         assert run.data.tags["error"].startswith("SIGTERM"), run.data.tags["error"]
     (interrupted,) = tmp_path.glob("**/checkpoints/interrupted.ckpt")
-    assert load_classifier(interrupted).classes == [str(c) for c in range(10)]
+    assert load_model(interrupted).classes == [str(c) for c in range(10)]
 
 
 def test_a_killed_sweep_controller_leaves_no_run_running_for_good(tmp_path) -> None:

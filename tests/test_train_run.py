@@ -81,7 +81,7 @@ def test_console_ends_with_results_and_browse_command(trained_run) -> None:
 def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path) -> None:
     from omegaconf import OmegaConf
 
-    from tunelab.checkpoints import load_classifier
+    from tunelab.checkpoints import load_model
     from tunelab.data.datamodule import build_datamodule
 
     _, client, runs = trained_run
@@ -89,11 +89,11 @@ def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "overrides.yaml", "checkpoints"} <= names
     path = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
-    model = load_classifier(path)  # torch.load(..., weights_only=True) inside
+    model = load_model(path)  # torch.load(..., weights_only=True) inside
     assert model.classes == [str(d) for d in range(10)]
     datamodule = build_datamodule(OmegaConf.create(model.config).data)  # the same split
     x, y = datamodule.split("test")
-    accuracy = (model.predict_proba(x).argmax(1) == y).float().mean().item()
+    accuracy = (model.predict(x).argmax(1) == y).float().mean().item()
     assert accuracy == pytest.approx(run.data.metrics["test/acc"], abs=1e-6)
 
 

@@ -1,6 +1,6 @@
-"""Checkpoints of a trained classifier: what tunelab writes into them, and reading one back.
+"""Checkpoints of a trained model: what tunelab writes into them, and reading one back.
 
-Lightning's ModelCheckpoint writes the file; the Classifier adds `checkpoint["tunelab"]`, the
+Lightning's ModelCheckpoint writes the file; the Learner adds `checkpoint["tunelab"]`, the
 recipe below, in plain containers. Everything needed to rebuild the network and prepare its
 inputs is inside, so a checkpoint loads with torch.load(..., weights_only=True) and no
 config files beside it. Reading one back imports neither Lightning nor MLflow (a served
@@ -17,6 +17,8 @@ from torch import nn
 from tunelab.errors import UserError
 from tunelab.inputs import Preprocess
 from tunelab.models import build_network
+from tunelab.outputs import output_layer
+from tunelab.tasks import output_names
 
 if TYPE_CHECKING:
     import lightning as L
@@ -28,12 +30,16 @@ NETWORK_PREFIX = "network."  # the Classifier holds the network as self.network
 
 def checkpoint_recipe(config: dict[str, Any], datamodule: "DataModule") -> dict[str, Any]:
     """What every checkpoint of this run carries: the run's resolved config, the data's
-    summary, class names, input shape, how raw inputs were prepared (tunelab.inputs), the
+    summary, the task, class names (or a regression's target names and their training-split
+    mean and std), input shape, how raw inputs were prepared (tunelab.inputs), the
     standardisation statistics and source facts. train() adds the MLflow run id once known."""
     return {
         "config": config,
         "data": datamodule.summary,
+        "task": datamodule.data.task,
         "classes": list(datamodule.data.classes),
+        "targets": list(datamodule.data.targets),
+        "target_scale": datamodule.target_scale,
         "input_shape": list(datamodule.input_shape),
         "inputs": datamodule.data.inputs,
         "normalize": datamodule.normalization(),
@@ -68,34 +74,47 @@ def resume_checkpoint(resume: str | None, callbacks: Any) -> str | None:
 
 
 @dataclass
-class TrainedClassifier:
-    """A classifier read back from its checkpoint: the network in eval mode and its recipe."""
+class TrainedModel:
+    """A model read back from its checkpoint: the network in eval mode, the layer that turns
+    its outputs into predictions (tunelab.outputs), and its recipe."""
 
     network: nn.Module
-    classes: list[str]
+    output_layer: nn.Module  # softmax, or a regression's un-standardisation
     preprocess: Preprocess  # raw inputs to the network's input, as in training
     config: dict[str, Any]  # the training run's resolved config
     recipe: dict[str, Any]  # everything checkpoint_recipe wrote
 
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities [N, classes] of examples as the data source returns them
-        (pixels in [0, 1], a table one-hot encoded), standardised as in training."""
-        return self.probabilities(self.preprocess.standardize(x))
+    @property
+    def task(self) -> str:
+        return self.recipe.get("task", "classification")  # older checkpoints: classifiers
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.recipe["classes"])
+
+    @property
+    def output_names(self) -> list[str]:
+        """The prediction's columns: one per class (probabilities) or per target (values)."""
+        return output_names(self.recipe)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions of examples as the data source returns them (pixels in [0, 1], a table
+        one-hot encoded), standardised as in training: class probabilities [N, classes], or
+        values in the targets' units [N, targets]."""
+        return self.outputs(self.preprocess.standardize(x))
 
     def predict_raw(self, raw: Any) -> torch.Tensor:
-        """Class probabilities of raw inputs: images in the source's pixel scale, or a
-        DataFrame with the training table's columns (tunelab.inputs.Preprocess)."""
-        return self.probabilities(self.preprocess(raw))
+        """Predictions of raw inputs: images in the source's pixel scale, or a DataFrame with
+        the training table's columns (tunelab.inputs.Preprocess)."""
+        return self.outputs(self.preprocess(raw))
 
     @torch.no_grad()
-    def probabilities(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Softmax of the network on inputs ready for it, in batches (memory stays flat)."""
-        return torch.cat([self.network(b).softmax(dim=-1) for b in x.split(batch_size)])
+    def outputs(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Predictions of inputs ready for the network, in batches (memory stays flat)."""
+        return torch.cat([self.output_layer(self.network(b)) for b in x.split(batch_size)])
 
 
-def load_classifier(
-    path: str | Path, map_location: str | torch.device = "cpu"
-) -> TrainedClassifier:
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> TrainedModel:
     """Rebuild the network of a tunelab checkpoint and load its weights (weights_only=True)."""
     if not Path(path).is_file():
         raise UserError(f"checkpoint {path} does not exist")
@@ -107,7 +126,7 @@ def load_classifier(
     network = build_network(
         config["model"],
         tuple(recipe["input_shape"]),
-        len(recipe["classes"]),
+        len(output_names(recipe)),
         dropout=config["regularization"]["dropout"],
     )
     weights = {
@@ -118,14 +137,14 @@ def load_classifier(
     network.load_state_dict(weights)
     network.eval()
     preprocess = Preprocess.from_recipe(recipe)
-    return TrainedClassifier(network, list(recipe["classes"]), preprocess, config, recipe)
+    return TrainedModel(network, output_layer(recipe), preprocess, config, recipe)
 
 
-def save_classifier(
-    network: nn.Module, model: TrainedClassifier, cfg_model: dict[str, Any], path: Path
+def save_model(
+    network: nn.Module, model: TrainedModel, cfg_model: dict[str, Any], path: Path
 ) -> Path:
     """A network derived from `model` (pruned, with its model config `cfg_model`) as a tunelab
-    checkpoint that load_classifier reads back: the same recipe, the new architecture."""
+    checkpoint that load_model reads back: the same recipe, the new architecture."""
     config = {**model.config, "model": cfg_model}
     recipe = {**model.recipe, "config": config}
     state = {NETWORK_PREFIX + k: v.detach().clone() for k, v in network.state_dict().items()}

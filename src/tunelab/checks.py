@@ -13,12 +13,19 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from tunelab.errors import ConfigError
-from tunelab.metrics import METRICS
 from tunelab.schedules import HORIZON_ARGS
+from tunelab.tasks import EXPORT_TEST_METRICS, TASKS, monitorable
 
-# Metrics the classifier logs each epoch; any of them can be the objective or a monitor.
-STAGE_METRICS = ("loss", *METRICS)
-MONITORABLE = tuple(f"{stage}/{name}" for stage in ("val", "train") for name in STAGE_METRICS)
+# The loss choices (conf/loss) each task can train with, by _target_.
+TASK_LOSSES = {
+    "classification": ("torch.nn.CrossEntropyLoss",),
+    "regression": (
+        "torch.nn.MSELoss",
+        "torch.nn.L1Loss",
+        "torch.nn.HuberLoss",
+        "torch.nn.SmoothL1Loss",
+    ),
+}
 
 
 def _unset(cfg: DictConfig) -> Iterator[str]:
@@ -133,15 +140,32 @@ def _non_negative(cfg: DictConfig) -> Iterator[str]:
         yield f"regularization.gradient_clip_algorithm={reg.gradient_clip_algorithm}: allowed: norm, value"
 
 
+def _task(cfg: DictConfig) -> Iterator[str]:
+    task = cfg.get("task", "classification")
+    if task not in TASKS:
+        yield f"task={task}: allowed: {', '.join(TASKS)}"
+        return
+    loss = (cfg.get("loss") or {}).get("_target_")
+    if loss not in TASK_LOSSES[task]:
+        fits = [t for t, losses in TASK_LOSSES.items() if loss in losses]
+        yield (
+            f"loss: {loss} is {'a ' + fits[0] if fits else 'not a known'} loss; task={task} trains with "
+            + ("loss=mse, loss=mae or loss=huber" if task == "regression" else "loss=cross_entropy")
+        )
+    if task == "regression" and cfg.regularization.get("label_smoothing"):
+        yield "regularization.label_smoothing is for classification: set it to 0 with task=regression"
+
+
 def _monitors(cfg: DictConfig) -> Iterator[str]:
-    allowed = ", ".join(MONITORABLE)
-    if cfg.objective.metric not in MONITORABLE:
+    allowed_metrics = monitorable(cfg.get("task", "classification"))
+    allowed = ", ".join(allowed_metrics)
+    if cfg.objective.metric not in allowed_metrics:
         yield f"objective.metric={cfg.objective.metric}: allowed: {allowed}"
     if cfg.objective.mode not in ("min", "max"):
         yield f"objective.mode={cfg.objective.mode}: allowed: min, max"
     for name, callback in (cfg.get("callbacks") or {}).items():
         monitor = (callback or {}).get("monitor")
-        if monitor is not None and monitor not in MONITORABLE:
+        if monitor is not None and monitor not in allowed_metrics:
             yield f"callbacks.{name}.monitor={monitor}: allowed: {allowed}"
         mode = (callback or {}).get("mode")
         if mode is not None and mode not in ("min", "max"):
@@ -149,13 +173,14 @@ def _monitors(cfg: DictConfig) -> Iterator[str]:
 
 
 def _scheduler(cfg: DictConfig) -> Iterator[str]:
+    allowed_metrics = monitorable(cfg.get("task", "classification"))
     scheduler = cfg.get("scheduler") or {}
     interval = scheduler.get("interval", "epoch")
     if interval not in ("epoch", "step"):
         yield f"scheduler.interval={interval}: allowed: epoch, step"
     monitor = scheduler.get("monitor")
-    if monitor is not None and monitor not in MONITORABLE:
-        yield f"scheduler.monitor={monitor}: allowed: {', '.join(MONITORABLE)}"
+    if monitor is not None and monitor not in allowed_metrics:
+        yield f"scheduler.monitor={monitor}: allowed: {', '.join(allowed_metrics)}"
     needs_length = [k for k in HORIZON_ARGS if k in scheduler and scheduler[k] is None]
     trainer = cfg.trainer
     length_known = (trainer.get("max_epochs") or -1) > 0 or (trainer.get("max_steps") or -1) > 0
@@ -202,6 +227,7 @@ CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
     _files,
     _positive,
     _non_negative,
+    _task,
     _monitors,
     _scheduler,
     _data,
@@ -254,7 +280,13 @@ def eval_config_error(cfg: DictConfig) -> str | None:
 # What export.py can make (tunelab.export, in this order), named here so the check imports no torch.
 EXPORT_VARIANTS = ("onnx", "pt2", "int8_dynamic", "int8_static", "pruned", "channels")
 # Each variant's metrics in the export run, as VARIANT/NAME; one can be a sweep's objective.
-EXPORT_METRICS = ("test_acc", "test_f1", "size_kib", "gzip_kib", "size_ratio", "nonzero")
+EXPORT_METRICS = (
+    *(name for names in EXPORT_TEST_METRICS.values() for name in names),
+    "size_kib",
+    "gzip_kib",
+    "size_ratio",
+    "nonzero",
+)
 EXPORT_NUMBERS: dict[str, type] = {
     "export.finetune_epochs": int,
     "export.tolerance": float,

@@ -1,178 +1,50 @@
-"""The LightningModule: cross-entropy plus penalty, torchmetrics per stage, optimizers."""
+"""Classification: the network's outputs are class logits, the loss cross-entropy (conf/loss),
+the metrics accuracy, F1 and AUROC, and the test split's confusion matrix is kept."""
 
-import time
 from typing import Any
 
-import lightning as L
 import torch
-import torch.nn.functional as F
 import torchmetrics
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
-from tunelab.metrics import METRICS
-from tunelab.optim import OptimizerFactory, Penalty
-from tunelab.schedules import Schedule
-
-STAGES = ("train", "val", "test")
+from tunelab.learner import Learner
 
 
-class StageOutputs:
-    """A stage's batch outputs, fed to its metrics a chunk of batches at a time.
+class Classifier(Learner):
+    """A Learner whose network maps a batch to class logits."""
 
-    Updating three torchmetrics objects and a mean every step costs about as much as a small
-    model's step; one update per `chunk` batches gives the same values for a fraction of it.
-    """
-
-    def __init__(self, metrics: MetricCollection, loss: MeanMetric, chunk: int = 32) -> None:
-        self.metrics, self.loss, self.chunk = metrics, loss, chunk
-        self.logits: list[torch.Tensor] = []
-        self.targets: list[torch.Tensor] = []
-        self.losses: list[torch.Tensor] = []
-
-    def add(self, logits: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> None:
-        self.logits.append(logits.detach())
-        self.targets.append(target)
-        self.losses.append(loss.detach() * len(target))
-        if len(self.logits) >= self.chunk:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.logits:
-            return
-        target = torch.cat(self.targets)
-        self.metrics.update(torch.cat(self.logits), target)
-        self.loss.update(torch.stack(self.losses).sum() / len(target), weight=len(target))
-        self.logits, self.targets, self.losses = [], [], []
-
-    def compute(self, stage: str) -> dict[str, torch.Tensor]:
-        self.flush()
-        values = {f"{stage}/loss": self.loss.compute(), **self.metrics.compute()}
-        self.metrics.reset()
-        self.loss.reset()
-        return values
-
-
-def stage_metrics(num_classes: int, stage: str) -> MetricCollection:
-    """Every metric of tunelab.metrics.METRICS, for one stage (multiclass, on logits)."""
-    kwargs = {"task": "multiclass", "num_classes": num_classes}
-    built = {
-        name: getattr(torchmetrics, cls)(**kwargs, **args) for name, (cls, args) in METRICS.items()
-    }
-    return MetricCollection(built, prefix=f"{stage}/")
-
-
-class Classifier(L.LightningModule):
-    """Trains any network that maps a batch to class logits; receives everything built."""
+    task = "classification"
 
     def __init__(
         self,
         network: nn.Module,
         num_classes: int,
-        optimizer: OptimizerFactory,
-        schedule: Schedule | None = None,
-        penalty: Penalty | None = None,
-        label_smoothing: float = 0.0,
+        loss: nn.Module | None = None,
         objective: str = "val/acc",
         objective_mode: str = "max",
-        recipe: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
-        self.network = network
-        self.optimizer_factory, self.schedule = optimizer, schedule
-        self.penalty, self.label_smoothing = penalty, label_smoothing
-        self.objective = objective
-        self.recipe = recipe or {}  # plain containers, saved into every checkpoint
-        metrics = {s: stage_metrics(num_classes, s) for s in STAGES}
-        # nan_strategy="disable": a NaN loss must reach the epoch mean (and stop the run), not
-        # be dropped; it also spares a host sync per step.
-        losses = {s: MeanMetric(nan_strategy="disable") for s in STAGES}
-        self.outputs = {s: StageOutputs(metrics[s], losses[s]) for s in STAGES}
-        # Registered as submodules so they move to the device and enter checkpoints; ModuleDict
-        # keys cannot be "train" (nn.Module.train), hence the suffix.
-        self.metrics = nn.ModuleDict({f"{s}_": m for s, m in metrics.items()})
-        self.losses = nn.ModuleDict({f"{s}_": m for s, m in losses.items()})
-        self.penalty_mean = MeanMetric(nan_strategy="disable")
-        self.best = MaxMetric() if objective_mode == "max" else MinMetric()
-        self.best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
+        super().__init__(
+            network,
+            num_classes,
+            objective=objective,
+            objective_mode=objective_mode,
+            **kwargs,
+        )
+        self.loss = loss or nn.CrossEntropyLoss()
         # The test split's [true, predicted] counts, kept for the run's confusion matrix.
         self.confusion = torchmetrics.classification.MulticlassConfusionMatrix(num_classes)
         self.test_confusion: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)
+    def compare(
+        self, outputs: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.loss(outputs, target), outputs
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        self.outputs[stage].add(logits, y, loss)
-        if stage == "test":
-            self.confusion.update(logits.detach(), y)
-        return loss
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        if self.penalty is not None:
-            penalty = self.penalty()
-            self.penalty_mean.update(penalty.detach())
-            loss = loss + penalty
-        return loss
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
-        return self.outputs[stage].compute(stage)
-
-    def on_train_epoch_start(self) -> None:
-        self.epoch_started = time.perf_counter()
-
-    def on_train_epoch_end(self) -> None:
-        values = self._epoch_values("train")
-        values["train/epoch_time"] = torch.tensor(time.perf_counter() - self.epoch_started)
-        if self.penalty is not None:
-            values["train/penalty"] = self.penalty_mean.compute()
-            self.penalty_mean.reset()
-        # One check per epoch instead of a host sync every step.
-        if not torch.isfinite(values["train/loss"]):
-            raise FloatingPointError(
-                f"training loss is {values['train/loss'].item()} at epoch {self.current_epoch}: "
-                "lower optimizer.lr or add gradient clipping (regularization.gradient_clip_val)"
-            )
-        self._log_epoch(values)
-
-    def on_validation_epoch_end(self) -> None:
-        values = self._epoch_values("val")
-        if self.trainer.sanity_checking:
-            return
-        if self.objective in values:
-            self.best.update(values[self.objective])
-            values[f"{self.objective}_best"] = self.best.compute()
-        self._log_epoch(values)
+    def test_batch(self, predictions: torch.Tensor, target: torch.Tensor) -> None:
+        self.confusion.update(predictions, target)
 
     def on_test_epoch_end(self) -> None:
-        self._log_epoch(self._epoch_values("test"))
+        super().on_test_epoch_end()
         self.test_confusion = self.confusion.compute().cpu()
         self.confusion.reset()
-
-    def _log_epoch(self, values: dict[str, torch.Tensor]) -> None:
-        # "step" makes the epoch the x-axis of these metrics in MLflow.
-        self.log_dict({**values, "step": float(self.current_epoch)}, on_step=False, on_epoch=True)
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.network)
-        if self.schedule is None:
-            return optimizer
-        scheduler = self.schedule.lightning_config(
-            optimizer,
-            epochs=self.trainer.max_epochs or 0,
-            steps=int(self.trainer.estimated_stepping_batches),
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["tunelab"] = self.recipe

@@ -13,7 +13,7 @@ from typing import Any
 from mlflow import MlflowClient
 from omegaconf import DictConfig
 
-from tunelab.checkpoints import TrainedClassifier, load_classifier
+from tunelab.checkpoints import TrainedModel, load_model
 from tunelab.console import print_metrics, print_run
 from tunelab.errors import UserError
 from tunelab.evaluate import evaluate, predictions_table, test_data, write_evaluation
@@ -31,7 +31,7 @@ def evaluate_or_predict(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     return evaluate_model(cfg, client, model, output_dir)
 
 
-def selected_model(cfg: DictConfig, folder: Path) -> tuple[MlflowClient, TrainedClassifier]:
+def selected_model(cfg: DictConfig, folder: Path) -> tuple[MlflowClient, TrainedModel]:
     """The store and the model cfg names (ckpt_path, run_id or model_uri), its checkpoint
     downloaded into `folder` when it is in the store."""
     with quiet_model_logging():  # no migration lines, no progress bars
@@ -40,15 +40,15 @@ def selected_model(cfg: DictConfig, folder: Path) -> tuple[MlflowClient, Trained
         except StoreProblem as problem:
             raise UserError(f"tracking.uri={cfg.tracking.uri}: {problem}") from None
         checkpoint = download_checkpoint(client, cfg.ckpt_path, cfg.run_id, cfg.model_uri, folder)
-    return client, load_classifier(checkpoint)
+    return client, load_model(checkpoint)
 
 
 def evaluate_model(
-    cfg: DictConfig, client: MlflowClient, model: TrainedClassifier, output_dir: Path
+    cfg: DictConfig, client: MlflowClient, model: TrainedModel, output_dir: Path
 ) -> dict[str, float]:
     datamodule, data_name = test_data(model, cfg.get("data"))
     result = evaluate(model, datamodule)
-    files = write_evaluation(result, model.classes, output_dir)
+    files = write_evaluation(result, model, output_dir)
     tags = {
         "tunelab.task": "evaluate",
         "data": data_name,
@@ -59,16 +59,16 @@ def evaluate_model(
         for file in files:
             client.log_artifact(run_id, str(file))
     print_metrics(result.metrics, f"evaluation on {data_name}")
-    print(result.per_class.to_string(index=False, float_format="%.4f"))
+    print(result.detail.to_string(index=False, float_format="%.4f"))
     print_run(run_id, client.get_run(run_id).info.experiment_id, cfg.tracking.uri)
     return result.metrics
 
 
 def predict_inputs(
-    cfg: DictConfig, client: MlflowClient, model: TrainedClassifier, output_dir: Path
+    cfg: DictConfig, client: MlflowClient, model: TrainedModel, output_dir: Path
 ) -> dict[str, float]:
     ids, x = read_inputs(cfg.input, model.preprocess)
-    table = predictions_table(ids, model.probabilities(x), model.classes)
+    table = predictions_table(ids, model.outputs(x), model)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "predictions.csv"
     table.to_csv(path, index=False)
@@ -85,7 +85,7 @@ def predict_inputs(
 def evaluation_run(
     client: MlflowClient,
     cfg: DictConfig,
-    model: TrainedClassifier,
+    model: TrainedModel,
     kind: str,
     tags: dict,
     sweep: tuple[str, str] | None = None,

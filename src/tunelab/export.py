@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from tunelab.checkpoints import TrainedClassifier, save_classifier
+from tunelab.checkpoints import TrainedModel, save_model
 from tunelab.models import build_network
 from tunelab.ship import measure
 from tunelab.ship.finetune import finetune
@@ -53,7 +53,7 @@ class Variant:
 
 
 def export(
-    cfg: DictConfig, model: TrainedClassifier, datamodule: Any, folder: Path
+    cfg: DictConfig, model: TrainedModel, datamodule: Any, folder: Path
 ) -> list[dict[str, Any]]:
     """Each variant of cfg.export.variants written to `folder`, checked and measured; a row each."""
     x, y = test_examples(datamodule)
@@ -95,13 +95,15 @@ def export(
         network = finetune(network, datamodule, model.config, cfg.export.finetune_epochs)
         variants.append(pruned_variant("channels", network, model, cfg_model, folder, example))
     float_kib = measure.file_kib(float_onnx)[0] if float_onnx else math.nan  # sizes are x this
+    scale = model.recipe["target_scale"]["std"] if model.task == "regression" else 1.0
     return [
-        measure_variant(v, x, y, cfg.export.tolerance, cfg.latency, float_kib) for v in variants
+        measure_variant(v, x, y, model.task, scale, cfg.export.tolerance, cfg.latency, float_kib)
+        for v in variants
     ]
 
 
 def test_examples(datamodule: Any) -> tuple[np.ndarray, torch.Tensor]:
-    """The test split as the data source returns it (a shipped file's input) and its labels."""
+    """The test split as the data source returns it (a shipped file's input) and its targets."""
     rows = datamodule.index["test"].cpu()  # a fine-tune on a GPU moved the indices there
     return datamodule.data.x[rows].numpy().astype(np.float32), datamodule.data.y[rows]
 
@@ -114,31 +116,37 @@ def calibration_batches(datamodule: Any, count: int) -> list[np.ndarray]:
     return [x[rows[i : i + size]].numpy() for i in range(0, min(len(rows), count * size), size)]
 
 
-def file_metadata(model: TrainedClassifier) -> dict[str, Any]:
+def file_metadata(model: TrainedModel) -> dict[str, Any]:
     """What a user of the file needs to know, stored in it (readable with ONNX Runtime)."""
     image = model.preprocess.is_image
+    regression = model.task == "regression"
     return {
-        "classes": model.classes,
+        "task": model.task,
+        ("targets" if regression else "classes"): model.output_names,
         "input_shape": list(model.preprocess.input_shape),
         "input": (
             "images, float32 in [0, 1], [batch, channels, height, width]"
             if image
             else f"a table, float32 [batch, columns]; columns: {list(model.preprocess.raw['columns'])}"
         ),
-        "output": "class probabilities [batch, classes]",
+        "output": (
+            "predicted values in the targets' units [batch, targets]"
+            if regression
+            else "class probabilities [batch, classes]"
+        ),
         "source_run": model.recipe.get("run_id"),
     }
 
 
-def network_builder(model: TrainedClassifier):
-    """A model config -> a network sized for this model's data (its input shape, classes)."""
+def network_builder(model: TrainedModel):
+    """A model config -> a network sized for this model's data (its input shape, outputs)."""
     config = model.config
 
     def build(cfg_model: dict[str, Any]) -> nn.Module:
         return build_network(
             cfg_model,
             tuple(model.recipe["input_shape"]),
-            len(model.classes),
+            len(model.output_names),
             dropout=config["regularization"]["dropout"],
         ).eval()
 
@@ -153,7 +161,7 @@ def onnx_variant(name: str, path: Path, source: Shipped, exact: bool) -> Variant
 def pruned_variant(
     name: str,
     network: nn.Module,
-    model: TrainedClassifier,
+    model: TrainedModel,
     cfg_model: dict[str, Any],
     folder: Path,
     example: torch.Tensor,
@@ -161,7 +169,7 @@ def pruned_variant(
     """A pruned network as an ONNX file, and as a tunelab checkpoint that eval.py reads."""
     module = shipped(network.eval(), model.recipe)
     path = write_onnx(module, example, folder / f"model.{name}.onnx", file_metadata(model))
-    save_classifier(network, model, cfg_model, folder / f"model.{name}.ckpt")
+    save_model(network, model, cfg_model, folder / f"model.{name}.ckpt")
     return onnx_variant(name, path, module, exact=True)
 
 
@@ -169,21 +177,27 @@ def measure_variant(
     variant: Variant,
     x: np.ndarray,
     y: torch.Tensor,
+    task: str,
+    scale: Any,
     tolerance: float,
     cfg_latency: DictConfig,
     float_kib: float,
 ) -> dict[str, Any]:
-    """One row of the table: the file, its parameters, its accuracy, its latency."""
-    probabilities = measure.probabilities(variant.predict, x)
+    """One row of the table: the file, its parameters, its test metrics, its latency. `scale`
+    divides differences from the PyTorch model: 1 for probabilities, a regression's target
+    standard deviations (so export.tolerance means the same for any units)."""
+    predictions = measure.predictions(variant.predict, x)
     source = measure.torch_predict(variant.source)
-    expected = measure.probabilities(source, x)
-    difference = float(np.abs(probabilities - expected).max())
-    agree = float((probabilities.argmax(1) == expected.argmax(1)).mean())
-    if variant.exact and (difference > tolerance or agree < 1.0):
+    expected = measure.predictions(source, x)
+    difference = float((np.abs(predictions - expected) / np.asarray(scale)).max())
+    classes = task == "classification"
+    agree = float((predictions.argmax(1) == expected.argmax(1)).mean()) if classes else math.nan
+    if variant.exact and (difference > tolerance or (classes and agree < 1.0)):
+        what = "probability" if classes else "prediction, in target standard deviations"
         raise RuntimeError(
             f"{variant.path.name} does not match its PyTorch model on the test split: max "
-            f"|probability difference| {difference:.2e} (export.tolerance={tolerance}), "
-            f"{agree:.2%} of predicted classes agree"
+            f"|{what} difference| {difference:.2e} (export.tolerance={tolerance})"
+            + (f", {agree:.2%} of predicted classes agree" if classes else "")
         )
     size, gzipped = measure.file_kib(variant.path)
     params, nonzero = measure.parameter_counts(variant.source.network)
@@ -196,7 +210,7 @@ def measure_variant(
         "size_ratio": size / float_kib,  # NaN without a float ONNX file
         "params": params,
         "nonzero": nonzero,
-        **measure.test_metrics(probabilities, y),
+        **measure.test_metrics(predictions, y, task),
         "agree": agree,
         "max_diff": difference,
     }

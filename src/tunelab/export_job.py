@@ -14,11 +14,12 @@ from hydra.types import RunMode
 from mlflow import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from tunelab.checkpoints import TrainedClassifier
+from tunelab.checkpoints import TrainedModel
 from tunelab.console import console, print_run, quiet_library_noise
 from tunelab.errors import ConfigError
 from tunelab.eval_job import evaluation_run, selected_model
 from tunelab.evaluate import test_data
+from tunelab.tasks import EXPORT_TEST_METRICS, QUALITY_LABEL
 from tunelab.tracking.params import flatten
 from tunelab.tracking.plots import Point, tradeoff_plot
 from tunelab.tracking.store import log_batch
@@ -39,19 +40,27 @@ def export_model(cfg: DictConfig, output_dir: Path) -> float:
 
     model_dir = output_dir / "model"
     rows = export(cfg, model, datamodule, model_dir)
-    files = write_table(rows, output_dir)
+    files = write_table(rows, model.task, output_dir)
     run_id = log_export(client, cfg, model, rows, files, model_dir, data_name)
     print_table(rows)
     print_run(run_id, client.get_run(run_id).info.experiment_id, cfg.tracking.uri)
     return objective(rows, cfg.objective.metric)
 
 
-def check_exportable(cfg: DictConfig, model: TrainedClassifier) -> None:
+def check_exportable(cfg: DictConfig, model: TrainedModel) -> None:
     """What depends on the model: structured pruning of its class, quantization of its layers."""
     from tunelab.ship.prune import CNN, MLP, structured_unsupported
     from tunelab.ship.quantize import check_quantizable
 
     variants = list(cfg.export.variants)
+    metric = str(cfg.objective.metric).partition("/")[2]
+    others = [n for task, names in EXPORT_TEST_METRICS.items() if task != model.task for n in names]
+    if metric in others and HydraConfig.get().mode == RunMode.MULTIRUN:
+        mine = ", ".join(EXPORT_TEST_METRICS[model.task])
+        raise ConfigError(
+            f"objective.metric={cfg.objective.metric}: this {model.task} model's export logs "
+            f"{mine} (and sizes): set objective.metric=VARIANT/one of them, and objective.mode"
+        )
     if "channels" in variants and not isinstance(model.network, CNN | MLP):
         raise ConfigError(structured_unsupported(model.network))
     modes = [v.removeprefix("int8_") for v in variants if v.startswith("int8_")]
@@ -59,17 +68,19 @@ def check_exportable(cfg: DictConfig, model: TrainedClassifier) -> None:
         check_quantizable(cfg.quantize, modes)
 
 
-def write_table(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
-    """variants.csv, variants.md and tradeoff.png (test accuracy against file size)."""
+def write_table(rows: list[dict[str, Any]], task: str, folder: Path) -> list[Path]:
+    """variants.csv, variants.md and tradeoff.png (test accuracy, or a regression's R²,
+    against file size)."""
     folder.mkdir(parents=True, exist_ok=True)
     csv, markdown = folder / f"{TABLE}.csv", folder / f"{TABLE}.md"
     csv.write_text(to_csv(rows))
     markdown.write_text(to_markdown(rows, ".4g"))
+    quality, label = EXPORT_TEST_METRICS[task][0], QUALITY_LABEL[task]
     points = [
-        Point(r["variant"], r["size_kib"], r["nonzero"], r["test_acc"], r["variant"]) for r in rows
+        Point(r["variant"], r["size_kib"], r["nonzero"], r[quality], r["variant"]) for r in rows
     ]
     plot = tradeoff_plot(
-        points, folder / "tradeoff.png", "test accuracy against size, each variant"
+        points, folder / "tradeoff.png", f"{label} against size, each variant", label
     )
     return [csv, markdown, plot]
 
@@ -77,7 +88,7 @@ def write_table(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
 def log_export(
     client: MlflowClient,
     cfg: DictConfig,
-    model: TrainedClassifier,
+    model: TrainedModel,
     rows: list[dict[str, Any]],
     files: list[Path],
     model_dir: Path,
@@ -111,9 +122,10 @@ def log_export(
 
 
 def objective(rows: list[dict[str, Any]], metric: str) -> float:
-    """VARIANT/NAME of the table (objective.metric); NaN when that variant was not made."""
+    """VARIANT/NAME of the table (objective.metric); NaN when that variant was not made, or
+    NAME is another task's metric (a single export: no sweep reads it)."""
     variant, _, name = metric.partition("/")
-    return next((float(r[name]) for r in rows if r["variant"] == variant), math.nan)
+    return next((float(r.get(name, math.nan)) for r in rows if r["variant"] == variant), math.nan)
 
 
 # The console's columns (all of them are in variants.csv): header -> row key; then each
@@ -125,6 +137,9 @@ SHOWN = {
     "non-zero": "nonzero",
     "acc": "test_acc",
     "F1": "test_f1",
+    "R²": "test_r2",
+    "RMSE": "test_rmse",
+    "MAE": "test_mae",
 }
 
 
@@ -133,7 +148,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    columns = dict(SHOWN)
+    columns = {header: key for header, key in SHOWN.items() if key in rows[0]}  # the task's
     for key in rows[0]:
         if key.endswith("_ms_onnxruntime"):  # b{size}_ms_onnxruntime, then its PyTorch twin
             size = key.split("_")[0]

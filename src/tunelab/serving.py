@@ -1,4 +1,5 @@
-"""A tunelab checkpoint as an MLflow pyfunc model: raw inputs in, class probabilities out.
+"""A tunelab checkpoint as an MLflow pyfunc model: raw inputs in, class probabilities (or a
+regression's values, in the target's units) out.
 
 `mlflow.pyfunc.load_model(uri).predict(raw)` and `mlflow models serve` run this class. It is
 logged as a model from code (this file, ending in set_model) with the checkpoint as an artifact
@@ -12,14 +13,15 @@ import numpy as np
 from mlflow.pyfunc import PythonModel
 
 
-class ClassifierModel(PythonModel):
+class CheckpointModel(PythonModel):
     """predict(images [N, C, H, W] in the source's pixel scale, or a DataFrame with the
-    training table's columns) -> a DataFrame of class probabilities, one column per class."""
+    training table's columns) -> a DataFrame of class probabilities, one column per class;
+    for a regression, of predicted values, one column per target."""
 
     def load_context(self, context: Any) -> None:
-        from tunelab.checkpoints import load_classifier
+        from tunelab.checkpoints import load_model
 
-        self.classifier = load_classifier(context.artifacts["checkpoint"])
+        self.model = load_model(context.artifacts["checkpoint"])
 
     # The hint is one MLflow infers no schema from (without one it warns at every load): the
     # logged signature is the schema (tunelab.tracking.models.signature); tables arrive as a
@@ -27,8 +29,8 @@ class ClassifierModel(PythonModel):
     def predict(self, context: Any, model_input: np.ndarray, params: dict | None = None) -> Any:
         import pandas as pd
 
-        probabilities = self.classifier.predict_raw(model_input)
-        return pd.DataFrame(probabilities.numpy(), columns=self.classifier.classes)
+        predictions = self.model.predict_raw(model_input)
+        return pd.DataFrame(predictions.numpy(), columns=self.model.output_names)
 
 
-mlflow.models.set_model(ClassifierModel())
+mlflow.models.set_model(CheckpointModel())

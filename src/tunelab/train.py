@@ -1,7 +1,7 @@
-"""The training task: data, classifier, trainer; fit; test; the objective.
+"""The training task: data, model, trainer; fit; test; the objective.
 
-Each builder takes its own config group and the values learned on the way (classes, input
-shape) as arguments. The job around the task (tunelab.job) opened `run` and ends it.
+Each builder takes its own config group and the values learned on the way (outputs, input
+shape, a regression's target scale) as arguments. The job around the task (tunelab.job) opened `run` and ends it.
 """
 
 from typing import Any
@@ -18,9 +18,12 @@ from tunelab.checkpoints import (
 from tunelab.classifier import Classifier
 from tunelab.console import print_results
 from tunelab.data.datamodule import build_datamodule
+from tunelab.errors import instantiate
+from tunelab.learner import Learner
 from tunelab.models import build_network
 from tunelab.optim import build_optimizer, build_penalty
 from tunelab.pruning import trial_callbacks
+from tunelab.regressor import Regressor
 from tunelab.schedules import build_schedule
 from tunelab.tracking import TrackedRun
 from tunelab.trainer import build_callbacks, build_trainer
@@ -29,47 +32,55 @@ from tunelab.trainer import build_callbacks, build_trainer
 def train(cfg: DictConfig, run: TrackedRun) -> float:
     """Train and test one model; return the objective (its best validation value) for sweepers."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg.data)
+    datamodule = build_datamodule(cfg.data, cfg.task)
     recipe = checkpoint_recipe(run.config, datamodule)
-    classifier = build_classifier(cfg, datamodule.input_shape, datamodule.num_classes, recipe)
+    model = build_learner(
+        cfg, datamodule.input_shape, datamodule.num_outputs, datamodule.target_scale, recipe
+    )
     callbacks = [*build_callbacks(cfg.callbacks), *trial_callbacks(cfg.objective.metric)]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
     recipe["run_id"] = run.run_id  # every checkpoint names its run
 
     resume_from = resume_checkpoint(cfg.get("resume"), cfg.callbacks)
-    trainer.fit(classifier, datamodule=datamodule, ckpt_path=resume_from)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     best = best_checkpoint(trainer)
     run.log_checkpoint(best)
-    results = trainer.test(classifier, datamodule=datamodule, ckpt_path=best, verbose=False)
-    objective = float(classifier.best.compute())
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    objective = float(model.best.compute())
     run.log_results(objective, epochs=trainer.current_epoch)
-    run.log_confusion_matrix(classifier.test_confusion, recipe["classes"])
+    if isinstance(model, Classifier):
+        run.log_confusion_matrix(model.test_confusion, recipe["classes"])
     run.log_model(best, recipe, input_example(datamodule, recipe), results[0])
     print_results(results[0], f"{cfg.objective.metric}_best", objective)
     return objective
 
 
-def build_classifier(
+def build_learner(
     cfg: DictConfig,
     input_shape: tuple[int, ...],
-    num_classes: int,
+    num_outputs: int,
+    target_scale: dict[str, list[float]] | None = None,
     recipe: dict[str, Any] | None = None,
-) -> Classifier:
-    """The network sized from the data (conf/model) with its optimizer, schedule, penalty and
-    loss (conf/optimizer, conf/scheduler, conf/regularization) and the objective it tracks."""
+) -> Learner:
+    """The network sized from the data (conf/model) with its loss (conf/loss), optimizer,
+    schedule and penalty (conf/optimizer, conf/scheduler, conf/regularization) and the
+    objective it tracks, in the task's module: a Classifier, or a Regressor that learns the
+    targets standardised with `target_scale` (the training split's)."""
     reg = cfg.regularization
-    network = build_network(cfg.model, input_shape, num_classes, reg.dropout)
+    network = build_network(cfg.model, input_shape, num_outputs, reg.dropout)
     if cfg.compile:  # in place, so checkpoints keep the plain parameter names
         network.compile()
-    return Classifier(
-        network,
-        num_classes,
-        optimizer=build_optimizer(cfg.optimizer, reg.exclude_bias_and_norm),
-        schedule=build_schedule(cfg.scheduler),
-        penalty=build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
-        label_smoothing=reg.label_smoothing,
-        objective=cfg.objective.metric,
-        objective_mode=cfg.objective.mode,
-        recipe=recipe,
-    )
+    common = {
+        "optimizer": build_optimizer(cfg.optimizer, reg.exclude_bias_and_norm),
+        "schedule": build_schedule(cfg.scheduler),
+        "penalty": build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
+        "objective": cfg.objective.metric,
+        "objective_mode": cfg.objective.mode,
+        "recipe": recipe,
+    }
+    if cfg.task == "regression":
+        assert target_scale is not None  # the DataModule's, from the training split
+        return Regressor(network, target_scale, loss=instantiate(cfg.loss), **common)
+    loss = instantiate(cfg.loss, label_smoothing=reg.label_smoothing)
+    return Classifier(network, num_outputs, loss=loss, **common)

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 from tunelab.data.batches import EpochPermutationSampler, TensorBatches
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
+from tunelab.errors import DataError
 from tunelab.inputs import Normalize
 from tunelab.runtime import trim_heap
 
@@ -51,9 +52,17 @@ class DataModule(L.LightningDataModule):
         )
         fixed = {k: v.numpy() for k, v in data.fixed_splits.items()}
         index = split_indices(
-            data.y.numpy(), split["val"], split["test"], self.seed, fold, num_folds, fixed
+            data.y.numpy(),
+            split["val"],
+            split["test"],
+            self.seed,
+            fold,
+            num_folds,
+            fixed,
+            stratify=data.task == "classification",
         )
         self.index = {k: torch.as_tensor(v) for k, v in index.items()}
+        self.target_scale = target_scale(data, self.index["train"])
         # One copy of the examples: each split is its index set into data.x, gathered batch by
         # batch (a shuffled epoch gathers anyway), never a copy of its own.
         self.normalize = standardizer(data.x, self.index["train"], data.standardize)
@@ -75,8 +84,8 @@ class DataModule(L.LightningDataModule):
         return self.data.input_shape
 
     @property
-    def num_classes(self) -> int:
-        return self.data.num_classes
+    def num_outputs(self) -> int:
+        return self.data.num_outputs
 
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
@@ -140,10 +149,15 @@ class DataModule(L.LightningDataModule):
     def summary(self) -> dict[str, Any]:
         """What the MLflow run and every checkpoint record about the data (hashed once)."""
         sizes = {f"{k}_size": len(rows) for k, rows in self.index.items()}
+        outputs = (
+            {"targets": ", ".join(self.data.targets)}
+            if self.data.targets
+            else {"num_classes": self.num_outputs}
+        )
         return {
             "name": self.data.name,
             **sizes,
-            "num_classes": self.num_classes,
+            **outputs,
             "input_shape": "x".join(map(str, self.input_shape)),
             "fingerprint": fingerprint(self.data),
             "served_by": "index slices" if self.in_memory else "DataLoader",
@@ -177,6 +191,21 @@ def standardizer(
     )
 
 
+def target_scale(data: LabeledData, rows: torch.Tensor) -> dict[str, list[float]] | None:
+    """A regression's target mean and standard deviation over the training rows, per target:
+    the network learns (y - mean) / std. None for classification."""
+    if not data.targets:
+        return None
+    mean, std = moments(data.y, rows, [0])
+    if (constant := std <= 1e-12).any():
+        name = data.targets[int(constant.nonzero()[0])]
+        raise DataError(
+            f"data {data.name!r}: the target {name!r} is constant in the training split: "
+            "there is nothing to learn; choose another target"
+        )
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
 def moments(
     x: torch.Tensor, rows: torch.Tensor, dims: list[int], chunk: int = 4096
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,14 +231,14 @@ def fingerprint(data: LabeledData) -> str:
     return digest.hexdigest()[:12]
 
 
-def build_datamodule(cfg: Any) -> DataModule:
-    """Load conf/data's source and wrap it: split, standardise, augment, serve."""
+def build_datamodule(cfg: Any, task: str = "classification") -> DataModule:
+    """Load conf/data's source for `task` and wrap it: split, standardise, augment, serve."""
     from tunelab.data.augment import PerSample
     from tunelab.errors import instantiate
 
     augment = PerSample(instantiate(cfg.augment, _convert_="all")) if cfg.get("augment") else None
     datamodule = DataModule(
-        instantiate(cfg.source, _convert_="all"),
+        load_source(cfg.source, task),
         split=dict(cfg.split),
         batch_size=cfg.batch_size,
         fold=cfg.get("fold"),
@@ -220,3 +249,23 @@ def build_datamodule(cfg: Any) -> DataModule:
     )
     trim_heap()  # the temporaries of reading and standardising, freed but still resident
     return datamodule
+
+
+def load_source(cfg_source: Any, task: str) -> LabeledData:
+    """conf/data's source, called with the task when it takes one: a table's target can be
+    class labels or numbers; image sources give class labels only."""
+    import inspect
+
+    from hydra.utils import get_method
+
+    from tunelab.errors import instantiate
+
+    loader = get_method(cfg_source._target_)
+    if "task" in inspect.signature(loader).parameters:
+        return instantiate(cfg_source, task=task, _convert_="all")
+    if task != "classification":
+        raise DataError(
+            f"task={task}: {cfg_source._target_} gives class labels, not numbers: regression "
+            "needs a table with a numeric target (data=csv, data=diabetes)"
+        )
+    return instantiate(cfg_source, _convert_="all")

@@ -11,8 +11,8 @@ from tunelab.errors import DataError
 class LabeledData:
     name: str
     x: torch.Tensor  # all examples: images float32 in [0, 1] [N, C, H, W], or tables [N, F]
-    y: torch.Tensor  # class indices, int64, [N]
-    classes: list[str]
+    y: torch.Tensor  # class indices, int64, [N]; regression: float32 [N, targets]
+    classes: list[str]  # regression: none
     # Index sets fixed by the source (torchvision's test file, the user's train/ val/ test/
     # folders); the DataModule splits what is not fixed.
     fixed_splits: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -24,8 +24,12 @@ class LabeledData:
     # How raw inputs became x, for inference on new ones (tunelab.inputs): {"scale": 255.0} for
     # images read as bytes; a table's "features", "categorical" and encoded "columns".
     raw: dict[str, object] = field(default_factory=dict)
+    # Regression: the names of the target columns (y's columns); classification: none.
+    targets: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.targets:
+            return
         present = torch.unique(self.y)
         if len(present) < 2:
             found = self.classes[int(present[0])] if len(present) else "none"
@@ -38,8 +42,13 @@ class LabeledData:
         return tuple(self.x.shape[1:])
 
     @property
-    def num_classes(self) -> int:
-        return len(self.classes)
+    def task(self) -> str:
+        return "regression" if self.targets else "classification"
+
+    @property
+    def num_outputs(self) -> int:
+        """The network's outputs: one score per class, or one value per target."""
+        return len(self.targets) or len(self.classes)
 
     @property
     def is_image(self) -> bool:

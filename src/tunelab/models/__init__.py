@@ -1,4 +1,4 @@
-"""Networks: plain nn.Modules sized by (input_shape, num_classes), each with a dropout knob."""
+"""Networks: plain nn.Modules sized by (input_shape, num_outputs: classes or regression targets), each with a dropout knob."""
 
 from typing import Any
 
@@ -6,11 +6,11 @@ from torch import nn
 
 
 def build_network(
-    cfg: Any, input_shape: tuple[int, ...], num_classes: int, dropout: float
+    cfg: Any, input_shape: tuple[int, ...], num_outputs: int, dropout: float
 ) -> nn.Module:
     """Instantiate conf/model's choice, sized from the data."""
     from tunelab.errors import instantiate
 
     return instantiate(
-        cfg, input_shape=tuple(input_shape), num_classes=num_classes, dropout=dropout
+        cfg, input_shape=tuple(input_shape), num_outputs=num_outputs, dropout=dropout
     )

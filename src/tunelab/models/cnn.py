@@ -21,7 +21,7 @@ class CNN(nn.Module):
     def __init__(
         self,
         input_shape: tuple[int, int, int],
-        num_classes: int,
+        num_outputs: int,
         channels: Sequence[int] = (32, 64),
         hidden_dim: int = 128,
         dropout: float = 0.0,
@@ -46,7 +46,7 @@ class CNN(nn.Module):
             nn.Linear(in_channels * height * width, hidden_dim),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(hidden_dim, num_classes),
+            nn.Linear(hidden_dim, num_outputs),
         )
 
     def forward(self, x):

@@ -9,7 +9,7 @@ class MLP(nn.Sequential):
     def __init__(
         self,
         input_shape: tuple[int, ...],
-        num_classes: int,
+        num_outputs: int,
         hidden_dim: int = 256,
         num_layers: int = 2,
         dropout: float = 0.0,
@@ -19,5 +19,5 @@ class MLP(nn.Sequential):
         for _ in range(num_layers):
             layers += [nn.Linear(width, hidden_dim), nn.ReLU(), nn.Dropout(dropout)]
             width = hidden_dim
-        layers.append(nn.Linear(width, num_classes))
+        layers.append(nn.Linear(width, num_outputs))
         super().__init__(*layers)

@@ -19,7 +19,7 @@ class ResNet18(nn.Module):
     def __init__(
         self,
         input_shape: tuple[int, int, int],
-        num_classes: int,
+        num_outputs: int,
         width: int = 64,
         dropout: float = 0.0,
     ) -> None:
@@ -55,7 +55,7 @@ class ResNet18(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
             nn.Dropout(dropout),
-            nn.Linear(channels, num_classes),
+            nn.Linear(channels, num_outputs),
         )
         for module in self.modules():  # torchvision's initialisation of its ResNets
             if isinstance(module, nn.Conv2d):

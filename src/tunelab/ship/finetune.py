@@ -1,5 +1,5 @@
 """A short fine-tune of a pruned network on the training split, with the training run's own
-optimizer, penalty-free loss and seed (Lightning's loop, as in training)."""
+task module, loss, optimizer and seed, without its penalty (Lightning's loop, as in training)."""
 
 import logging
 from collections.abc import Iterator
@@ -16,20 +16,26 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
     import lightning as L
 
     from tunelab.classifier import Classifier
+    from tunelab.errors import instantiate
     from tunelab.optim import build_optimizer
+    from tunelab.regressor import Regressor
 
     if epochs == 0:
         return network
     L.seed_everything(config["seed"], workers=True, verbose=False)
     regularization = config["regularization"]
-    classifier = Classifier(
-        network,
-        datamodule.num_classes,
-        optimizer=build_optimizer(
-            OmegaConf.create(config["optimizer"]), regularization["exclude_bias_and_norm"]
-        ),
-        label_smoothing=regularization["label_smoothing"],
+    optimizer = build_optimizer(
+        OmegaConf.create(config["optimizer"]), regularization["exclude_bias_and_norm"]
     )
+    # Runs recorded before conf/loss existed were classifiers trained with cross-entropy.
+    loss = OmegaConf.create(config.get("loss") or {"_target_": "torch.nn.CrossEntropyLoss"})
+    if config.get("task") == "regression":
+        module: L.LightningModule = Regressor(
+            network, datamodule.target_scale, loss=instantiate(loss), optimizer=optimizer
+        )
+    else:
+        loss = instantiate(loss, label_smoothing=regularization["label_smoothing"])
+        module = Classifier(network, datamodule.num_outputs, loss=loss, optimizer=optimizer)
     network.train()
     with quiet_lightning():  # built inside: the Trainer reports the devices it found
         trainer = L.Trainer(
@@ -42,7 +48,7 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
             limit_val_batches=0,
             num_sanity_val_steps=0,
         )
-        trainer.fit(classifier, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule)
     return network.cpu().eval()
 
 

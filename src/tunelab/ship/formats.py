@@ -3,8 +3,9 @@ exported program (torch.export, .pt2), each with everything inference needs insi
 
 The shipped graph takes examples as tunelab's data source returns them (images as float32 in
 [0, 1], [N, C, H, W]; a table one-hot encoded, tunelab.inputs) with any batch size, and returns
-class probabilities: the training split's standardisation and the softmax are part of it, so a
-user feeds inputs and reads probabilities with no tunelab code.
+class probabilities, or a regression's values in the targets' units: the training split's
+standardisation and the output layer (softmax, or un-standardisation: tunelab.outputs) are
+part of it, so a user feeds inputs and reads predictions with no tunelab code.
 """
 
 import json
@@ -18,32 +19,41 @@ import torch
 from torch import nn
 
 from tunelab.errors import UserError
+from tunelab.outputs import output_layer
 
-INPUT, OUTPUT = "input", "probabilities"
+INPUT = "input"
 
 log = logging.getLogger(__name__)
 
 
 class Shipped(nn.Module):
-    """standardise -> network -> softmax: what every exported file computes."""
+    """standardise -> network -> output layer: what every exported file computes."""
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, network: nn.Module, normalize: dict[str, list] | None) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        normalize: dict[str, list] | None,
+        output: nn.Module,
+        output_name: str = "probabilities",
+    ) -> None:
         super().__init__()
-        self.network = network
+        self.network, self.output, self.output_name = network, output, output_name
         stats = normalize or {"mean": [0.0], "std": [1.0]}
         self.register_buffer("mean", torch.tensor(stats["mean"], dtype=torch.float32))
         self.register_buffer("std", torch.tensor(stats["std"], dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network((x - self.mean) / self.std).softmax(dim=-1)
+        return self.output(self.network((x - self.mean) / self.std))
 
 
 def shipped(network: nn.Module, recipe: dict[str, Any]) -> Shipped:
     """The network of a checkpoint (its recipe: tunelab.checkpoints) ready to export, in eval mode."""
-    return Shipped(network, recipe["normalize"]).eval()
+    regression = recipe.get("task") == "regression"
+    name = "predictions" if regression else "probabilities"  # the ONNX file's output
+    return Shipped(network, recipe["normalize"], output_layer(recipe), name).eval()
 
 
 def batch_axis() -> dict[str, Any]:
@@ -65,7 +75,7 @@ def write_onnx(
             (example,),
             dynamic_shapes=batch_axis(),
             input_names=[INPUT],
-            output_names=[OUTPUT],
+            output_names=[module.output_name],
             dynamo=True,
             verbose=False,
         )

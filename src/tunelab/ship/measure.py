@@ -1,5 +1,6 @@
-"""What a shipped variant is worth: its file's size, its non-zero parameters, its accuracy on
-the test split and its CPU latency, each measured the same way for every variant."""
+"""What a shipped variant is worth: its file's size, its non-zero parameters, its accuracy (a
+regression's errors) on the test split and its CPU latency, each measured the same way for
+every variant."""
 
 import gzip
 import statistics
@@ -11,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-Predict = Callable[[np.ndarray], np.ndarray]  # a batch of inputs -> class probabilities
+Predict = Callable[[np.ndarray], np.ndarray]  # inputs -> class probabilities, or values
 
 
-def probabilities(predict: Predict, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predictions(predict: Predict, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """predict over x in batches (memory stays flat on a large test split)."""
     return np.concatenate([predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
@@ -29,14 +30,22 @@ def torch_predict(module: nn.Module) -> Predict:
     return predict
 
 
-def test_metrics(probs: np.ndarray, targets: torch.Tensor) -> dict[str, float]:
-    """Accuracy and macro F1: the definitions training logs as test/acc and test/f1."""
+def test_metrics(outputs: np.ndarray, targets: torch.Tensor, task: str) -> dict[str, float]:
+    """The definitions training logs as test/*: accuracy and macro F1 of class probabilities,
+    or R², RMSE and MAE of a regression's values (averaged over its targets)."""
+    from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_score
     from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-    p, classes = torch.from_numpy(probs), probs.shape[1]
+    p, count = torch.from_numpy(outputs), outputs.shape[1]
+    if task == "regression":
+        return {
+            "test_r2": float(r2_score(p, targets)),
+            "test_rmse": float(mean_squared_error(p, targets, False, num_outputs=count).mean()),
+            "test_mae": float(mean_absolute_error(p, targets, num_outputs=count).mean()),
+        }
     return {
-        "test_acc": float(multiclass_accuracy(p, targets, classes, average="micro")),
-        "test_f1": float(multiclass_f1_score(p, targets, classes, average="macro")),
+        "test_acc": float(multiclass_accuracy(p, targets, count, average="micro")),
+        "test_f1": float(multiclass_f1_score(p, targets, count, average="macro")),
     }
 
 

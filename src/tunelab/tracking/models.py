@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from tunelab.checks import model_selector_error
 from tunelab.errors import UserError
+from tunelab.tasks import output_names
 
 # What a served or loaded model imports: tunelab.checkpoints, its network and inputs.
 RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")
@@ -64,7 +65,7 @@ def requirements() -> list[str]:
 
 def signature(facts: dict[str, Any], example: Any) -> Any:
     """Images: a float32 tensor [-1, C, H, W]; tables: the example's columns. Out: one
-    probability column per class."""
+    probability column per class, or one value column per regression target."""
     import numpy as np
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema, TensorSpec
@@ -73,7 +74,7 @@ def signature(facts: dict[str, Any], example: Any) -> Any:
         inputs = Schema([TensorSpec(np.dtype("float32"), (-1, *facts["input_shape"]))])
     else:
         inputs = infer_signature(example).inputs
-    outputs = Schema([ColSpec("double", name) for name in facts["classes"]])
+    outputs = Schema([ColSpec("double", name) for name in output_names(facts)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -87,7 +88,8 @@ def log_classifier_model(
     register_as: str | None,
 ) -> Any:
     """Log `checkpoint` as the run's MLflow model "model" (and register it when asked), in the
-    run's experiment. facts: the checkpoint's classes, input_shape and inputs record. Returns
+    run's experiment. facts: the checkpoint's task, classes or targets, input_shape and inputs
+    record. Returns
     MLflow's ModelInfo."""
     import mlflow
     from mlflow.models import Model
@@ -113,7 +115,11 @@ def log_classifier_model(
             signature=signature(facts, example),
             input_example=example,
             pip_requirements=list(requirements()),
-            metadata={"classes": facts["classes"], "input_shape": facts["input_shape"]},
+            metadata={
+                "task": facts["task"],
+                "outputs": output_names(facts),
+                "input_shape": facts["input_shape"],
+            },
             registered_model_name=register_as or None,
             await_registration_for=0,
         )

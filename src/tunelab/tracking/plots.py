@@ -1,5 +1,6 @@
 """Plots: for sweeps, the objective against each swept parameter and the validation curves of
-all trials; for evaluations, the confusion matrix and ROC curves."""
+all trials; for evaluations, the confusion matrix and ROC curves (classification) or predicted
+against true values and the residuals (regression)."""
 
 import math
 import textwrap
@@ -185,19 +186,60 @@ def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: 
     return _save(figure, path)
 
 
+def _per_target_axes(count: int) -> tuple[Any, list[Any]]:
+    """One panel per regression target, side by side (up to 3 a row)."""
+    columns = min(count, 3)
+    rows = math.ceil(count / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns + 1, 5.5 * rows), squeeze=False)
+    for extra in axes.flat[count:]:
+        extra.set_visible(False)
+    return figure, list(axes.flat[:count])
+
+
+def predicted_vs_true_plot(predictions: Any, targets: Any, names: list[str], path: Path) -> Path:
+    """Each test example's predicted value against its true one, the diagonal being perfect."""
+    figure, axes = _per_target_axes(len(names))
+    for i, (axis, name) in enumerate(zip(axes, names, strict=True)):
+        true, predicted = targets[:, i].numpy(), predictions[:, i].numpy()
+        axis.scatter(true, predicted, s=18, alpha=0.6)
+        low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+        axis.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8)
+        axis.set_xlabel(f"true {name}")
+        axis.set_ylabel(f"predicted {name}")
+        _title(axis, f"{name}: predicted against true (test)")
+    return _save(figure, path)
+
+
+def residuals_plot(predictions: Any, targets: Any, names: list[str], path: Path) -> Path:
+    """Each test example's residual (true - predicted) against its prediction: a pattern, or a
+    spread that grows with the value, is what the model has not learned."""
+    figure, axes = _per_target_axes(len(names))
+    for i, (axis, name) in enumerate(zip(axes, names, strict=True)):
+        predicted = predictions[:, i].numpy()
+        axis.scatter(predicted, targets[:, i].numpy() - predicted, s=18, alpha=0.6)
+        axis.axhline(0.0, linestyle="--", color="grey", linewidth=0.8)
+        axis.set_xlabel(f"predicted {name}")
+        axis.set_ylabel("residual (true - predicted)")
+        _title(axis, f"{name}: residuals (test)")
+    return _save(figure, path)
+
+
 class Point(NamedTuple):
     """An exported variant in a trade-off plot."""
 
     label: str  # what tells it apart within its group (an export sweep: the trial's values)
     size_kib: float
     nonzero: float
-    accuracy: float
+    accuracy: float  # test accuracy, or a regression's R²
     group: str  # its variant: one colour
+    quality: str = "test accuracy"  # what `accuracy` is
 
 
-def tradeoff_plot(points: list[Point], path: Path, title: str) -> Path:
-    """Test accuracy against file size and against non-zero parameters (global pruning zeroes
-    weights but keeps the file's size), a colour per variant."""
+def tradeoff_plot(
+    points: list[Point], path: Path, title: str, quality: str = "test accuracy"
+) -> Path:
+    """Test accuracy (a regression's R²: `quality`) against file size and against non-zero
+    parameters (global pruning zeroes weights but keeps the file's size), a colour per variant."""
     figure, axes = plt.subplots(1, 2, sharey=True, figsize=(14, 6))
     groups = list(dict.fromkeys(p.group for p in points))
     for axis, x, label in (
@@ -216,7 +258,7 @@ def tradeoff_plot(points: list[Point], path: Path, title: str) -> Path:
         if values and min(values) > 0 and max(values) / min(values) >= 10:
             axis.set_xscale("log")
         axis.set_xlabel(label)
-    axes[0].set_ylabel("test accuracy")
+    axes[0].set_ylabel(quality)
     axes[1].legend(loc="best")
     figure.suptitle(title)
     return _save(figure, path)

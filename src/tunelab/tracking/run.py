@@ -186,7 +186,8 @@ class TrackedRun:
                 tags["data.fingerprint"],
                 self.data_fingerprint,
             )
-        tags["data.classes"] = ", ".join(data.classes)
+        if data.classes:
+            tags["data.classes"] = ", ".join(data.classes)
         device = trainer.strategy.root_device
         tags["device"] = str(device)
         if device.type == "cuda":
@@ -226,7 +227,7 @@ class TrackedRun:
         (raw inputs) and linked to `metrics` (the test results); the writer builds it."""
         if not (checkpoint and self.log_models):
             return
-        facts = {k: recipe[k] for k in ("classes", "input_shape", "inputs")}
+        facts = {k: recipe[k] for k in ("task", "classes", "targets", "input_shape", "inputs")}
         self._send(
             "log_model",
             str(Path(checkpoint).resolve()),
@@ -391,7 +392,8 @@ CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
     """One dataset input per split: name and split, the content fingerprint as digest, where
-    it was read from, the input shape and classes as its schema, its size as profile."""
+    it was read from, the input shape as its schema, its size and classes (or regression
+    targets) as profile."""
     import json
 
     data, summary = datamodule.data, datamodule.summary
@@ -401,6 +403,7 @@ def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
     shape = [-1, *datamodule.input_shape]
     spec = {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": shape}}
     schema = {"mlflow_tensorspec": {"features": json.dumps([spec]), "targets": None}}
+    outputs = {k: summary[k] for k in ("num_classes", "targets") if k in summary}
     return [
         {
             "name": f"{summary['name']}/{split}",
@@ -408,9 +411,7 @@ def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
             "source_type": "local" if where else "code",
             "source": json.dumps(source),
             "schema": json.dumps(schema),
-            "profile": json.dumps(
-                {"num_rows": summary[f"{split}_size"], "num_classes": summary["num_classes"]}
-            ),
+            "profile": json.dumps({"num_rows": summary[f"{split}_size"], **outputs}),
             "context": context,
         }
         for split, context in CONTEXTS.items()

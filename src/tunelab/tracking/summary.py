@@ -7,6 +7,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tunelab.tasks import QUALITY_LABEL
 from tunelab.tracking.plots import Point, objective_vs_param, tradeoff_plot, validation_curves
 from tunelab.tracking.store import log_batch
 from tunelab.tracking.sweep import short_value
@@ -59,9 +60,9 @@ def log_sweep_summary(
         path = folder / f"objective_vs_{safe}.png"
         objective_vs_param(trials, key, f"{metric}_best", path, best, key in logged)
     if points := variant_points(trials):  # an export sweep: no epochs, variants
-        tradeoff_plot(
-            points, folder / "tradeoff.png", "test accuracy against file size, every trial"
-        )
+        label = points[0].quality
+        title = f"{label} against file size, every trial"
+        tradeoff_plot(points, folder / "tradeoff.png", title, label)
     else:
         curves = folder / "validation_curves.png"
         validation_curves(client, trials, metric, swept_keys(trials), curves, best)
@@ -94,7 +95,8 @@ def log_sweep_summary(
 
 def variant_points(trials: list[Trial]) -> list[Point]:
     """(trial's swept values, KiB, non-zero, accuracy, variant) of every variant every export
-    trial logged (tunelab.export_job: VARIANT/size_kib, /nonzero, /test_acc)."""
+    trial logged (tunelab.export_job: VARIANT/size_kib, /nonzero, /test_acc or a regression's
+    /test_r2)."""
     keys = swept_keys(trials)
     points = []
     for trial in trials:
@@ -103,10 +105,14 @@ def variant_points(trials: list[Trial]) -> list[Point]:
         )
         for name, size in trial.metrics.items():
             variant, _, what = name.partition("/")
-            accuracy = trial.metrics.get(f"{variant}/test_acc")
+            accuracy = trial.metrics.get(
+                f"{variant}/test_acc", trial.metrics.get(f"{variant}/test_r2")
+            )
             nonzero = trial.metrics.get(f"{variant}/nonzero")
             if what == "size_kib" and accuracy is not None and nonzero is not None:
-                points.append(Point(label, size, nonzero, accuracy, variant))
+                task = "classification" if f"{variant}/test_acc" in trial.metrics else "regression"
+                quality = QUALITY_LABEL[task]
+                points.append(Point(label, size, nonzero, accuracy, variant, quality))
     return points
 
 

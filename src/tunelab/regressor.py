@@ -1,0 +1,45 @@
+"""Regression: the network predicts the targets standardised with the training split's mean
+and standard deviation; the loss (conf/loss: MSE, MAE, Huber) is taken there, and every metric
+on the predictions turned back into the target's units."""
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from tunelab.learner import Learner
+
+
+class Regressor(Learner):
+    """A Learner whose network maps a batch to [batch, targets] standardised values."""
+
+    task = "regression"
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(
+        self,
+        network: nn.Module,
+        target_scale: dict[str, list[float]],
+        loss: nn.Module | None = None,
+        objective: str = "val/rmse",
+        objective_mode: str = "min",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            network,
+            len(target_scale["mean"]),
+            objective=objective,
+            objective_mode=objective_mode,
+            **kwargs,
+        )
+        self.loss = loss or nn.MSELoss()
+        # Not in the state dict: the checkpoint's recipe carries them (tunelab.checkpoints).
+        self.register_buffer("mean", torch.tensor(target_scale["mean"]), persistent=False)
+        self.register_buffer("std", torch.tensor(target_scale["std"]), persistent=False)
+
+    def compare(
+        self, outputs: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = self.loss(outputs, (target - self.mean) / self.std)
+        return loss, outputs.detach() * self.std + self.mean
