@@ -18,6 +18,7 @@ SCRIPTS = [
     "models",
     "export",
     "scale_out",
+    "regression",
 ]
 
 if __name__ == "__main__":
