@@ -8,6 +8,8 @@ import torchmetrics
 from torch import nn
 
 from tunelab.learner import Learner
+from tunelab.optim import OptimizerFactory, Penalty
+from tunelab.schedules import Schedule
 
 
 class Classifier(Learner):
@@ -19,17 +21,16 @@ class Classifier(Learner):
         self,
         network: nn.Module,
         num_classes: int,
+        optimizer: OptimizerFactory,
+        schedule: Schedule | None = None,
+        penalty: Penalty | None = None,
         loss: nn.Module | None = None,
         objective: str = "val/acc",
         objective_mode: str = "max",
-        **kwargs: Any,
+        recipe: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            network,
-            num_classes,
-            objective=objective,
-            objective_mode=objective_mode,
-            **kwargs,
+            network, num_classes, optimizer, schedule, penalty, objective, objective_mode, recipe
         )
         self.loss = loss or nn.CrossEntropyLoss()
         # The test split's [true, predicted] counts, kept for the run's confusion matrix.

@@ -11,9 +11,9 @@ import torchmetrics
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
-from tunelab.tasks import METRICS
 from tunelab.optim import OptimizerFactory, Penalty
 from tunelab.schedules import Schedule
+from tunelab.tasks import METRICS
 
 STAGES = ("train", "val", "test")
 

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from tunelab.learner import Learner
+from tunelab.optim import OptimizerFactory, Penalty
+from tunelab.schedules import Schedule
 
 
 class Regressor(Learner):
@@ -21,17 +23,17 @@ class Regressor(Learner):
         self,
         network: nn.Module,
         target_scale: dict[str, list[float]],
+        optimizer: OptimizerFactory,
+        schedule: Schedule | None = None,
+        penalty: Penalty | None = None,
         loss: nn.Module | None = None,
         objective: str = "val/rmse",
         objective_mode: str = "min",
-        **kwargs: Any,
+        recipe: dict[str, Any] | None = None,
     ) -> None:
+        outputs = len(target_scale["mean"])
         super().__init__(
-            network,
-            len(target_scale["mean"]),
-            objective=objective,
-            objective_mode=objective_mode,
-            **kwargs,
+            network, outputs, optimizer, schedule, penalty, objective, objective_mode, recipe
         )
         self.loss = loss or nn.MSELoss()
         # Not in the state dict: the checkpoint's recipe carries them (tunelab.checkpoints).

@@ -7,18 +7,17 @@ units, over several targets averaged uniformly (as R² averages them). (No torch
 checks and the MLflow writer read these.)
 """
 
-METRICS: dict[str, dict[str, tuple[str, dict]]] = {
-    "classification": {
-        "acc": ("Accuracy", {}),
-        "f1": ("F1Score", {"average": "macro"}),
-        "auroc": ("AUROC", {"average": "macro"}),
-    },
-    "regression": {
-        "mae": ("MeanAbsoluteError", {}),
-        "rmse": ("MeanSquaredError", {"squared": False}),
-        "r2": ("R2Score", {}),
-    },
+CLASSIFICATION_METRICS: dict[str, tuple[str, dict]] = {
+    "acc": ("Accuracy", {}),
+    "f1": ("F1Score", {"average": "macro"}),
+    "auroc": ("AUROC", {"average": "macro"}),
 }
+REGRESSION_METRICS: dict[str, tuple[str, dict]] = {
+    "mae": ("MeanAbsoluteError", {}),
+    "rmse": ("MeanSquaredError", {"squared": False}),
+    "r2": ("R2Score", {}),
+}
+METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
 
 TASKS = tuple(METRICS)
 
