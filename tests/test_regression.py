@@ -82,7 +82,10 @@ def test_logged_metrics_match_a_hand_computation_in_the_targets_units(price_run)
     assert metrics["test/r2"] == pytest.approx(r2, rel=1e-4, abs=1e-4)
     assert mae < 0.5 * np.abs(true - true.mean()).mean()  # it learned something, in 3 epochs
     # The objective is the lowest validation RMSE of the epochs, in price units too.
-    val_rmse = [m.value for m in MlflowClient(store_uri(root)).get_metric_history(run.info.run_id, "val/rmse")]
+    val_rmse = [
+        m.value
+        for m in MlflowClient(store_uri(root)).get_metric_history(run.info.run_id, "val/rmse")
+    ]
     assert metrics["objective"] == pytest.approx(min(val_rmse))
     assert min(val_rmse) > 10  # the target's units (about 20 noise), not standardised ones
 
@@ -121,7 +124,11 @@ def test_evaluation_and_prediction_on_a_table_without_the_target(price_run, tmp_
     root, table, job = price_run
     new = tmp_path / "new.csv"
     pd.read_csv(table).drop(columns=["price", "tax"]).head(7).to_csv(new, index=False)
-    common = [f"paths.root_dir={root}", f"tracking.uri={store_uri(root)}", f"run_id={job.run.run_id}"]
+    common = [
+        f"paths.root_dir={root}",
+        f"tracking.uri={store_uri(root)}",
+        f"run_id={job.run.run_id}",
+    ]
     with initialize_config_dir(str(CONF), version_base="1.3"):
         evaluation = compose("eval", overrides=common)
         prediction = compose("eval", overrides=[*common, "mode=predict", f"input={new}"])
@@ -269,7 +276,10 @@ def test_a_target_regression_cannot_learn_is_named(tmp_path, change, message) ->
     ("overrides", "message"),
     [
         (["objective.metric=val/acc"], "objective.metric=val/acc: allowed: val/loss, val/mae"),
-        (["loss=cross_entropy"], "torch.nn.CrossEntropyLoss is a classification loss; task=regression"),
+        (
+            ["loss=cross_entropy"],
+            "torch.nn.CrossEntropyLoss is a classification loss; task=regression",
+        ),
         (["regularization.label_smoothing=0.1"], "label_smoothing is for classification"),
         (["scheduler=plateau", "scheduler.monitor=val/f1"], "scheduler.monitor=val/f1: allowed"),
     ],
@@ -339,7 +349,9 @@ def test_a_sweep_minimises_validation_rmse_with_optuna(tmp_path) -> None:
         ],
         tmp_path,
     )
-    study = optuna.load_study(study_name="houses", storage=open_storage(f"{tmp_path}/study.journal"))
+    study = optuna.load_study(
+        study_name="houses", storage=open_storage(f"{tmp_path}/study.journal")
+    )
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert all(len(t.intermediate_values) == 3 for t in study.trials)  # val/rmse per epoch
     client = MlflowClient(store_uri(tmp_path))
@@ -354,5 +366,7 @@ def test_a_sweep_minimises_validation_rmse_with_optuna(tmp_path) -> None:
     assert parent.data.metrics["best_objective"] == pytest.approx(lowest.data.metrics["objective"])
     assert study.best_value == pytest.approx(lowest.data.metrics["objective"])
     assert parent.data.params["best.run_id"] == lowest.info.run_id
-    sweep_files = {a.path.split("/")[-1] for a in client.list_artifacts(parent.info.run_id, "sweep")}
+    sweep_files = {
+        a.path.split("/")[-1] for a in client.list_artifacts(parent.info.run_id, "sweep")
+    }
     assert "validation_curves.png" in sweep_files

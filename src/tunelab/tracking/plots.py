@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
-from tunelab.tracking.sweep import short_value  # noqa: E402
+from tunelab.tracking.sweep import trial_name  # noqa: E402
 from tunelab.tracking.trials import Trial  # noqa: E402
 
 # One house style for every plot a run or sweep logs (Optuna's too, tracking.study_summary):
@@ -114,14 +114,19 @@ def validation_curves(
         if not history:
             continue
         steps, values = [m.step for m in history], [m.value for m in history]
-        swept = " ".join(f"{k}={short_value(trial.overrides.get(k, ''))}" for k in label_keys)
+        # as the trial's run is named (short keys), wrapped: a legend beside the chart wider
+        # than the figure collapses the chart
+        name = trial_name(
+            str(trial.number), [f"{k}={v}" for k, v in trial.overrides.items()], label_keys
+        )
+        label = "\n".join(textwrap.wrap(name, 40))
         if trial is best:
             axis.plot(
                 steps,
                 values,
                 color="crimson",
                 linewidth=3,
-                label=f"best #{trial.number} {swept}",
+                label=f"best {label}",
                 zorder=3,
             )
         elif many:
@@ -132,7 +137,7 @@ def validation_curves(
             )
             axis.plot(steps, values, color=colours(share), linewidth=1, alpha=0.7)
         else:
-            axis.plot(steps, values, linewidth=1.5, label=f"#{trial.number} {swept}")
+            axis.plot(steps, values, linewidth=1.5, label=label)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
     axis.set_xlabel("epoch")
     axis.set_ylabel(metric)
