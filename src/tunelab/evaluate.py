@@ -65,6 +65,8 @@ def evaluate(model: TrainedModel, datamodule: Any) -> Evaluation:
     metrics = {k: float(v.mean()) for k, v in headline(predictions, y).items()}
     if model.task == "regression":
         return Evaluation(metrics, per_target(predictions, y, model.output_names), predictions, y)
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
     confusion = multiclass_confusion_matrix(predictions, y, len(model.classes))
     detail = per_class(predictions, y, model.classes)
     return Evaluation(metrics, detail, predictions, y, confusion)
@@ -111,12 +113,6 @@ def per_target(predictions: torch.Tensor, y: torch.Tensor, targets: list[str]) -
             "count": [len(y)] * len(targets),
         }
     )
-
-
-def multiclass_confusion_matrix(probabilities: torch.Tensor, y: torch.Tensor, count: int):
-    from torchmetrics.functional.classification import multiclass_confusion_matrix as confusion
-
-    return confusion(probabilities, y, count)
 
 
 def predictions_table(ids: list[str], predictions: torch.Tensor, model: TrainedModel) -> Any:

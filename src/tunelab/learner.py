@@ -2,6 +2,7 @@
 objective so far, optimizers. A task's module (tunelab.classifier, tunelab.regressor) says
 only how the network's outputs meet the targets: its loss, and what its metrics are fed."""
 
+import inspect
 import time
 from typing import Any
 
@@ -57,15 +58,17 @@ class StageOutputs:
 
 def stage_metrics(task: str, num_outputs: int, stage: str) -> MetricCollection:
     """Every metric of tunelab.tasks.METRICS for `task`, for one stage: multiclass on class
-    scores, or per target on values in the target's units."""
-    if task == "classification":
-        kwargs: dict[str, Any] = {"task": "multiclass", "num_classes": num_outputs}
-    else:
-        kwargs = {"num_outputs": num_outputs}
-    built = {
-        name: getattr(torchmetrics, cls)(**({} if name == "r2" else kwargs), **args)
-        for name, (cls, args) in METRICS[task].items()
-    }
+    scores, or on values in the target's units, per target where the metric keeps targets
+    apart (`num_outputs`; R² averages them itself)."""
+    built = {}
+    for name, (cls, args) in METRICS[task].items():
+        metric = getattr(torchmetrics, cls)
+        if task == "classification":
+            sized = {"task": "multiclass", "num_classes": num_outputs}
+        else:
+            takes = inspect.signature(metric.__init__).parameters
+            sized = {"num_outputs": num_outputs} if "num_outputs" in takes else {}
+        built[name] = metric(**sized, **args)
     return MetricCollection(built, prefix=f"{stage}/")
 
 

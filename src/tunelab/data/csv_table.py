@@ -110,7 +110,7 @@ def check_target(column: Any, where: str, task: str) -> None:
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if task == "regression":
         if not numeric:
-            sample = next(v for v in column if not is_number(v))
+            sample = next((v for v in column if not is_number(v)), column.iloc[0])  # or a bool
             raise DataError(
                 f"{where}: the target column {column.name!r} is not numeric (e.g. {sample!r}): "
                 "task=regression predicts numbers; clean the column, or use task=classification "
