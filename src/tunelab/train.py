@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 from omegaconf import DictConfig
+from torch import nn
 
 from tunelab.checkpoints import (
     best_checkpoint,
@@ -79,8 +80,24 @@ def build_learner(
         "objective_mode": cfg.objective.mode,
         "recipe": recipe,
     }
-    if cfg.task == "regression":
+    return task_module(
+        cfg.task, network, num_outputs, target_scale, cfg.loss, reg.label_smoothing, **common
+    )
+
+
+def task_module(
+    task: str,
+    network: nn.Module,
+    num_outputs: int,
+    target_scale: dict[str, list[float]] | None,
+    cfg_loss: Any,
+    label_smoothing: float,
+    **common: Any,
+) -> Learner:
+    """The task's LightningModule around `network`, its loss built from conf/loss: a
+    Regressor (targets standardised with `target_scale`) or a Classifier (label smoothing)."""
+    if task == "regression":
         assert target_scale is not None  # the DataModule's, from the training split
-        return Regressor(network, target_scale, loss=instantiate(cfg.loss), **common)
-    loss = instantiate(cfg.loss, label_smoothing=reg.label_smoothing)
+        return Regressor(network, target_scale, loss=instantiate(cfg_loss), **common)
+    loss = instantiate(cfg_loss, label_smoothing=label_smoothing)
     return Classifier(network, num_outputs, loss=loss, **common)

@@ -15,10 +15,8 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
     hold); its learning rate schedule is left out: it was shaped for the whole run."""
     import lightning as L
 
-    from tunelab.classifier import Classifier
-    from tunelab.errors import instantiate
     from tunelab.optim import build_optimizer
-    from tunelab.regressor import Regressor
+    from tunelab.train import task_module
 
     if epochs == 0:
         return network
@@ -27,15 +25,17 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
     optimizer = build_optimizer(
         OmegaConf.create(config["optimizer"]), regularization["exclude_bias_and_norm"]
     )
-    # Runs recorded before conf/loss existed were classifiers trained with cross-entropy.
+    # Runs recorded before conf/task and conf/loss were classifiers trained with cross-entropy.
     loss = OmegaConf.create(config.get("loss") or {"_target_": "torch.nn.CrossEntropyLoss"})
-    if config.get("task") == "regression":
-        module: L.LightningModule = Regressor(
-            network, datamodule.target_scale, loss=instantiate(loss), optimizer=optimizer
-        )
-    else:
-        loss = instantiate(loss, label_smoothing=regularization["label_smoothing"])
-        module = Classifier(network, datamodule.num_outputs, loss=loss, optimizer=optimizer)
+    module = task_module(
+        config.get("task", "classification"),
+        network,
+        datamodule.num_outputs,
+        datamodule.target_scale,
+        loss,
+        regularization["label_smoothing"],
+        optimizer=optimizer,
+    )
     network.train()
     with quiet_lightning():  # built inside: the Trainer reports the devices it found
         trainer = L.Trainer(
