@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK ?= requirements.lock
 CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
 
-.PHONY: setup train test bench lint typecheck lock floor clean screenshots services
+.PHONY: setup train test test-fast bench lint typecheck lock floor clean screenshots services
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ train: setup
 # `python train.py` processes. `make test ARGS="-n 0"` runs them in one process.
 test: setup
 	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
+
+# The edit loop: everything but the tests that start real job processes or services
+# (markers `process` and `service`, pyproject.toml); in-process jobs and unit tests only.
+test-fast: setup
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal -m "not process and not service" $(ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)

@@ -1,12 +1,11 @@
 """Ship a trained model: `python export.py run_id=ID`, `... model_uri=models:/NAME@champion`,
-`python export.py -m run_id=ID prune.sparsity=0.3,0.5,0.7,0.9` (a sweep of the trade-off)."""
+`python export.py -m run_id=ID sparse.fraction=0.3,0.5,0.7,0.9` (a sweep of the trade-off)."""
 
 import os
 import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
@@ -14,22 +13,18 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> float:
-    from tunelab.checks import export_config_error
+    # Imported here so that --help, --cfg job and config errors never load torch.
+    from tunelab.cli.job import run_job
+    from tunelab.cli.jobs import EXPORT
 
-    if problem := export_config_error(cfg):  # before torch and MLflow are imported
-        raise SystemExit(f"tunelab: {problem}")
-    from tunelab.errors import UserError
-    from tunelab.export_job import export_model
-
-    try:
-        return export_model(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except UserError as error:  # what to change, in one line
-        raise SystemExit(f"tunelab: {error}") from None
+    return run_job(cfg, EXPORT).objective  # objective.metric of the variants, for a sweep
 
 
 if __name__ == "__main__":
-    from tunelab.checks import launcher_error
+    from tunelab.cli.launchers import launcher_error
+    from tunelab.export import renamed_error
 
-    if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
+    # Before Hydra, whose messages name no package and no new key.
+    if problem := launcher_error(sys.argv[1:]) or renamed_error(sys.argv[1:]):
         raise SystemExit(f"tunelab: {problem}")
     main()

@@ -13,31 +13,29 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
-    from tunelab.job import tracked_job
-    from tunelab.tracking.sweep import finished_objective
+    from tunelab.cli.job import run_job
+    from tunelab.cli.jobs import TRAIN
+    from tunelab.sweeps.state import finished_objective
 
     if (objective := finished_objective()) is not None:  # a re-run sweep: this trial is done
         return objective
-
-    with tracked_job(cfg) as job:  # opens the MLflow run while torch loads; ends it, once
-        from tunelab.train import train
-
-        job.objective = train(cfg, job.run)
-    return job.objective
+    return run_job(cfg, TRAIN).objective  # the run opens while torch loads; it ends once
 
 
 if __name__ == "__main__":
-    from tunelab.checks import launcher_error
-    from tunelab.rerun import rerun_command
-    from tunelab.runtime import distributed_rank_command
+    from tunelab.cli.launchers import launcher_error
+    from tunelab.cli.runtime import distributed_rank_command
+    from tunelab.training.rerun import rerun_command
 
     sys.argv = distributed_rank_command(sys.argv)  # rank 1+ of a sweep's DDP trial: that trial
     sys.argv = rerun_command(sys.argv)  # resume=RUN_ID, reproduce=RUN_ID: the run's own overrides
     if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
         raise SystemExit(f"tunelab: {problem}")
     main()
-    if "tunelab.train" in sys.modules:  # a job ran: skip the slow teardown of torch and Lightning
-        from tunelab.runtime import exit_skipping_teardown, started_as_script
+    if (
+        "tunelab.training.pipeline" in sys.modules
+    ):  # a job ran: skip the slow teardown of torch and Lightning
+        from tunelab.cli.runtime import exit_skipping_teardown, started_as_script
 
         if started_as_script(__file__):
             exit_skipping_teardown()

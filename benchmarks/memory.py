@@ -18,20 +18,20 @@ TRAINING_STEPS = {
     "interpreter": "",
     "import torch": "import torch",
     "import lightning (torchmetrics, torchvision, matplotlib, scipy)": "import lightning",
-    "import the task (sklearn, pandas: the stratified split)": "import tunelab.train",
+    "import the task (sklearn, pandas: the stratified split)": "import tunelab.training.pipeline",
     "read the examples (float32, one copy)": (
         "from tunelab.data.torchvision_sets import load_mnist\ndata = load_mnist(DATA)"
     ),
     "split and standardise (DataModule)": (
         "from tunelab.data.datamodule import DataModule\n"
         "dm = DataModule(data, {'val': 0.1, 'test': None, 'seed': 42}, 64)\n"
-        "from tunelab.runtime import trim_heap\ntrim_heap()"
+        "from tunelab.cli.runtime import trim_heap\ntrim_heap()"
     ),
     "fit 1 epoch (network, optimizer state, batches, metric buffers, Lightning)": (
         "import lightning as L\n"
-        "from tunelab.classifier import Classifier\n"
+        "from tunelab.training.classifier import Classifier\n"
         "from tunelab.models.mlp import MLP\n"
-        "from tunelab.optim import build_optimizer\n"
+        "from tunelab.training.optim import build_optimizer\n"
         "from omegaconf import OmegaConf\n"
         "opt = build_optimizer(OmegaConf.create({'_target_': 'torch.optim.Adam', "
         "'_partial_': True, 'lr': 1e-3}), False)\n"
@@ -51,7 +51,7 @@ WRITER_STEPS = {
     ),
     "matplotlib (the confusion matrix)": "import tunelab.tracking.plots",
     "the model-logging stack (pyfunc, signatures)": (
-        "from tunelab.tracking.models import prepare_model_logging\nprepare_model_logging()"
+        "from tunelab.tracking.registry import prepare_model_logging\nprepare_model_logging()"
     ),
 }
 

@@ -50,7 +50,7 @@ def predict_per_thousand(root, run_id: str, repeats: int) -> list[dict]:
     import torch
     from sklearn.datasets import load_digits
 
-    from tunelab.checkpoints import load_model
+    from tunelab.inference.checkpoint import load_model
 
     mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
     (output,) = mlflow.MlflowClient().get_run(run_id).outputs.model_outputs

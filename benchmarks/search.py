@@ -26,7 +26,7 @@ def grid_space(trials: int) -> list[str]:
 def study_figures(sweep_dir) -> dict:
     import optuna
 
-    from tunelab.pruning import load_study
+    from tunelab.sweeps.pruning import load_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = load_study(sweep_dir)

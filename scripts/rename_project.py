@@ -1,12 +1,13 @@
-"""Make a fork your own: rename the package, its imports, the sweeper plugin, and every mention.
+"""Make a fork your own: rename the package, its imports, its Hydra plugins, and every mention.
 
 python scripts/rename_project.py NEW_NAME
 
-Renames src/tunelab to src/NEW_NAME and src/hydra_plugins/tunelab_optuna_sweeper to
-src/hydra_plugins/NEW_NAME_optuna_sweeper, and replaces tunelab / TUNELAB / Tunelab in every
-text file of the project, committed or not (imports, pyproject.toml, configs, the default
-MLflow experiment, environment variables, docs). It checks everything before it changes
-anything; review the result with `git status` and `git diff`.
+Renames every folder of the project whose name carries the project's (src/tunelab to
+src/NEW_NAME, src/hydra_plugins/tunelab_optuna_sweeper and tunelab_ray_launcher to
+NEW_NAME_optuna_sweeper and NEW_NAME_ray_launcher, and any a fork adds), and replaces
+tunelab / TUNELAB / Tunelab in every text file of the project, committed or not (imports,
+pyproject.toml, configs, the default MLflow experiment, environment variables, docs). It checks
+everything before it changes anything; review the result with `git status` and `git diff`.
 """
 
 import keyword
@@ -33,12 +34,24 @@ def problem_with(new: str, old: str) -> str | None:
         return f"{new!r} is not a valid Python package name: use lowercase letters, digits and _, starting with a letter"
     if old in new:
         return f"{new!r} contains the current name {old!r}: pick a name without it"
-    for target in (ROOT / "src" / new, ROOT / "src" / "hydra_plugins" / f"{new}_optuna_sweeper"):
-        if target.exists():
-            return f"{target} exists already"
     if not (ROOT / "src" / old).is_dir():
         return f"src/{old} is missing: the tree is not the template's"
+    for folder in named_folders(old):
+        if (target := folder.with_name(folder.name.replace(old, new))).exists():
+            return f"{target} exists already"
     return None
+
+
+def named_folders(old: str) -> list[Path]:
+    """The project's folders whose name carries `old`, deepest first (so that renaming one
+    never moves another that is still to be renamed)."""
+    folders = {
+        parent
+        for path in project_text_files()
+        for parent in path.relative_to(ROOT).parents
+        if old in parent.name
+    }
+    return sorted((ROOT / f for f in folders), key=lambda p: len(p.parts), reverse=True)
 
 
 def project_text_files() -> list[Path]:
@@ -73,6 +86,7 @@ def rename(new: str) -> None:
     if problem := problem_with(new, old):
         raise SystemExit(f"rename_project: {problem}")
     spellings = [(old, new), (old.upper(), new.upper()), (old.capitalize(), new.capitalize())]
+    folders = named_folders(old)
     changed = 0
     for path in project_text_files():
         text = path.read_text()
@@ -82,11 +96,11 @@ def rename(new: str) -> None:
         if renamed != text:
             path.write_text(renamed)
             changed += 1
-    (ROOT / "src" / old).rename(ROOT / "src" / new)
-    plugins = ROOT / "src" / "hydra_plugins"
-    (plugins / f"{old}_optuna_sweeper").rename(plugins / f"{new}_optuna_sweeper")
+    for folder in folders:
+        folder.rename(folder.with_name(folder.name.replace(old, new)))
     (ROOT / ".venv" / ".installed").unlink(missing_ok=True)  # make reinstalls the renamed package
-    print(f"renamed {old} -> {new}: {changed} files edited, 2 folders moved")
+    moved = ", ".join(str(f.relative_to(ROOT)) for f in reversed(folders))
+    print(f"renamed {old} -> {new}: {changed} files edited, {len(folders)} folders moved ({moved})")
     stores = [name for name in ("mlflow.db", "mlartifacts") if (ROOT / name).exists()]
     if stores:  # their runs stay in the experiment named after the old project
         print(

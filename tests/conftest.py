@@ -48,8 +48,8 @@ def train_in_process(overrides: list[str], root: Path):
     """What `python train.py OVERRIDES` does, the job and the task, in this process: no
     interpreter start and no imports to pay (about 1 s instead of 6 for a small run). MLflow
     works inline; outputs, data and the store are under `root`. Returns the finished Job."""
-    from tunelab.job import tracked_job
-    from tunelab.train import train
+    from tunelab.cli.job import run_job
+    from tunelab.cli.jobs import TRAIN
 
     cfg = compose_config(
         [
@@ -61,14 +61,23 @@ def train_in_process(overrides: list[str], root: Path):
         ],
         output_dir=str(root / "outputs" / "in-process"),
     )
-    with tracked_job(cfg) as job:
-        job.objective = train(cfg, job.run)
-    return job
+    return run_job(cfg, TRAIN)
+
+
+def job_in_process(job: str, overrides: list[str], output_dir: Path):
+    """What `python eval.py OVERRIDES` (job=eval) or export.py does, in this process, with
+    MLflow inline and its outputs in `output_dir`. Returns the finished Job (its results)."""
+    from tunelab.cli import jobs
+    from tunelab.cli.job import run_job
+    from tunelab.training.rerun import compose_train
+
+    cfg = compose_train(["tracking.writer=inline", *overrides], str(output_dir), job)
+    return run_job(cfg, {"eval": jobs.EVAL, "export": jobs.EXPORT}[job])
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
-    """One real `python train.py` run of the default recipe on a tiny budget, shared by the
+    """One real `python train.py` run of the default config on a tiny budget, shared by the
     tests that need a trained model in a store: (result, client, the run)."""
     from mlflow import MlflowClient
 
@@ -88,7 +97,7 @@ def client_for():
 
 def compose_config(overrides: list[str], output_dir: str = "/tmp/tunelab-compose"):
     """The resolved train config, as `python train.py OVERRIDES` would see it, composed in-process."""
-    from tunelab.rerun import compose_train
+    from tunelab.training.rerun import compose_train
 
     return compose_train(overrides, output_dir)
 

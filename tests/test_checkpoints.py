@@ -5,8 +5,8 @@ import torch
 
 from tests.conftest import store_uri, train_in_process
 from tests.data_factory import write_csv
-from tunelab.checkpoints import load_model
 from tunelab.errors import UserError
+from tunelab.inference.checkpoint import load_model
 
 
 def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> None:
@@ -29,7 +29,7 @@ def test_a_table_checkpoint_standardises_raw_rows_as_training_did(tmp_path) -> N
     model = load_model(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
     assert model.classes == ["setosa", "versicolor", "virginica"]
     assert not model.network.training
-    # The rows as the source returns them, before any standardisation: the model's recipe
+    # The rows as the source returns them, before any standardisation: the model's metadata
     # standardises them with the training split's statistics.
     datamodule = build_datamodule(OmegaConf.create(model.config).data)
     test = datamodule.index["test"]

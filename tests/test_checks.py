@@ -63,3 +63,45 @@ def test_bad_value_stops_before_training(case: str) -> None:
     assert "torch" not in imported_modules(result.stderr)
     lines = [line for line in result.stderr.splitlines() if "|" not in line]  # not importtime
     assert len(lines) == 1 and lines[0].startswith("tunelab: invalid config: "), lines
+
+
+def config_file_keys() -> set[str]:
+    """Every dotted key the YAML files of conf/ set: a group's file under its group's name."""
+    import yaml
+
+    from tunelab import CONF
+    from tunelab.training.rerun import _flat
+
+    keys: set[str] = set()
+    for path in CONF.rglob("*.yaml"):
+        group = path.parent.relative_to(CONF).parts
+        if group and group[0] == "hydra":
+            continue
+        content = yaml.safe_load(path.read_text()) or {}
+        prefix = ".".join(group[:1])  # conf/data/source/x.yaml is data.source (its package)
+        if group[1:]:
+            prefix = ".".join(group)
+        for key, _ in _flat(content):
+            keys.add(f"{prefix}.{key}" if prefix else key)
+    return keys
+
+
+def test_the_schema_names_keys_the_config_files_set() -> None:
+    """The checks read one declared schema (tunelab.cli.schema): a key renamed or removed in
+    conf/ without it fails here, not silently in a check that no longer runs."""
+    from tunelab.cli.schema import EXPORT, TRAIN
+
+    keys = config_file_keys()
+    missing = [key for schema in (TRAIN, EXPORT) for key in schema if key not in keys]
+    assert not missing, missing
+
+
+def test_the_export_variants_are_declared_once() -> None:
+    """conf/export.yaml makes every variant tunelab.export declares, in its order."""
+    import yaml
+
+    from tunelab import CONF
+    from tunelab.export import VARIANTS
+
+    config = yaml.safe_load((CONF / "export.yaml").read_text())
+    assert tuple(config["export"]["variants"]) == VARIANTS

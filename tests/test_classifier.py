@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from tunelab.classifier import Classifier
-from tunelab.learner import stage_metrics
+from tunelab.training.classifier import Classifier
+from tunelab.training.metrics import stage_metrics
 
 
 def make_classifier(**kwargs) -> Classifier:

@@ -37,7 +37,7 @@ def test_every_choice_composes(group: str, choice: str) -> None:
     assert cfg.seed == 42
 
 
-def test_default_recipe() -> None:
+def test_default_config() -> None:
     cfg = compose_resolved([])
     choices_made = HydraConfig.get().runtime.choices
     assert (choices_made["data"], choices_made["model"], choices_made["optimizer"]) == (

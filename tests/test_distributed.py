@@ -42,7 +42,11 @@ def test_a_grid_sweep_of_ddp_trials_is_one_parent_and_a_child_per_trial(tmp_path
 
 
 def test_a_ddp_rank_of_a_sweep_trial_runs_that_trial_alone(monkeypatch) -> None:
-    from tunelab.runtime import TRIAL_COMMAND_ENV, distributed_rank_command, remember_trial_command
+    from tunelab.cli.runtime import (
+        TRIAL_COMMAND_ENV,
+        distributed_rank_command,
+        remember_trial_command,
+    )
 
     monkeypatch.setenv(TRIAL_COMMAND_ENV, "")  # restored after the test
     remember_trial_command(["optimizer.lr=0.02", "seed=1"], "/sweep/1")

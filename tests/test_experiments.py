@@ -28,7 +28,7 @@ def test_experiment_pins_its_choices(name: str) -> None:
 def test_every_experiment_runs_one_batch(tmp_path) -> None:
     write_idx(tmp_path / "data" / "MNIST" / "raw")
     write_cifar10(tmp_path / "data")
-    # debug=fast: one batch of train, val and test; bf16 on the CPU for cifar10_resnet18's recipe
+    # debug=fast: one batch of train, val and test; bf16 on the CPU for cifar10_resnet18's config
     args = [
         "-m",
         f"experiment={','.join(EXPERIMENTS)}",

@@ -1,4 +1,4 @@
-"""python export.py: each format matches the PyTorch model, quantized and pruned variants keep
+"""python export.py: each format matches the PyTorch model, quantized, sparse and slim variants keep
 their accuracy, pruning removes what it says, the export run and its sweep are in the store."""
 
 import csv
@@ -11,23 +11,23 @@ import torch
 from torch import nn
 
 from tests.conftest import CONF, run_entry, store_uri, train_in_process
-from tunelab.checkpoints import load_model
 from tunelab.errors import ConfigError
-from tunelab.models.cnn import CNN
-from tunelab.models.mlp import MLP
-from tunelab.ship import measure
-from tunelab.ship.prune import (
+from tunelab.export import measure
+from tunelab.export.sparsify import (
     conv_blocks,
     linears,
     make_permanent,
-    prune_global,
     slim_cnn,
     slim_mlp,
+    zero_smallest_weights,
 )
+from tunelab.inference.checkpoint import load_model
+from tunelab.models.cnn import CNN
+from tunelab.models.mlp import MLP
 
 # Latency timed briefly: the tests check the columns are there, not the figures.
 QUICK = ["latency.repeats=2", "latency.warmup=1", "latency.batch_sizes=[1,16]"]
-VARIANTS = ["onnx", "pt2", "int8_dynamic", "int8_static", "pruned", "channels"]
+VARIANTS = ["onnx", "pt2", "int8_dynamic", "int8_static", "sparse", "slim"]
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,11 @@ def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path)
     client = MlflowClient(store_uri(root))
     source = client.get_run(run_id)
     (run,) = client.search_runs(
-        [source.info.experiment_id], filter_string="tags.`tunelab.task` = 'export'"
+        [source.info.experiment_id], filter_string="tags.`tunelab.job` = 'export'"
     )
     assert run.info.status == "FINISHED"
     assert run.data.tags["tunelab.source_run"] == run_id
-    assert run.data.params["prune.sparsity"] == "0.5"
+    assert run.data.params["sparse.fraction"] == "0.5"
     folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "run")))
     with open(folder / "variants.csv") as file:
         rows = {row["variant"]: row for row in csv.DictReader(file)}
@@ -83,8 +83,8 @@ def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path)
         source.data.metrics["test/acc"], abs=1e-6
     )
     assert float(rows["int8_static"]["size_ratio"]) < 0.5
-    assert float(rows["channels"]["params"]) < float(rows["onnx"]["params"])
-    assert float(rows["pruned"]["nonzero"]) < 0.6 * float(rows["onnx"]["nonzero"])
+    assert float(rows["slim"]["params"]) < float(rows["onnx"]["params"])
+    assert float(rows["sparse"]["nonzero"]) < 0.6 * float(rows["onnx"]["nonzero"])
     model = load_model(checkpoint)
     images = digits_pixels()[:200]
     expected = model.predict(torch.from_numpy(images)).numpy()
@@ -100,11 +100,11 @@ def test_export_writes_checks_measures_and_logs_every_variant(trained, tmp_path)
         probabilities = session.run(None, {"input": images})[0]
         assert probabilities.shape == (200, 10)
         assert (probabilities.argmax(1) == expected.argmax(1)).mean() > 0.9
-    # The pruned networks are tunelab checkpoints again (eval.py reads them).
-    slim = load_model(folder / "model" / "model.channels.ckpt")
+    # The sparse and slim networks are tunelab checkpoints again (eval.py reads them).
+    slim = load_model(folder / "model" / "model.slim.ckpt")
     assert slim.config["model"]["channels"] == [16, 32]
-    pruned = load_model(folder / "model" / "model.pruned.ckpt")
-    assert measure.zero_fraction(pruned.network) == pytest.approx(0.5, abs=0.01)
+    sparse = load_model(folder / "model" / "model.sparse.ckpt")
+    assert measure.zero_fraction(sparse.network) == pytest.approx(0.5, abs=0.01)
 
 
 def digits_pixels() -> np.ndarray:
@@ -119,33 +119,33 @@ def test_the_mlp_exports_and_its_variants_keep_their_accuracy(trained, tmp_path)
     from omegaconf import OmegaConf
 
     from tunelab.data.datamodule import build_datamodule
-    from tunelab.export import export
+    from tunelab.export.variants import export
 
     _, _, checkpoint = trained["mlp"]
     model = load_model(checkpoint)
     datamodule = build_datamodule(OmegaConf.create(model.config["data"]))
-    cfg = compose_export([*QUICK, "prune.sparsity=0.7", "export.finetune_epochs=1"])
+    cfg = compose_export([*QUICK, "sparse.fraction=0.7", "export.finetune_epochs=1"])
     rows = {r["variant"]: r for r in export(cfg, model, datamodule, tmp_path)}
     assert list(rows) == VARIANTS
     float_acc = rows["onnx"]["test_acc"]
     assert rows["onnx"]["max_diff"] <= 1e-4 and rows["pt2"]["max_diff"] <= 1e-4
-    for name in ("int8_dynamic", "int8_static", "pruned", "channels"):
+    for name in ("int8_dynamic", "int8_static", "sparse", "slim"):
         assert rows[name]["test_acc"] > float_acc - 0.1, name
-    assert rows["pruned"]["nonzero"] <= 0.31 * rows["pruned"]["params"] + 1000  # biases stay
-    assert load_model(tmp_path / "model.channels.ckpt").config["model"]["hidden_dim"] == 128
+    assert rows["sparse"]["nonzero"] <= 0.31 * rows["sparse"]["params"] + 1000  # biases stay
+    assert load_model(tmp_path / "model.slim.ckpt").config["model"]["hidden_dim"] == 128
     for row in rows.values():
         assert row["b1_ms_onnxruntime"] > 0 or row["variant"] == "pt2"
         assert not math.isnan(row["b16_ms_pytorch"]) or row["variant"].startswith("int8")
 
 
 @pytest.mark.parametrize("sparsity", [0.3, 0.8])
-def test_global_pruning_zeroes_that_fraction_of_the_weights(sparsity: float) -> None:
+def test_zeroing_the_smallest_weights_zeroes_that_fraction_of_the_weights(sparsity: float) -> None:
     torch.manual_seed(0)
     network = MLP((64,), 10, hidden_dim=32)
-    pruned = make_permanent(prune_global(network, sparsity))
-    assert measure.zero_fraction(pruned) == pytest.approx(sparsity, abs=0.005)
+    sparse = make_permanent(zero_smallest_weights(network, sparsity))
+    assert measure.zero_fraction(sparse) == pytest.approx(sparsity, abs=0.005)
     assert measure.zero_fraction(network) == 0  # the original is left as it was
-    assert not any("weight_orig" in name for name, _ in pruned.named_parameters())
+    assert not any("weight_orig" in name for name, _ in sparse.named_parameters())
 
 
 def build(model: type, shape: tuple[int, ...]):
@@ -164,7 +164,7 @@ def randomised(network: nn.Module) -> nn.Module:
     return network.eval()
 
 
-def test_structured_pruning_makes_a_smaller_cnn_that_computes_the_same_as_masking() -> None:
+def test_removing_channels_makes_a_smaller_cnn_that_computes_the_same_as_masking() -> None:
     """Removing channels is exact: the smaller CNN equals the original with those channels'
     outputs forced to zero."""
     torch.manual_seed(0)
@@ -184,7 +184,7 @@ def test_structured_pruning_makes_a_smaller_cnn_that_computes_the_same_as_maskin
     assert torch.allclose(slim(x), masked(x), atol=1e-5)
 
 
-def test_structured_pruning_of_an_mlp_keeps_the_strongest_units_exactly() -> None:
+def test_removing_units_of_an_mlp_keeps_the_strongest_units_exactly() -> None:
     torch.manual_seed(0)
     mlp = MLP((64,), 10, hidden_dim=16, num_layers=2).eval()
     same, _ = slim_mlp(mlp, {"hidden_dim": 16, "num_layers": 2}, 0.0, build(MLP, (64,)))
@@ -201,7 +201,7 @@ def test_structured_pruning_of_an_mlp_keeps_the_strongest_units_exactly() -> Non
 
 
 def test_quantizing_an_operator_onnx_runtime_cannot_is_refused() -> None:
-    from tunelab.ship.quantize import check_quantizable
+    from tunelab.export.quantize import check_quantizable
 
     cfg = compose_export(["quantize.op_types=[Conv,Softmax]"]).quantize
     with pytest.raises(ConfigError, match="cannot quantize Softmax"):
@@ -214,7 +214,7 @@ def test_quantizing_an_operator_onnx_runtime_cannot_is_refused() -> None:
 def test_without_the_export_extra_export_names_it(monkeypatch) -> None:
     import importlib.util
 
-    from tunelab.checks import export_config_error
+    from tunelab.cli.checks import export_config_error
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
@@ -229,7 +229,7 @@ def test_without_the_export_extra_export_names_it(monkeypatch) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["prune.sparsity=1.0"], "prune.sparsity=1.0: must be in [0, 1)"),
+        (["sparse.fraction=1.0"], "sparse.fraction=1.0: must be in [0, 1)"),
         (["export.variants=[onnx,tflite]"], "export.variants: unknown tflite"),
         (["run_id=0123456789abcdef"], "run_id=0123456789abcdef: no such run"),
         (["RUN", "quantize.op_types=[Softmax]"], "cannot quantize Softmax"),
@@ -257,9 +257,9 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
     from mlflow import MlflowClient
 
     root, run_id, _ = trained["mlp"]
-    args = ["-m", f"run_id={run_id}", "export.variants=[pruned]", "export.finetune_epochs=0"]
+    args = ["-m", f"run_id={run_id}", "export.variants=[sparse]", "export.finetune_epochs=0"]
     run_entry(
-        [*args, *QUICK, "prune.sparsity=0.3,0.8", "tracking.experiment=export-sweep"],
+        [*args, *QUICK, "sparse.fraction=0.3,0.8", "tracking.experiment=export-sweep"],
         root,
         script="export.py",
     )
@@ -269,8 +269,8 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
-    nonzero = sorted(c.data.metrics["pruned/nonzero"] for c in children)
-    assert nonzero[0] < 0.5 * nonzero[1]  # 80 % pruned against 30 %
+    nonzero = sorted(c.data.metrics["sparse/nonzero"] for c in children)
+    assert nonzero[0] < 0.5 * nonzero[1]  # 80 % zeroed against 30 %
     assert parent.data.metrics["trials_finished"] == 2
     files = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/tradeoff.png", "sweep/trials.csv"} <= files
@@ -298,7 +298,7 @@ def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscr
 
     from tunelab.data.datamodule import build_datamodule
     from tunelab.errors import UserError
-    from tunelab.export import export
+    from tunelab.export.variants import export
 
     model = load_model(trained["mlp"][2])
     model.network = Branchy().eval()
@@ -313,10 +313,10 @@ def test_a_network_torch_export_cannot_capture_is_one_line_for_onnx_and_torchscr
 
 
 def test_the_console_table_shows_the_batch_sizes_timed(capsys) -> None:
-    from tunelab.export_job import print_table
+    from tunelab.export.pipeline import print_table
 
     row = {"variant": "onnx", "size_kib": 1.0, "size_ratio": 1.0, "nonzero": 3, "test_acc": 0.9}
     row |= {"test_f1": 0.8, "b8_ms_onnxruntime": 0.1, "b8_ms_pytorch": math.nan}
-    print_table([row])  # latency.batch_sizes=[8]: no batch-1 column to show
+    print_table([row], "classification")  # latency.batch_sizes=[8]: no batch-1 column to show
     out = capsys.readouterr().out
     assert "b8 ms ORT" in out and "b1 ms" not in out

@@ -8,11 +8,11 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 from tests.conftest import CONF, compose_config
-from tunelab.classifier import Classifier
 from tunelab.data.batches import TensorBatches
 from tunelab.data.datamodule import build_datamodule
-from tunelab.train import build_learner
-from tunelab.trainer import build_trainer
+from tunelab.training.classifier import Classifier
+from tunelab.training.pipeline import build_learner
+from tunelab.training.trainer import build_trainer
 
 
 def classifier_for(cfg) -> Classifier:

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from tests.conftest import compose_config
-from tunelab.optim import build_optimizer, build_penalty, split_decay
+from tunelab.training.optim import build_optimizer, build_penalty, split_decay
 
 
 def small_net() -> nn.Module:
@@ -75,7 +75,7 @@ def test_weight_decay_shrinks_weights_through_the_optimizer(choice: str) -> None
 
 def test_adamw_has_no_penalty_term_in_the_loss() -> None:
     from tunelab.data.datamodule import build_datamodule
-    from tunelab.train import build_learner
+    from tunelab.training.pipeline import build_learner
 
     cfg = compose_config(["optimizer=adamw"])
     datamodule = build_datamodule(cfg.data)

@@ -27,7 +27,7 @@ def load(root):
     import optuna
     from mlflow import MlflowClient
 
-    from tunelab.pruning import open_storage
+    from tunelab.sweeps.pruning import open_storage
 
     study = optuna.load_study(study_name="test", storage=open_storage(f"{root}/study.journal"))
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
@@ -136,7 +136,7 @@ def test_joblib_workers_share_the_study_and_never_wait_for_each_other(tmp_path) 
     slot while the long trial runs in the other (in batches, trial 2 would wait for trial 0)."""
     import optuna
 
-    from tunelab.pruning import open_storage
+    from tunelab.sweeps.pruning import open_storage
 
     study = optuna.create_study(
         study_name="test", storage=open_storage(f"{tmp_path}/study.journal")

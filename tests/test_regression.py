@@ -10,10 +10,17 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tests.conftest import CONF, compose_config, run_entry, store_uri, train_in_process
-from tunelab.checkpoints import load_model
+from tests.conftest import (
+    CONF,
+    compose_config,
+    job_in_process,
+    run_entry,
+    store_uri,
+    train_in_process,
+)
 from tunelab.data.csv_table import load_csv
 from tunelab.errors import DataError
+from tunelab.inference.checkpoint import load_model
 
 
 def write_houses(path: Path, rows: int = 240, seed: int = 0) -> Path:
@@ -100,7 +107,7 @@ def test_the_logged_mlflow_model_predicts_in_the_targets_units(price_run) -> Non
     import mlflow
     from mlflow import MlflowClient
 
-    from tunelab.tracking.models import run_model_id
+    from tunelab.tracking.registry import run_model_id
 
     root, table, job = price_run
     client = MlflowClient(store_uri(root))
@@ -116,10 +123,7 @@ def test_the_logged_mlflow_model_predicts_in_the_targets_units(price_run) -> Non
 
 
 def test_evaluation_and_prediction_on_a_table_without_the_target(price_run, tmp_path) -> None:
-    from hydra import compose, initialize_config_dir
     from mlflow import MlflowClient
-
-    from tunelab.eval_job import evaluate_or_predict
 
     root, table, job = price_run
     new = tmp_path / "new.csv"
@@ -129,10 +133,7 @@ def test_evaluation_and_prediction_on_a_table_without_the_target(price_run, tmp_
         f"tracking.uri={store_uri(root)}",
         f"run_id={job.run.run_id}",
     ]
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        evaluation = compose("eval", overrides=common)
-        prediction = compose("eval", overrides=[*common, "mode=predict", f"input={new}"])
-    metrics = evaluate_or_predict(evaluation, tmp_path / "eval")
+    metrics = job_in_process("eval", common, tmp_path / "eval").results
     logged = MlflowClient(store_uri(root)).get_run(job.run.run_id).data.metrics
     for name in ("test/mae", "test/rmse", "test/r2"):
         assert metrics[name] == pytest.approx(logged[name], rel=1e-4, abs=1e-5), name
@@ -142,7 +143,7 @@ def test_evaluation_and_prediction_on_a_table_without_the_target(price_run, tmp_
     per_target = pd.read_csv(tmp_path / "eval" / "per_target.csv")
     assert per_target["target"].tolist() == ["price"]
     assert per_target["rmse"][0] == pytest.approx(metrics["test/rmse"], rel=1e-5)
-    evaluate_or_predict(prediction, tmp_path / "predict")
+    job_in_process("eval", [*common, "mode=predict", f"input={new}"], tmp_path / "predict")
     predictions = pd.read_csv(tmp_path / "predict" / "predictions.csv")
     assert list(predictions.columns) == ["id", "price"] and len(predictions) == 7
     expected = load_model(best_checkpoint(root)).predict_raw(pd.read_csv(new))
@@ -152,8 +153,8 @@ def test_evaluation_and_prediction_on_a_table_without_the_target(price_run, tmp_
 def test_export_ships_the_regression_in_the_targets_units(price_run, tmp_path) -> None:
     from hydra import compose, initialize_config_dir
 
-    from tunelab.export import export
-    from tunelab.ship.formats import onnx_metadata, onnx_session, run_onnx
+    from tunelab.export.formats import onnx_metadata, onnx_session, run_onnx
+    from tunelab.export.variants import export
 
     root, _, _ = price_run
     model = load_model(best_checkpoint(root))
@@ -164,7 +165,7 @@ def test_export_ships_the_regression_in_the_targets_units(price_run, tmp_path) -
         cfg = compose(
             "export",
             overrides=[
-                "export.variants=[onnx,int8_dynamic,channels]",
+                "export.variants=[onnx,int8_dynamic,slim]",
                 "export.finetune_epochs=1",
                 "latency.batch_sizes=[1]",
                 "latency.repeats=2",
@@ -172,7 +173,7 @@ def test_export_ships_the_regression_in_the_targets_units(price_run, tmp_path) -
             ],
         )
     rows = {r["variant"]: r for r in export(cfg, model, datamodule, tmp_path)}
-    assert set(rows) == {"onnx", "int8_dynamic", "channels"}
+    assert set(rows) == {"onnx", "int8_dynamic", "slim"}
     test = datamodule.index["test"]
     x, y = datamodule.data.x[test], datamodule.data.y[test]
     session = onnx_session(tmp_path / "model.onnx")
@@ -182,12 +183,12 @@ def test_export_ships_the_regression_in_the_targets_units(price_run, tmp_path) -
     rmse = float(((torch.from_numpy(shipped) - y) ** 2).mean().sqrt())
     assert rows["onnx"]["test_rmse"] == pytest.approx(rmse, rel=1e-4)
     assert "test_acc" not in rows["onnx"] and math.isnan(rows["onnx"]["agree"])
-    for name in ("int8_dynamic", "channels"):  # compressed, still about as good
+    for name in ("int8_dynamic", "slim"):  # compressed, still about as good
         assert rows[name]["test_rmse"] < 1.5 * rows["onnx"]["test_rmse"] + 5, name
 
 
 def test_several_targets_are_learned_and_predicted_together(tmp_path) -> None:
-    from tunelab.evaluate import evaluate, predictions_table
+    from tunelab.evaluation.evaluate import evaluate, predictions_table
 
     table = write_houses(tmp_path / "houses.csv")
     overrides = [*table_overrides(table, "[price,tax]"), "trainer.max_epochs=2"]
@@ -285,14 +286,14 @@ def test_a_target_regression_cannot_learn_is_named(tmp_path, change, message) ->
     ],
 )
 def test_a_setting_that_does_not_fit_regression_is_one_line(overrides, message) -> None:
-    from tunelab.checks import config_problems
+    from tunelab.cli.checks import config_problems
 
     problems = config_problems(compose_config(["task=regression", *overrides]))
     assert any(message in p for p in problems), problems
 
 
 def test_classification_losses_and_metrics_are_refused_the_other_way() -> None:
-    from tunelab.checks import config_problems
+    from tunelab.cli.checks import config_problems
 
     problems = config_problems(compose_config(["loss=huber", "objective.metric=val/rmse"]))
     assert any("torch.nn.HuberLoss is a regression loss" in p for p in problems), problems
@@ -330,7 +331,7 @@ def test_a_sweep_minimises_validation_rmse_with_optuna(tmp_path) -> None:
     import optuna
     from mlflow import MlflowClient
 
-    from tunelab.pruning import open_storage
+    from tunelab.sweeps.pruning import open_storage
 
     table = write_houses(tmp_path / "houses.csv")
     run_entry(

@@ -58,25 +58,29 @@ def rename(copy: Path, name: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def renamed(tmp_path_factory) -> Path:
     copy = tracked_copy(tmp_path_factory.mktemp("fork"))
-    (copy / "src" / "tunelab" / "mine.py").write_text("import tunelab.train\n")  # not committed
+    (copy / "src" / "tunelab" / "mine.py").write_text(
+        "import tunelab.training.pipeline\n"
+    )  # not committed
     result = rename(copy, NEW_NAME)
     assert result.returncode == 0, result.stderr
     return copy
 
 
 def test_rename_moves_and_rewrites_everything(renamed: Path) -> None:
-    assert (renamed / "src" / NEW_NAME / "train.py").is_file()
-    assert (
-        renamed / "src" / "hydra_plugins" / f"{NEW_NAME}_optuna_sweeper" / "optuna_sweeper.py"
-    ).is_file()
-    assert not (renamed / "src" / "tunelab").exists()
+    assert (renamed / "src" / NEW_NAME / "training" / "pipeline.py").is_file()
+    plugins = renamed / "src" / "hydra_plugins"
+    assert (plugins / f"{NEW_NAME}_optuna_sweeper" / "optuna_sweeper.py").is_file()
+    assert (plugins / f"{NEW_NAME}_ray_launcher" / "ray_launcher.py").is_file()
+    assert not [p for p in renamed.rglob("*") if "tunelab" in p.name]  # no folder or file left
     assert f'name = "{NEW_NAME}"' in (renamed / "pyproject.toml").read_text()
     assert f"experiment: {NEW_NAME}" in (renamed / "conf" / "tracking" / "mlflow.yaml").read_text()
     assert f"{NEW_NAME.upper()}_ROOT" in (renamed / "train.py").read_text()
     # A file the fork had not committed is renamed too.
-    assert (renamed / "src" / NEW_NAME / "mine.py").read_text() == f"import {NEW_NAME}.train\n"
+    assert (
+        renamed / "src" / NEW_NAME / "mine.py"
+    ).read_text() == f"import {NEW_NAME}.training.pipeline\n"
     leftovers = subprocess.run(
-        ["git", "grep", "-il", "--untracked", "tunelab"],
+        ["git", "grep", "-ilI", "--untracked", "tunelab"],
         cwd=renamed,
         capture_output=True,
         text=True,
@@ -89,7 +93,7 @@ def test_a_copy_of_a_renamed_uncommitted_tree_is_whole(renamed: Path, tmp_path) 
     make test before any commit): the new folders, not the old ones, and the copy can be
     renamed again (its check once failed: "src/NAME is missing")."""
     copy = tracked_copy(tmp_path / "again", source=renamed)
-    assert (copy / "src" / NEW_NAME / "train.py").is_file()
+    assert (copy / "src" / NEW_NAME / "training" / "pipeline.py").is_file()
     assert (copy / "src" / NEW_NAME / "mine.py").is_file()  # never committed
     assert not (copy / "src" / "tunelab").exists()
     result = rename(copy, OTHER_NAME)
@@ -109,6 +113,34 @@ def test_second_run_or_bad_name_changes_nothing(renamed: Path, name: str, messag
     result = rename(renamed, name)
     assert result.returncode != 0 and message in result.stderr
     assert tree_digest(renamed) == before
+
+
+IMPORT_ALL = """
+import importlib, pkgutil, sys
+name = sys.argv[1]
+modules = [name, f"hydra_plugins.{name}_optuna_sweeper", f"hydra_plugins.{name}_ray_launcher"]
+for module in list(modules):
+    package = importlib.import_module(module)
+    modules += [m.name for m in pkgutil.walk_packages(package.__path__, f"{module}.")]
+for module in modules:
+    importlib.import_module(module)
+print(len(modules))
+"""
+
+
+def test_every_module_and_plugin_of_the_renamed_tree_imports(renamed: Path) -> None:
+    """Cheap and whole: a folder the rename missed (the Ray launcher once) fails here."""
+    env = {**os.environ, "PYTHONPATH": str(renamed / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL, NEW_NAME],
+        cwd=renamed,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout) > 50  # every module, not just the packages
 
 
 def test_the_renamed_tree_passes_its_own_tests(renamed: Path) -> None:

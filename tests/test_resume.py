@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run_entry, store_uri
 from tests.test_signals import start
-from tunelab.checkpoints import load_model
+from tunelab.inference.checkpoint import load_model
 
 # Slow enough epochs (batch 8) to be stopped in the middle; early stopping off.
 RUN = [

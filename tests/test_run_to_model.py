@@ -47,7 +47,7 @@ def checkpoint_of(client, run, folder: Path) -> Path:
 def test_the_logged_model_predicts_raw_inputs_as_the_checkpoint(registered, tmp_path) -> None:
     import mlflow
 
-    from tunelab.checkpoints import load_model
+    from tunelab.inference.checkpoint import load_model
 
     root, client, run = registered
     (output,) = run.outputs.model_outputs
@@ -80,7 +80,7 @@ def test_the_logged_model_predicts_raw_inputs_as_the_checkpoint(registered, tmp_
 
 def eval_run(client, experiment_id: str, task: str) -> list:
     return client.search_runs(
-        [experiment_id], filter_string=f"tags.`tunelab.task` = '{task}'", order_by=["start_time"]
+        [experiment_id], filter_string=f"tags.`tunelab.job` = '{task}'", order_by=["start_time"]
     )
 
 
@@ -114,7 +114,7 @@ def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
     import pandas as pd
     from torchvision.io import write_png
 
-    from tunelab.checkpoints import load_model
+    from tunelab.inference.checkpoint import load_model
 
     root, client, run = registered
     images, _ = digits_images()
@@ -159,9 +159,9 @@ def test_a_table_model_predicts_a_csv_without_its_target_and_names_missing_colum
     import mlflow
     import pandas as pd
 
-    from tunelab.checkpoints import load_model
     from tunelab.errors import DataError
-    from tunelab.inputs import read_inputs
+    from tunelab.inference.checkpoint import load_model
+    from tunelab.inference.inputs import read_inputs
 
     write_csv(tmp_path / "table.csv")
     job = train_in_process([*TABLE, f"data.source.path={tmp_path / 'table.csv'}"], tmp_path)
@@ -296,7 +296,7 @@ def test_a_run_without_model_or_checkpoint_says_so(tmp_path) -> None:
     from mlflow import MlflowClient
 
     from tunelab.errors import UserError
-    from tunelab.tracking.models import download_checkpoint
+    from tunelab.tracking.registry import download_checkpoint
 
     off = ["model=mlp", "tracking.log_model=false", "tracking.log_checkpoint=false"]
     job = train_in_process(off, tmp_path)

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tunelab.runtime import started_as_script
+from tunelab.cli.runtime import started_as_script
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,7 @@ def test_started_as_script(monkeypatch, tmp_path, argv: list[str], expected: boo
 
 FREEZE_TWICE = """
 import gc, weakref
-from tunelab.runtime import imports_frozen_out_of_gc
+from tunelab.cli.runtime import imports_frozen_out_of_gc
 
 class Node:
     pass

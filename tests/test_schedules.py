@@ -9,11 +9,11 @@ from lightning.pytorch.loggers import Logger
 from torch import nn
 
 from tests.conftest import compose_config
-from tunelab.classifier import Classifier
 from tunelab.data.batches import TensorBatches
-from tunelab.optim import build_optimizer
-from tunelab.schedules import build_schedule
-from tunelab.trainer import LearningRate
+from tunelab.training.classifier import Classifier
+from tunelab.training.optim import build_optimizer
+from tunelab.training.schedules import build_schedule
+from tunelab.training.trainer import LearningRate
 
 LR, EPOCHS, BATCHES = 0.1, 6, 4  # 4 optimizer steps per epoch, 24 in all
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY, run_entry, store_uri
-from tunelab.redact import MASK, is_secret_key, mask_config, mask_text
+from tunelab.cli.redact import MASK, is_secret_key, mask_config, mask_text
 
 SECRET = "hunter2xyz"
 

@@ -61,7 +61,7 @@ def wait_until_training(root: Path) -> None:
 def test_sigterm_ends_runs_killed_with_the_signal_and_exits_143(tmp_path, sweep) -> None:
     from mlflow import MlflowClient
 
-    from tunelab.checkpoints import load_model
+    from tunelab.inference.checkpoint import load_model
 
     args = ["-m", *LONG, "optimizer.lr=1e-3,1e-4"] if sweep else LONG
     process = start(args, tmp_path)
@@ -99,7 +99,7 @@ def test_a_killed_sweep_controller_leaves_no_run_running_for_good(tmp_path) -> N
             break
         time.sleep(0.5)
     assert statuses == {"child": "KILLED", "parent": "RUNNING"}
-    command = [sys.executable, "-m", "tunelab.tracking.stale", "--uri", store_uri(tmp_path)]
+    command = [sys.executable, "-m", "tunelab.sweeps.stale", "--uri", store_uri(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ended 1 stale sweep parent" in result.stdout, result.stderr
     (parent,) = [

@@ -172,7 +172,7 @@ def test_ctrl_c_leaves_the_child_and_the_parent_killed(tmp_path) -> None:
     from mlflow import MlflowClient
 
     from tests.conftest import ROOT
-    from tunelab.tracking.sweep import PARENT_FILE
+    from tunelab.sweeps.state import PARENT_FILE
 
     env = {**os.environ, "TUNELAB_ROOT": str(tmp_path)}
     env.pop("MLFLOW_TRACKING_URI", None)

@@ -12,11 +12,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY, run_entry, store_uri, train_in_process
+from tunelab.tracking.requests import (
+    EndRun,
+    Flush,
+    LogArtifact,
+    LogDict,
+    LogMetrics,
+    Request,
+    SetTags,
+    StartRun,
+)
 
 
-def start_request(uri: str, flush_seconds: float = 5.0) -> tuple:
+def start_request(uri: str, flush_seconds: float = 5.0) -> StartRun:
     params = {"optimizer.lr": "0.01", "model.name": "cnn"}
-    return ("start", uri, "writer-test", "a-run", {"who": "test"}, params, flush_seconds)
+    return StartRun(uri, "writer-test", "a-run", {"who": "test"}, params, flush_seconds)
 
 
 def only_run(uri: str):
@@ -28,7 +38,7 @@ def only_run(uri: str):
     return client, runs[0]
 
 
-def serve_requests(requests: list[tuple]) -> list:
+def serve_requests(requests: list[Request]) -> list:
     """Run the writer's loop over the pickled requests; its answers in order."""
     from tunelab.tracking.writer import serve
 
@@ -51,11 +61,11 @@ def test_requests_land_in_the_store(tmp_path) -> None:
     answers = serve_requests(
         [
             start_request(uri),
-            ("set_tags", {"device": "cpu"}),
-            ("log_metrics", [("val/acc", 0.5, 1000, 0), ("val/acc", 0.75, 2000, 1)]),
-            ("log_artifact", str(artifact), "extra"),
-            ("log_dict", {"classes": ["a", "b"]}, "data_info.json"),
-            ("end", "FINISHED"),
+            SetTags({"device": "cpu"}),
+            LogMetrics([("val/acc", 0.5, 1000, 0), ("val/acc", 0.75, 2000, 1)]),
+            LogArtifact(str(artifact), "extra"),
+            LogDict({"classes": ["a", "b"]}, "data_info.json"),
+            EndRun("FINISHED"),
         ]
     )
     client, run = only_run(uri)
@@ -71,7 +81,7 @@ def test_requests_land_in_the_store(tmp_path) -> None:
 
 def test_a_training_process_that_vanishes_leaves_its_run_killed(tmp_path) -> None:
     uri = store_uri(tmp_path)
-    serve_requests([start_request(uri), ("log_metrics", [("train/loss", 1.0, 1000, 0)])])
+    serve_requests([start_request(uri), LogMetrics([("train/loss", 1.0, 1000, 0)])])
     client, run = only_run(uri)
     assert run.info.status == "KILLED"
     assert "without closing" in run.data.tags["error"]
@@ -81,7 +91,7 @@ def test_a_training_process_that_vanishes_leaves_its_run_killed(tmp_path) -> Non
 def test_a_store_that_cannot_open_answers_the_error(tmp_path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"
-    answers = serve_requests([start_request(uri), ("set_tags", {"a": "b"}), ("end", "FINISHED")])
+    answers = serve_requests([start_request(uri), SetTags({"a": "b"}), EndRun("FINISHED")])
     assert answers[0] == (False, f"{tmp_path}/a-file is not a folder")
     assert answers[1] == (True, [])  # the requests of a run that never started do nothing
 
@@ -90,8 +100,8 @@ def test_failed_writes_are_reported_at_the_end(tmp_path) -> None:
     answers = serve_requests(
         [
             start_request(store_uri(tmp_path)),
-            ("log_artifact", str(tmp_path / "no-such-file.txt"), None),
-            ("end", "FINISHED"),
+            LogArtifact(str(tmp_path / "no-such-file.txt"), None),
+            EndRun("FINISHED"),
         ]
     )
     ok, errors = answers[1]
@@ -103,13 +113,13 @@ def test_metrics_are_written_in_batches(tmp_path, flush_seconds: float) -> None:
     from tunelab.tracking.writer import RunWriter
 
     writer = RunWriter()
-    run_id, _ = writer.start(*start_request(store_uri(tmp_path), flush_seconds)[1:])
+    run_id, _ = writer.start(start_request(store_uri(tmp_path), flush_seconds))
     writer.log_metrics([("lr", 0.1, 1000, 0)])
     writer.log_metrics([("lr", 0.1, 2000, 1)])
     client, _ = only_run(store_uri(tmp_path))
     written = len(client.get_metric_history(run_id, "lr"))
     assert written == (2 if flush_seconds == 0 else 0)  # an hour's batch waits
-    writer.handle(("flush",))  # unless the run asks (after fit, before the test)
+    writer.handle(Flush())  # unless the run asks (after fit, before the test)
     assert len(client.get_metric_history(run_id, "lr")) == 2
     writer.log_metrics([("lr", 0.1, 3000, 2)])
     writer.end("FINISHED")
@@ -118,8 +128,13 @@ def test_metrics_are_written_in_batches(tmp_path, flush_seconds: float) -> None:
 
 TRAINING_PROCESS = """
 import sys, time
+from tunelab.tracking.requests import StartRun
 from tunelab.tracking.run import TrackedRun, open_writer
-run = TrackedRun(open_writer("process"), sys.argv[1], "writer-test", "a-run", {}, {"seed": 1}, {"seed": "1"})
+run = TrackedRun(
+    writer=open_writer("process"),
+    start=StartRun(sys.argv[1], "writer-test", "a-run", {}, {"seed": "1"}),
+    config={"seed": 1},
+)
 run.log_metrics({"train/loss": 1.0}, step=0)
 print(run.wait_started(), "mlflow" in sys.modules, flush=True)
 if sys.argv[2] == "end":
@@ -199,7 +214,9 @@ def test_a_rerun_on_other_data_says_so(caplog) -> None:
 
     from tunelab.tracking.run import TrackedRun
 
-    run = TrackedRun(None, "", "", "", {}, {}, {}, data_fingerprint="recorded123")
+    run = TrackedRun(
+        writer=None, start=StartRun("", "", "", {}, {}), data_fingerprint="recorded123"
+    )
     summary = {"name": "digits", "fingerprint": "other456", "train_size": 9, "num_classes": 1}
     data = SimpleNamespace(classes=["0"], info={})
     datamodule = SimpleNamespace(summary=summary, data=data, input_shape=(1, 8, 8))

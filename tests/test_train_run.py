@@ -81,8 +81,8 @@ def test_console_ends_with_results_and_browse_command(trained_run) -> None:
 def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path) -> None:
     from omegaconf import OmegaConf
 
-    from tunelab.checkpoints import load_model
     from tunelab.data.datamodule import build_datamodule
+    from tunelab.inference.checkpoint import load_model
 
     _, client, runs = trained_run
     run = runs[0]

@@ -1,11 +1,15 @@
-"""The tasks (classification, regression): the metrics each logs for train, val and test, by
-name: {name: (torchmetrics class, arguments)}, and the columns of its predictions.
+"""The tasks (classification, regression), each declared once: the metrics it logs for train,
+val and test ({name: (torchmetrics class, arguments)}), the losses it trains with, the metric
+eval.py reports first, the one trade-off plots draw, and the columns of its predictions.
 
-Add a metric with one line here; it is then logged as train/NAME, val/NAME and test/NAME and
-can be the objective or a callback's monitor. Regression metrics are computed in the target's
-units, over several targets averaged uniformly (as R² averages them). (No torch import: config
-checks and the MLflow writer read these.)
+Add a metric with one line in its task's table; it is then logged as train/NAME, val/NAME and
+test/NAME (and as VARIANT/test_NAME by export.py), and can be the objective or a callback's
+monitor. Regression metrics are computed in the target's units, over several targets averaged
+uniformly (as R² averages them). No torch import: config checks and the MLflow writer read
+this module.
 """
+
+from dataclasses import dataclass
 
 CLASSIFICATION_METRICS: dict[str, tuple[str, dict]] = {
     "acc": ("Accuracy", {}),
@@ -17,17 +21,45 @@ REGRESSION_METRICS: dict[str, tuple[str, dict]] = {
     "rmse": ("MeanSquaredError", {"squared": False}),
     "r2": ("R2Score", {}),
 }
-METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
 
-TASKS = tuple(METRICS)
 
-# An export's test metrics per task (tunelab.ship.measure), logged as VARIANT/NAME; the first
-# is what its trade-off plots draw against size, with this label.
-EXPORT_TEST_METRICS = {
-    "classification": ("test_acc", "test_f1"),
-    "regression": ("test_r2", "test_rmse", "test_mae"),
+@dataclass(frozen=True)
+class Task:
+    metrics: dict[str, tuple[str, dict]]
+    losses: tuple[str, ...]  # the `_target_`s of conf/loss this task trains with
+    headline: str  # eval.py's return value (a sweep of evaluations compares it): test/NAME
+    quality: str  # what plots of quality against size draw (higher is better)
+    quality_label: str
+
+
+TASKS: dict[str, Task] = {
+    "classification": Task(
+        CLASSIFICATION_METRICS,
+        losses=("torch.nn.CrossEntropyLoss",),
+        headline="acc",
+        quality="acc",
+        quality_label="test accuracy",
+    ),
+    "regression": Task(
+        REGRESSION_METRICS,
+        losses=(
+            "torch.nn.MSELoss",
+            "torch.nn.L1Loss",
+            "torch.nn.HuberLoss",
+            "torch.nn.SmoothL1Loss",
+        ),
+        headline="rmse",
+        quality="r2",
+        quality_label="test R²",
+    ),
 }
-QUALITY_LABEL = {"classification": "test accuracy", "regression": "test R²"}
+METRICS = {name: task.metrics for name, task in TASKS.items()}
+LOSSES = {name: task.losses for name, task in TASKS.items()}
+QUALITY_LABEL = {name: task.quality_label for name, task in TASKS.items()}
+# An export's test metrics per task (tunelab.export.measure), logged as VARIANT/NAME.
+EXPORT_TEST_METRICS = {
+    name: tuple(f"test_{m}" for m in task.metrics) for name, task in TASKS.items()
+}
 
 
 def monitorable(task: str) -> tuple[str, ...]:
@@ -36,7 +68,12 @@ def monitorable(task: str) -> tuple[str, ...]:
     return tuple(f"{stage}/{name}" for stage in ("val", "train") for name in names)
 
 
-def output_names(recipe: dict) -> list[str]:
-    """A checkpoint's prediction columns (its recipe: tunelab.checkpoints): one per class
+def headline(task: str) -> str:
+    """The metric eval.py returns for a model of `task` (test/acc, test/rmse)."""
+    return f"test/{TASKS[task].headline}"
+
+
+def output_names(metadata: dict) -> list[str]:
+    """A checkpoint's prediction columns (its metadata: tunelab.inference.checkpoint): one per class
     (probabilities), or one per regression target (values in its units)."""
-    return list(recipe.get("targets") or recipe["classes"])
+    return list(metadata.get("targets") or metadata["classes"])

@@ -17,9 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
+from tunelab.cli.runtime import process_gone, this_process
 from tunelab.errors import instantiate
-from tunelab.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
-from tunelab.runtime import process_gone, this_process
+from tunelab.sweeps.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class OptunaSearch:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
         # Imported at the end: MLflow stays out of this process while the trials run.
-        from tunelab.tracking.study_summary import log_study_summary
+        from tunelab.sweeps.study_summary import log_study_summary
 
         log_study_summary(study, self.config, self.sweep_dir)
 

@@ -3,7 +3,6 @@ its jobs in loky workers; the results in the jobs' order."""
 
 import logging
 import os
-import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +14,10 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
+from tunelab.cli.launchers import CONNECT_SECONDS, ray_answers
+
 log = logging.getLogger(__name__)
 
-CONNECT_SECONDS = 10  # an address that does not answer in this time stops the sweep
 CONNECTING = threading.Lock()
 
 
@@ -55,7 +55,7 @@ def connect(address: str | None, init: dict[str, Any]) -> None:
     """ray.init on this machine (address null) or to a cluster that answers; one line if not."""
     import ray
 
-    if address and not answers(address):
+    if address and not ray_answers(address):
         raise SystemExit(
             f"tunelab: hydra.launcher.address={address}: no Ray cluster answers there within "
             f"{CONNECT_SECONDS} s: start one (ray start --head) or fix the address"
@@ -70,18 +70,6 @@ def connect(address: str | None, init: dict[str, Any]) -> None:
 def shared_environment() -> dict[str, str]:
     """TUNELAB_ROOT and the MLFLOW_* variables of this process."""
     return {k: v for k, v in os.environ.items() if k == "TUNELAB_ROOT" or k.startswith("MLFLOW_")}
-
-
-def answers(address: str) -> bool:
-    """Whether something accepts connections at a Ray address (host:port, ray://host:port)."""
-    if address == "auto":  # Ray finds the cluster this machine belongs to
-        return True
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def execute_job(

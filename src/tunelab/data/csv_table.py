@@ -8,7 +8,7 @@ import torch
 
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
-from tunelab.inputs import encode_table, read_table
+from tunelab.inference.inputs import encode_table, read_table
 
 # A numeric target column with more distinct values than this, some of them fractions or more
 # than one per ten rows, holds numbers to predict, not class labels.

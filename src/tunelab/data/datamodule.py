@@ -9,12 +9,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from tunelab.cli.runtime import trim_heap
 from tunelab.data.batches import EpochPermutationSampler, TensorBatches
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
 from tunelab.errors import DataError
-from tunelab.inputs import Normalize
-from tunelab.runtime import trim_heap
+from tunelab.inference.inputs import Normalize
 
 # Above this size a data set is served by a DataLoader instead of index slices.
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30

@@ -6,7 +6,7 @@ import torch
 
 from tunelab.data.labeled import LabeledData, unit_floats
 from tunelab.errors import DataError
-from tunelab.inputs import image_files, read_image
+from tunelab.inference.inputs import image_files, read_image
 
 SPLITS = ("train", "val", "test")
 

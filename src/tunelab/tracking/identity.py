@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunelab.runtime import this_process
-from tunelab.tracking.sweep import SHORT, trial_identity
+from tunelab.cli.runtime import this_process
+from tunelab.sweeps.state import SHORT, trial_identity
 
 
 @dataclass
@@ -22,15 +22,15 @@ class RunIdentity:
 
 
 def masked(identity: RunIdentity) -> RunIdentity:
-    """The command line and overrides in names and tags, with secrets masked (tunelab.redact)."""
-    from tunelab.redact import mask_text
+    """The command line and overrides in names and tags, with secrets masked (tunelab.cli.redact)."""
+    from tunelab.cli.redact import mask_text
 
     tags = {k: mask_text(v) for k, v in identity.tags.items()}
     name, diff = mask_text(identity.name), mask_text(identity.diff)
     return RunIdentity(name, tags, identity.parent_run_id, diff, identity.choices)
 
 
-# Untracked files here make a tree dirty (a new model or config is part of the recipe).
+# Untracked files here make a tree dirty (a new model or config is part of the run).
 CODE_FOLDERS = ("src", "conf")
 
 

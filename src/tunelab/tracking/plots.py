@@ -13,8 +13,8 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
-from tunelab.tracking.sweep import trial_name  # noqa: E402
-from tunelab.tracking.trials import Trial  # noqa: E402
+from tunelab.sweeps.state import trial_name  # noqa: E402
+from tunelab.sweeps.trials import Trial  # noqa: E402
 
 # One house style for every plot a run or sweep logs (Optuna's too, tracking.study_summary):
 # 1,200 x 720 px, type readable at that size, a layout that never clips titles or labels.

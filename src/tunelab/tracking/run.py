@@ -21,11 +21,28 @@ from typing import Any, Protocol, cast
 
 import yaml
 
+from tunelab.cli.runtime import process_rank
 from tunelab.errors import UserError
-from tunelab.runtime import process_rank
+from tunelab.sweeps.state import forget_run, remember_run
 from tunelab.tracking.identity import RunIdentity
 from tunelab.tracking.params import knob_params
-from tunelab.tracking.sweep import forget_run, remember_run
+from tunelab.tracking.requests import (
+    EndRun,
+    Flush,
+    LogArtifact,
+    LogArtifacts,
+    LogConfusionMatrix,
+    LogDatasets,
+    LogDict,
+    LogMetrics,
+    LogModel,
+    LogText,
+    PrepareModel,
+    Request,
+    SetTags,
+    StartBeside,
+    StartRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +52,7 @@ class TrackingError(UserError):
 
 
 class Writer(Protocol):
-    def send(self, request: tuple) -> None: ...
+    def send(self, request: Request) -> None: ...
     def receive(self) -> tuple[bool, Any]: ...
 
 
@@ -59,7 +76,7 @@ class WriterProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, request: tuple) -> None:
+    def send(self, request: Request) -> None:
         assert self.process.stdin is not None
         pickle.dump(request, self.process.stdin)
         self.process.stdin.flush()
@@ -110,24 +127,21 @@ class TrackedRun:
 
     def __init__(
         self,
+        *,
         writer: Writer | None,
-        uri: str,
-        experiment: str,
-        run_name: str,
-        tags: dict[str, str],
-        config: dict[str, Any],
-        params: dict[str, str],
-        parent_run_id: str | None = None,
-        flush_seconds: float = 5.0,
+        start: StartRun | StartBeside,
+        config: dict[str, Any] | None = None,
         output_dir: str | Path | None = None,
         log_checkpoints: bool = True,
         log_models: bool = True,
         register_as: str | None = None,
-        resume_run_id: str | None = None,
         data_fingerprint: str | None = None,
-        system_metrics_seconds: float = 0.0,
     ) -> None:
-        self.writer, self.uri = writer, uri
+        """start: the request that creates (or reopens) the run; config: the job's resolved
+        config (config.yaml, every checkpoint's); data_fingerprint: the data expected (a
+        rerun's source run's)."""
+        self.writer, self.uri = writer, start.uri
+        config = config or {}
         self.config = config  # the job's resolved config: the run's params, every checkpoint's
         self.output_dir = Path(output_dir) if output_dir else None  # the job's files (Hydra's)
         self.log_checkpoints = log_checkpoints
@@ -135,22 +149,10 @@ class TrackedRun:
         self._started: tuple[bool, Any] | None = None
         self.lost: str | None = None  # why the writer went away, if it did
         self.training_started = False  # set by log_setup, just before the fit
-        self.data_fingerprint = data_fingerprint  # the data expected (a rerun's source run's)
-        if parent_run_id:
-            tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        self._send(
-            "start",
-            uri,
-            experiment,
-            run_name,
-            tags,
-            params,
-            flush_seconds,
-            resume_run_id,
-            system_metrics_seconds,
-        )
+        self.data_fingerprint = data_fingerprint
+        self._send(start)
         if log_models:
-            self._send("prepare_model")
+            self._send(PrepareModel())
 
     # --- the bookkeeping of a training job, in the order it happens ---
 
@@ -197,7 +199,7 @@ class TrackedRun:
         self.set_tags(tags)
         if data.info:  # label mapping, columns, folders
             self.log_dict(data.info, "data_info.json")
-        self._send("log_datasets", dataset_inputs(datamodule))
+        self._send(LogDatasets(dataset_inputs(datamodule)))
         self.training_started = True
 
     def log_checkpoint(self, path: str | None) -> None:
@@ -218,23 +220,20 @@ class TrackedRun:
         """The test split's [true, predicted] counts as confusion_matrix.png (drawn by the
         writer, which imports matplotlib, not this process)."""
         if counts is not None:
-            self._send("log_confusion_matrix", counts.tolist(), list(classes))
+            self._send(LogConfusionMatrix(counts.tolist(), list(classes)))
 
     def log_model(
-        self, checkpoint: str | None, recipe: dict[str, Any], example: Any, metrics: Mapping
+        self, checkpoint: str | None, metadata: dict[str, Any], example: Any, metrics: Mapping
     ) -> None:
         """The best checkpoint as the run's MLflow model (tracking.log_model), with `example`
         (raw inputs) and linked to `metrics` (the test results); the writer builds it."""
         if not (checkpoint and self.log_models):
             return
-        facts = {k: recipe[k] for k in ("task", "classes", "targets", "input_shape", "inputs")}
+        facts = {k: metadata[k] for k in ("task", "classes", "targets", "input_shape", "inputs")}
         self._send(
-            "log_model",
-            str(Path(checkpoint).resolve()),
-            facts,
-            example,
-            list(metrics),
-            self.register_as,
+            LogModel(
+                str(Path(checkpoint).resolve()), facts, example, list(metrics), self.register_as
+            )
         )
 
     def end(
@@ -265,7 +264,7 @@ class TrackedRun:
             return  # there is no run to end
         if self.writer is None:
             return
-        self._send("end", status, delete)
+        self._send(EndRun(status, delete))
         ok, answer = self._receive() if self.writer else (False, self.lost)
         errors = cast(list[str], answer) if ok else [str(answer)]
         for message in errors:
@@ -282,7 +281,7 @@ class TrackedRun:
             self._started = self._receive() if self.writer else (False, self.lost)
         ok, value = self._started
         if not ok:
-            from tunelab.redact import mask_text
+            from tunelab.cli.redact import mask_text
 
             raise TrackingError(
                 mask_text(
@@ -304,28 +303,32 @@ class TrackedRun:
         return self._started[1][1] if self.wait_started() and self._started else None
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self._send("set_tags", {k: str(v) for k, v in tags.items()})
+        self._send(SetTags({k: str(v) for k, v in tags.items()}))
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
         # int(step): Lightning may hand a logged "step" over as a float, which MLflow's REST
         # store refuses in MLflow 3.7 ("'float' object cannot be interpreted as an integer").
-        self._send("log_metrics", [(k, float(v), now, int(step)) for k, v in metrics.items()])
+        self._send(LogMetrics([(k, float(v), now, int(step)) for k, v in metrics.items()]))
 
     def flush(self) -> None:
         """Have the writer store the metrics it holds now (it does not wait for its interval)."""
-        self._send("flush")
+        self._send(Flush())
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
-        self._send("log_artifact", str(Path(path).resolve()), folder)
+        self._send(LogArtifact(str(Path(path).resolve()), folder))
+
+    def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
+        """Every file under `folder`, under `artifact_path` in the run."""
+        self._send(LogArtifacts(str(Path(folder).resolve()), artifact_path))
 
     def log_dict(self, data: dict[str, Any], file: str) -> None:
-        self._send("log_dict", data, file)
+        self._send(LogDict(data, file))
 
     def log_text(self, text: str, file: str) -> None:
-        self._send("log_text", text, file)
+        self._send(LogText(text, file))
 
-    def _send(self, *request: Any) -> None:
+    def _send(self, request: Request) -> None:
         if self.writer is None or (self._started is not None and not self._started[0]):
             return  # nothing is tracked here, or the run never started
         try:
@@ -362,23 +365,28 @@ def open_run(
     as config.yaml too; `resume_run_id` reopens that run instead. In a distributed job only
     rank 0 tracks."""
     writer = open_writer(cfg.writer) if process_rank() == 0 else None
+    tags = {**identity.tags, **{str(k): str(v) for k, v in (cfg.get("tags") or {}).items()}}
+    if identity.parent_run_id:
+        tags["mlflow.parentRunId"] = identity.parent_run_id
+    start = StartRun(
+        uri=cfg.uri,
+        experiment=cfg.experiment,
+        name=cfg.get("run_name") or identity.name,
+        tags=tags,
+        params=knob_params(config, identity.choices, list(cfg.not_params)),
+        flush_seconds=cfg.flush_seconds,
+        resume_run_id=resume_run_id,
+        system_metrics_seconds=cfg.system_metrics_seconds,
+    )
     run = TrackedRun(
-        writer,
-        cfg.uri,
-        cfg.experiment,
-        cfg.get("run_name") or identity.name,
-        {**identity.tags, **{str(k): str(v) for k, v in (cfg.get("tags") or {}).items()}},
-        config,
-        knob_params(config, identity.choices, list(cfg.not_params)),
-        identity.parent_run_id,
-        cfg.flush_seconds,
-        output_dir,
-        cfg.log_checkpoint,
-        cfg.log_model,
-        cfg.register_as,
-        resume_run_id,
-        data_fingerprint,
-        cfg.system_metrics_seconds,
+        writer=writer,
+        start=start,
+        config=config,
+        output_dir=output_dir,
+        log_checkpoints=cfg.log_checkpoint,
+        log_models=cfg.log_model,
+        register_as=cfg.register_as,
+        data_fingerprint=data_fingerprint,
     )
     run.log_config()
     if identity.diff:  # a dirty tree: what the commit in git.commit lacks, to reproduce the run

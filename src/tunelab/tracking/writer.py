@@ -1,7 +1,7 @@
 """MLflow's side of a run: applies the requests of a TrackedRun to an MlflowClient.
 
-Run as `python -m tunelab.tracking.writer` it is a side process: it reads pickled requests on
-stdin and answers the two that need an answer (start, end) on its stdout. Importing MLflow and
+Run as `python -m tunelab.tracking.writer` it is a side process: it reads pickled requests
+(tunelab.tracking.requests) on stdin and answers those that need an answer on its stdout. Importing MLflow and
 opening the store (about 2 s here) then overlap the training process's import of torch and
 Lightning, and no MLflow write ever holds up a training step. With tracking.writer=inline the
 training process calls RunWriter itself.
@@ -11,24 +11,32 @@ import gc
 import importlib
 import os
 import pickle
+import re
 import signal
 import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tunelab.errors import UserError
 from tunelab.tracking.reachable import StoreProblem
+from tunelab.tracking.requests import (
+    Abandon,
+    FetchCheckpoint,
+    LogModel,
+    Request,
+    StartBeside,
+    StartRun,
+)
 from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch, open_store
 
-# Tags that say how a run ended (tunelab.job.end_run): a resumed run drops them.
+# Tags that say how a run ended (tunelab.cli.job.end_run): a resumed run drops them.
 ENDING_TAGS = {"error", "pruned", "pruned.reason"}
-
-# The requests a caller waits on: answered (True, value) or (False, the error message).
-ANSWERED = ("start", "end", "call")
 
 
 class RunWriter:
@@ -59,43 +67,31 @@ class RunWriter:
         self.drawing: list[Future] = []
         self.background.submit(importlib.import_module, "tunelab.tracking.plots")
 
-    def handle(self, request: tuple) -> tuple[bool, Any] | None:
-        """Apply one request; (ok, value) answers start and end, failures of others are kept for end."""
-        kind, *args = request
-        if kind not in ("start", "call") and not self.run_id:  # the run never started
+    def handle(self, request: Request) -> tuple[bool, Any] | None:
+        """Apply one request: an answered one gets (ok, value); the failures of the others are
+        kept for the run's end."""
+        if request.needs_run and not self.run_id:  # the run never started
             self.pending = []
-            return (True, []) if kind in ANSWERED else None
+            return (True, []) if request.answered else None
         try:
-            value = getattr(self, kind)(*args)
+            value = request.apply(self)
         except Exception as error:  # the training goes on; the failure is reported at end
             message = (
-                str(error)
-                if isinstance(error, StoreProblem)
+                str(error)  # says what to change
+                if isinstance(error, StoreProblem | UserError)
                 else f"{type(error).__name__}: {error}"
             )
-            if kind in ANSWERED:
+            if request.answered:
                 return False, message
-            self.errors.append(f"{kind}: {message}")
+            self.errors.append(f"{request_name(request)}: {message}")
             return None
-        return (True, value) if kind in ANSWERED else None
+        return (True, value) if request.answered else None
 
-    def start(
-        self,
-        uri: str,
-        experiment: str,
-        name: str,
-        tags: dict[str, str],
-        params: dict[str, str],
-        flush_seconds: float,
-        resume_run_id: str | None = None,
-        system_metrics_seconds: float = 0.0,
-    ) -> tuple[str, str]:
+    def start(self, request: StartRun) -> tuple[str, str]:
         """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
         tags updated; its params stay as first logged: MLflow refuses a changed value)."""
-        self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
-        self.uri = uri
-        self.client = self.store(uri)
-        self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
+        uri, tags, resume_run_id = request.uri, request.tags, request.resume_run_id
+        self.begin(uri, request.flush_seconds)
         if resume_run_id:
             self.client.update_run(resume_run_id, status="RUNNING")
             self.run_id = resume_run_id
@@ -105,20 +101,67 @@ class RunWriter:
             log_batch(self.client, self.run_id, tags=tags)
             experiment_ = old.info.experiment_id
         else:
-            experiment_ = experiment_id(self.client, experiment, uri)
-            run = self.client.create_run(experiment_, run_name=clip(name, MAX_RUN_NAME))
+            experiment_ = experiment_id(self.client, request.experiment, uri)
+            run = self.client.create_run(experiment_, run_name=clip(request.name, MAX_RUN_NAME))
             self.run_id = run.info.run_id
-            log_batch(self.client, self.run_id, params=params, tags=tags)
+            log_batch(self.client, self.run_id, params=request.params, tags=tags)
         self.experiment_id = experiment_
-        self.watch_system(system_metrics_seconds, resumed=bool(resume_run_id))
+        self.watch_system(request.system_metrics_seconds, resumed=bool(resume_run_id))
         return self.run_id, experiment_
 
-    def call(self, function: str, uri: str, *args: Any) -> Any:
-        """`module:function`(client of `uri`, *args): MLflow work for a process that keeps
-        MLflow out of its own memory (a sweep's parent run: tracking.sweep_run). It leaves
-        the current run, if any, as it is."""
-        module, name = function.split(":")
-        return getattr(importlib.import_module(module), name)(self.store(uri), *args)
+    def begin(self, uri: str, flush_seconds: float) -> None:
+        """A new run's state, in the store of `uri`."""
+        self.run_id, self.errors, self.pending, self.latest = "", [], [], {}
+        self.uri = uri
+        self.client = self.store(uri)
+        self.flush_seconds, self.last_flush = flush_seconds, time.monotonic()
+
+    def start_beside(self, request: StartBeside) -> tuple[str, str]:
+        """The run of an evaluation, prediction or export, beside its model's training run
+        (tunelab.tracking.requests.StartBeside says where)."""
+        self.begin(request.uri, request.flush_seconds)
+        source = self.source_run(request.source_run_id)
+        if request.parent_run_id:  # an export sweep's trial
+            experiment = self.client.get_run(request.parent_run_id).info.experiment_id
+            name = request.name
+        elif source is not None:
+            experiment, name = source.info.experiment_id, f"{request.kind}-{source.info.run_name}"
+        else:  # a checkpoint from elsewhere: the experiment it was trained in, by name
+            experiment = experiment_id(self.client, request.experiment, request.uri)
+            name = f"{request.kind}-{request.name}"
+        trained_by = source.info.run_name if source is not None else request.name
+        tags = {
+            **request.tags,
+            "tunelab.source_run": request.source_run_id or "unknown",
+            "mlflow.note.content": description(request.kind, request.source_run_id, trained_by),
+        }
+        if request.parent_run_id:
+            tags["mlflow.parentRunId"] = request.parent_run_id
+        run = self.client.create_run(experiment, run_name=clip(name, MAX_RUN_NAME))
+        self.run_id, self.experiment_id = run.info.run_id, experiment
+        log_batch(self.client, self.run_id, params=request.params, tags=tags)
+        return self.run_id, experiment
+
+    def source_run(self, run_id: str | None) -> Any:
+        """The run that trained a model, None when it is not in this store."""
+        if not run_id:
+            return None
+        try:
+            return self.client.get_run(run_id)
+        except Exception:  # the checkpoint's run lives in another store
+            return None
+
+    def fetch_checkpoint(self, request: FetchCheckpoint) -> str:
+        from tunelab.tracking.registry import download_checkpoint, quiet_model_logging
+
+        with quiet_model_logging():  # no migration lines, no progress bars
+            try:
+                client = self.store(request.uri)
+            except StoreProblem as problem:
+                raise UserError(f"tracking.uri={request.uri}: {problem}") from None
+            return download_checkpoint(
+                client, request.ckpt_path, request.run_id, request.model_uri, Path(request.folder)
+            )
 
     def store(self, uri: str) -> MlflowClient:
         """The client of `uri`, opened once per process (checked: a problem in seconds, not
@@ -177,6 +220,9 @@ class RunWriter:
     def log_artifact(self, path: str, folder: str | None) -> None:
         self.client.log_artifact(self.run_id, path, folder)
 
+    def log_artifacts(self, path: str, folder: str | None) -> None:
+        self.client.log_artifacts(self.run_id, path, folder)
+
     def log_dict(self, data: dict[str, Any], file: str) -> None:
         self.client.log_dict(self.run_id, data, file)
 
@@ -191,7 +237,6 @@ class RunWriter:
 
     def _draw_confusion(self, run_id: str, counts: list[list[int]], classes: list[str]) -> None:
         import tempfile
-        from pathlib import Path
 
         import numpy as np
 
@@ -208,27 +253,27 @@ class RunWriter:
 
     def prepare_model(self) -> None:
         """Import what log_model needs, on the background thread, while the training runs."""
-        from tunelab.tracking.models import prepare_model_logging
+        from tunelab.tracking.registry import prepare_model_logging
 
         self.background.submit(prepare_model_logging)
 
-    def log_model(
-        self,
-        checkpoint: str,
-        facts: dict[str, Any],
-        example: Any,
-        metric_keys: list[str],
-        register_as: str | None,
-    ) -> None:
+    def log_model(self, request: LogModel) -> None:
         """The checkpoint as the run's MLflow model, linked to the metrics named (its test
-        metrics), registered as `register_as` when given (tunelab.tracking.models)."""
-        from tunelab.tracking.models import link_metrics, log_classifier_model
+        metrics), registered as `register_as` when given (tunelab.tracking.registry)."""
+        from tunelab.tracking.registry import link_metrics, log_checkpoint_model
 
         self.flush()
-        info = log_classifier_model(
-            self.uri, self.run_id, self.experiment_id, checkpoint, facts, example, register_as
+        register_as = request.register_as
+        info = log_checkpoint_model(
+            self.uri,
+            self.run_id,
+            self.experiment_id,
+            request.checkpoint,
+            request.facts,
+            request.example,
+            register_as,
         )
-        linked = [self.latest[k] for k in metric_keys if k in self.latest]
+        linked = [self.latest[k] for k in request.metric_keys if k in self.latest]
         link_metrics(self.client, self.run_id, info.model_id, linked)
         tags = {"model_uri": info.model_uri}
         if info.registered_model_version:
@@ -275,9 +320,9 @@ class InlineWriter:
         self.writer = RunWriter()
         self.replies: deque[tuple[bool, Any]] = deque()
 
-    def send(self, request: tuple) -> None:
+    def send(self, request: Request) -> None:
         reply = self.writer.handle(request)
-        if request[0] in ANSWERED:
+        if request.answered:
             self.replies.append(reply)  # type: ignore[arg-type]  # answered requests always reply
 
     def receive(self) -> tuple[bool, Any]:
@@ -292,10 +337,10 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         except EOFError:  # the training process closed the pipe or died
             break
         reply = writer.handle(request)
-        if request[0] in ANSWERED:
+        if request.answered:
             pickle.dump(reply, replies)
             replies.flush()
-    writer.handle(("abandon",))
+    writer.handle(Abandon())
 
 
 def main() -> None:
@@ -306,6 +351,16 @@ def main() -> None:
         sys.stderr.fileno(), sys.stdout.fileno()
     )  # what MLflow prints must not mix with replies
     serve(sys.stdin.buffer, replies)
+
+
+def description(kind: str, source: str | None, name: str) -> str:
+    what = {"eval": "Evaluation", "predict": "Predictions", "export": "Exported files"}[kind]
+    return f"{what} of the model trained by run {name} ({source or 'not tracked here'})."
+
+
+def request_name(request: Request) -> str:
+    """LogArtifact -> log_artifact: how a failed write is named in the run's warnings."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(request).__name__).lower()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""What a run prints: the composed config at start, the results at the end, and no noise."""
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+from tunelab.cli.runtime import process_rank
+
+console = Console()
+
+
+def print_config(config: dict[str, Any]) -> None:
+    """The resolved config as a tree, one branch per group."""
+    tree = Tree("[bold]config[/bold]")
+    for group, node in config.items():
+        text = yaml.safe_dump(node, sort_keys=False) if isinstance(node, dict) else str(node)
+        tree.add(f"[bold cyan]{group!s}[/bold cyan]").add(
+            Syntax(text.strip(), "yaml", background_color="default")
+        )
+    console.print(tree)
+
+
+def browse_command(uri: str) -> str:
+    """The `mlflow ui` command for this store, short when run from the folder that holds it."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///")).resolve()
+        if db.parent == Path.cwd().resolve():
+            uri = f"sqlite:///{db.name}"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def print_results(metrics: Mapping[str, float], objective_name: str, objective: float) -> None:
+    """The test metrics as a table, then the objective (on rank 0 of a distributed job only)."""
+    if process_rank() != 0:
+        return
+    print_metrics(metrics, "test metrics")
+    console.print(f"objective {objective_name} = {objective:.4f}")
+
+
+def print_metrics(metrics: Mapping[str, float], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(metrics.items()):
+        if name != "step":
+            table.add_row(name, f"{value:.4f}")
+    console.print(table)
+
+
+# `mlflow ui` serves here unless told otherwise.
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def run_link(uri: str, experiment_id: str, run_id: str) -> str:
+    """The run's page in the MLflow UI, in its Model training view: MLflow 3 opens on the GenAI
+    view (traces) unless the link or the sidebar switch says `workflowType=machine_learning`
+    (the short form #/runs/ID drops that on its redirect, and files the run as an evaluation)."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def print_run(run_id: str, experiment_id: str, uri: str, what: str = "MLflow run") -> None:
+    """The run's id, its page in the UI, and for a local store the command that serves it."""
+    # Plain prints: these lines are copied, so rich must not wrap them.
+    from tunelab.cli.redact import mask_text
+
+    print(f"{what}: {run_id}")
+    print(f"open it:    {mask_text(run_link(uri, experiment_id, run_id))}")
+    if not uri.startswith(("http://", "https://")):
+        print(f"served by:  {mask_text(browse_command(uri))}")
+
+
+# Library messages a user can do nothing about. Everything else still shows.
+NOISE_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\).*",  # lightning's use of a deprecated torch API
+    r".*does not have many workers.*",  # in-memory batches need no workers
+    r".*smaller than the logging interval.*",  # tiny data sets: epoch metrics still logged
+)
+NOISE_MESSAGES = ("💡 Tip",)  # lightning's advertisements
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(NOISE_MESSAGES)
+
+
+def quiet_library_noise() -> None:
+    """One line per message (Lightning prints through Hydra's handlers only), no adverts."""
+    import lightning  # its import adds the console handler removed here
+
+    for pattern in NOISE_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger(lightning.__name__).handlers.clear()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropNoise())
+    # MLflow's store migrations; the ONNX exporter's pass-by-pass report (torch.onnx).
+    for name in ("mlflow", "onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,75 @@
+"""The three jobs, as run_job (tunelab.cli.job) runs them: each one's config check, its
+pipeline (imported when it runs: checking a config never loads torch), and for training the
+run opened before the pipeline, while torch loads."""
+
+from omegaconf import DictConfig, open_dict
+
+from tunelab.cli.checks import config_error, eval_config_error, export_config_error
+from tunelab.cli.job import Job, JobSpec, prepare_console, resolved_config
+from tunelab.tracking.run import TrackedRun
+
+
+def check_training(cfg: DictConfig) -> str | None:
+    problem = config_error(cfg)
+    return str(problem) if problem else None
+
+
+def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
+    """The training run, opened as the job starts (its store opens in the writer process
+    while this one imports torch and Lightning); a sweep's trial unfinished in an earlier
+    sweep, or requeued, continues in its own run."""
+    from tunelab.cli.runtime import imports_frozen_out_of_gc, remember_trial_command
+    from tunelab.sweeps.state import earlier_trial, relaunched_run
+    from tunelab.tracking.identity import job_identity
+    from tunelab.tracking.run import open_run
+    from tunelab.training.rerun import recorded_source, rerun_tags
+
+    hydra_cfg = job.hydra_cfg
+    if job.in_sweep:  # a DDP trial's other ranks run this trial, not the sweep
+        remember_trial_command(list(hydra_cfg.overrides.task), job.output_dir)
+    if job.in_sweep and (earlier := earlier_trial(hydra_cfg)):  # unfinished in an earlier sweep
+        with open_dict(cfg):
+            cfg.resume = earlier["run_id"]  # continues in its run, from its last checkpoint
+    elif job.in_sweep and (stopped := relaunched_run(job.output_dir)):  # requeued
+        with open_dict(cfg):
+            cfg.resume = stopped
+    with imports_frozen_out_of_gc():
+        lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
+        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, job.in_sweep)
+        config = resolved_config(cfg)
+        source = recorded_source(cfg)  # resume=RUN_ID, reproduce=RUN_ID: the recorded run
+        identity.tags.update(rerun_tags(cfg))
+        run = open_run(
+            cfg.tracking,
+            config,
+            identity,
+            job.output_dir,
+            resume_run_id=cfg.get("resume"),
+            data_fingerprint=source.tags.get("data.fingerprint") if source else None,
+        )
+        prepare_console(config if cfg.get("print_config") else None)  # imports Lightning, torch
+    return run
+
+
+def train(cfg: DictConfig, job: Job) -> float:
+    from tunelab.training.pipeline import train
+
+    assert job.run is not None  # open_training_run opened it
+    return train(cfg, job.run)
+
+
+def evaluate(cfg: DictConfig, job: Job) -> float:
+    from tunelab.evaluation.pipeline import evaluate_or_predict
+
+    return evaluate_or_predict(cfg, job)
+
+
+def export(cfg: DictConfig, job: Job) -> float:
+    from tunelab.export.pipeline import export_model
+
+    return export_model(cfg, job)
+
+
+TRAIN = JobSpec("train", check_training, train, open_first=open_training_run)
+EVAL = JobSpec("eval", eval_config_error, evaluate)
+EXPORT = JobSpec("export", export_config_error, export)

@@ -1,0 +1,192 @@
+"""The Hydra callback that makes a multirun one MLflow parent run with a child per trial."""
+
+import atexit
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from tunelab.cli.runtime import received_signals, stop_signal_name
+from tunelab.sweeps.requests import FinishParent, OpenParent
+from tunelab.sweeps.state import PARENT_FILE, swept_keys, write_swept_keys
+from tunelab.tracking.requests import Request
+
+log = logging.getLogger(__name__)
+
+# The module each entry point's trials run (hydra.job.name: the script's name).
+JOBS = {"train": "tunelab.training.pipeline", "export": "tunelab.export.variants"}
+
+
+class MLflowSweepCallback(Callback):
+    """on_multirun_start opens the parent run; on_multirun_end writes its summary and ends it.
+
+    The MLflow work happens in the writer process the trials use (tunelab.sweeps.parent, through
+    RunWriter.call), so the process that runs the trials never imports MLflow.
+    A sweep that dies (a trial raising with on_trial_error=stop, Ctrl-C) never reaches
+    on_multirun_end, so an exit handler ends the parent then: KILLED on Ctrl-C, FAILED otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.parent_run_id: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from tunelab.cli.checks import sweep_storage_error
+        from tunelab.cli.redact import mask_logs, mask_text
+        from tunelab.tracking.identity import sweep_identity
+
+        mask_logs()  # Hydra logs each trial's overrides as it launches it
+        if problem := sweep_storage_error(config):  # before the sweep's run is opened
+            raise SystemExit(mask_text(f"tunelab: {problem}"))
+        self.config = config
+        overrides = list(config.hydra.overrides.task)
+        swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
+        identity = sweep_identity(config, overrides, swept)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        grid = "optuna" not in str(config.hydra.sweeper.get("_target_", ""))
+        in_process = "BasicLauncher" in str(config.hydra.launcher.get("_target_", ""))
+        answer = self._ask(
+            OpenParent(
+                config.tracking.uri,
+                config.tracking.experiment,
+                identity.name,
+                identity.tags,
+                str(sweep_dir),
+                grid,
+            )
+        )
+        job = JOBS.get(config.hydra.job.name)
+        if in_process and job:  # the first trial's imports, while the writer imports MLflow
+            import importlib
+
+            from tunelab.cli.runtime import imports_frozen_out_of_gc
+
+            with imports_frozen_out_of_gc():
+                importlib.import_module(job)
+        opened = answer(opening=True)
+        for stale in opened["stale"]:
+            log.warning("ended sweep run %s KILLED: its process had died without ending it", stale)
+        if opened["continued"]:
+            log.info(opened["continued"])
+        self.parent_run_id, self.experiment_id = opened["run_id"], opened["experiment_id"]
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PARENT_FILE).write_text(str(self.parent_run_id))
+        write_swept_keys(sweep_dir, swept)
+        if not in_process:
+            from tunelab.tracking.run import close_writer
+
+            close_writer()  # the trials run elsewhere, with writers of their own
+        atexit.register(self._end_unfinished)
+        # Between trials (and in a launcher that runs them elsewhere) the stop signals reach
+        # this process here; during an in-process trial, its job's handlers record them.
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        log.info("MLflow parent run %s: %s", self.parent_run_id, identity.name)
+
+    def _ask(self, request: Request) -> Callable[..., Any]:
+        """Send the writer process `request` (it has MLflow loaded; this process does not);
+        the function that waits for its answer."""
+        from tunelab.cli.redact import mask_text
+        from tunelab.tracking.run import open_writer
+
+        uri = self.config.tracking.uri
+        writer = open_writer(self.config.tracking.writer)
+        writer.send(request)
+
+        def answer(opening: bool = False) -> Any:
+            ok, value = writer.receive()
+            if not ok and opening:  # the store cannot be used: one line, before any trial
+                raise SystemExit(
+                    mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {value}")
+                )
+            if not ok:
+                raise RuntimeError(f"the sweep's parent run: {value}")
+            return value
+
+        return answer
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        self._finish("FINISHED")
+        atexit.unregister(self._end_unfinished)
+
+    def _on_signal(self, signum, frame) -> None:
+        received_signals.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)  # SIGTERM: the sweep exits as a shell reports it
+
+    def _end_unfinished(self) -> None:
+        """At exit, a sweep that never reached on_multirun_end: KILLED by a signal (which one is
+        tagged), FAILED otherwise."""
+        self._finish("KILLED" if stop_signal_name() else "FAILED")
+
+    def _finish(self, status: str) -> None:
+        from tunelab.cli.console import print_run
+
+        run_id = self.parent_run_id
+        assert run_id is not None  # set by on_multirun_start
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        tracking = self.config.tracking
+        register = (
+            {"name": str(tracking.sweep_model), "alias": str(tracking.sweep_alias)}
+            if status == "FINISHED" and tracking.get("sweep_model")
+            else None
+        )
+        summary, registered = self._ask(
+            FinishParent(
+                self.config.tracking.uri,
+                self.experiment_id,
+                run_id,
+                status,
+                {"metric": self.config.objective.metric, "mode": self.config.objective.mode},
+                str(sweep_dir / "summary"),
+                search_lines(self.config),
+                register,
+                stop_signal_name(),
+            )
+        )()
+        self.parent_run_id = None
+        print(
+            f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} "
+            f"trials finished, {summary['trials_failed']} failed, "
+            f"{summary['trials_killed']} pruned or stopped"
+        )
+        if "best.overrides" in summary:
+            print(
+                f"best trial #{summary['best.trial']}: {summary['best.overrides']} -> {summary['best_objective']:.4f}"
+            )
+        if "best_fold.overrides" in summary:
+            print(
+                f"best fold group: {summary['best_fold.overrides']} -> "
+                f"{summary['best_fold_mean']:.4f} +- {summary['best_fold_std']:.4f}"
+            )
+        for key, value in registered.items():
+            print(f"{key}: {value}")
+        print(f"summary in {sweep_dir / 'summary'}")
+        print_run(run_id, self.experiment_id, tracking.uri, "MLflow parent run")
+
+
+def search_lines(config: DictConfig) -> dict[str, str]:
+    """What the sweep searched, for its note: each swept key with its values or distribution,
+    then the sweeper, its sampler and pruner (Optuna) and the launcher, by class name."""
+    from tunelab.cli.overrides import is_sweep, overrides_dict
+    from tunelab.cli.redact import mask_text
+
+    sweeper = config.hydra.sweeper
+    swept = [o for o in config.hydra.overrides.task if is_sweep(o)]
+    lines = {key: mask_text(value) for key, value in overrides_dict(swept).items()}
+    lines |= {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    for role, node in (
+        ("sweeper", sweeper),
+        ("sampler", sweeper.get("sampler")),
+        ("pruner", sweeper.get("pruner")),
+        ("launcher", config.hydra.launcher),
+    ):
+        if node and node.get("_target_"):
+            lines[role] = str(node["_target_"]).rsplit(".", 1)[-1]
+    return lines

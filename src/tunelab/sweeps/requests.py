@@ -1,0 +1,65 @@
+"""The sweep callback's requests to the MLflow writer (tunelab.tracking.writer): open and
+finish the sweep's parent run (tunelab.sweeps.parent). The callback's process keeps MLflow
+out of its memory; the writer, which has it loaded, does the work and answers."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tunelab.tracking.requests import Request
+
+if TYPE_CHECKING:
+    from tunelab.tracking.writer import RunWriter
+
+
+@dataclass(frozen=True)
+class OpenParent(Request):
+    """Answers tunelab.sweeps.parent.open_parent's summary of what it did."""
+
+    answered: ClassVar[bool] = True
+    needs_run: ClassVar[bool] = False
+    uri: str
+    experiment: str
+    name: str
+    tags: dict[str, str]
+    sweep_dir: str
+    grid: bool
+
+    def apply(self, writer: "RunWriter") -> dict[str, Any]:
+        from tunelab.sweeps.parent import open_parent
+
+        client = writer.store(self.uri)
+        return open_parent(
+            client, self.uri, self.experiment, self.name, self.tags, self.sweep_dir, self.grid
+        )
+
+
+@dataclass(frozen=True)
+class FinishParent(Request):
+    """Answers tunelab.sweeps.parent.finish_parent's (summary, registration tags)."""
+
+    answered: ClassVar[bool] = True
+    needs_run: ClassVar[bool] = False
+    uri: str
+    experiment_id: str
+    run_id: str
+    status: str
+    objective: dict[str, str]
+    summary_dir: str
+    search: dict[str, str]
+    register: dict[str, str] | None
+    stopped_by: str | None = None
+
+    def apply(self, writer: "RunWriter") -> tuple[dict[str, object], dict[str, str]]:
+        from tunelab.sweeps.parent import finish_parent
+
+        return finish_parent(
+            writer.store(self.uri),
+            self.experiment_id,
+            self.run_id,
+            self.status,
+            self.objective,
+            self.summary_dir,
+            self.search,
+            self.register,
+            self.stopped_by,
+        )

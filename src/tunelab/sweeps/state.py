@@ -1,0 +1,148 @@
+"""Sweeps as one story in MLflow: a parent run per sweep, a child run per trial."""
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from tunelab.cli.overrides import is_sweep, override_key, overrides_dict
+from tunelab.sweeps.pruning import optuna_trial_number
+
+# Written by the sweep callback into the sweep folder, read by every trial, whatever
+# process or machine the launcher runs it in: the parent run's id, and the swept keys.
+PARENT_FILE = ".mlflow_parent_run_id"
+SWEPT_FILE = ".swept_keys.json"
+
+# Short names of swept keys in trial names; any other key is named by its last part, and a
+# group choice (optimizer=adamw) by its value alone.
+SHORT = {"weight_decay": "wd", "batch_size": "bs", "label_smoothing": "ls", "hidden_dim": "hidden"}
+
+
+def swept_keys(overrides: list[str], search_space: dict | None) -> list[str]:
+    """The keys a sweep varies: command-line overrides in sweep syntax (a list, a range, an
+    interval, a choice) and the sweeper's own params (hparams_search)."""
+    keys = [override_key(o) for o in overrides if is_sweep(o)]
+    return list(dict.fromkeys([*keys, *(search_space or {})]))
+
+
+def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
+    (sweep_dir / SWEPT_FILE).write_text(json.dumps(keys))
+
+
+def short_value(value: str) -> str:
+    """0.0031622776 -> 3.2e-3, 0.25 -> 0.25, 128 -> 128, adamw -> adamw."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if number.is_integer() and "." not in value and "e" not in value.lower():
+        return value
+    if number != 0 and not 1e-2 <= abs(number) < 1e4:
+        mantissa, exponent = f"{number:.1e}".split("e")
+        return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    return f"{number:.3g}"
+
+
+def trial_name(number: str, overrides: list[str], swept: list[str]) -> str:
+    """#3 lr=3e-3 wd=1e-4 adamw: the trial number and each swept value, short."""
+    values = overrides_dict(overrides)
+    parts = []
+    for key in swept:
+        if key not in values:
+            continue
+        if "." not in key:  # a group choice
+            parts.append(values[key])
+        else:
+            last = key.rsplit(".", 1)[-1]
+            parts.append(f"{SHORT.get(last, last)}={short_value(values[key])}")
+    return " ".join([f"#{number}", *parts])
+
+
+def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str], str]:
+    """(parent run id, the trial's tags, its name) for a job of a multirun."""
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    parent_file, swept_file = sweep_dir / PARENT_FILE, sweep_dir / SWEPT_FILE
+    parent = parent_file.read_text().strip() if parent_file.exists() else None
+    swept = json.loads(swept_file.read_text()) if swept_file.exists() else []
+    tags = {
+        "sweep.trial": str(hydra_cfg.job.num),
+        "sweep.trial_overrides": " ".join(hydra_cfg.overrides.task),
+        "sweep.dir": str(hydra_cfg.sweep.dir),
+    }
+    number = optuna_trial_number()
+    if number is not None:
+        tags["optuna.trial"] = str(number)
+    shown = str(number) if number is not None else str(hydra_cfg.job.num)
+    return parent, tags, trial_name(shown, list(hydra_cfg.overrides.task), swept)
+
+
+# With on_trial_error=stop, the first failing trial leaves this file in the sweep folder and
+# later trials end before they start. Hydra's launchers run a whole batch of jobs even after
+# one fails, so the stop is signalled through the folder every launcher shares.
+STOP_FILE = ".stop_sweep"
+
+
+def stopped_sweep_reason(hydra_cfg) -> str | None:
+    stop = Path(hydra_cfg.sweep.dir) / STOP_FILE
+    return stop.read_text() if stop.exists() else None
+
+
+def stop_sweep(hydra_cfg, reason: str) -> None:
+    (Path(hydra_cfg.sweep.dir) / STOP_FILE).write_text(reason)
+
+
+# Written by the sweep callback when a sweep runs again in the folder of an earlier one (a
+# killed grid sweep re-run with hydra.sweep.dir=...): each earlier trial's run by its overrides.
+EARLIER_FILE = ".earlier_trials.json"
+
+
+def write_earlier_trials(sweep_dir: Path, trials: dict[str, dict[str, Any]]) -> None:
+    (sweep_dir / EARLIER_FILE).write_text(json.dumps(trials))
+
+
+def earlier_trial(hydra_cfg) -> dict[str, Any] | None:
+    """This trial's run in an earlier sweep in the same folder: run_id, status, objective."""
+    file = Path(hydra_cfg.sweep.dir) / EARLIER_FILE
+    if not file.exists():
+        return None
+    from tunelab.cli.redact import mask_text
+
+    overrides = mask_text(" ".join(hydra_cfg.overrides.task))  # as its tag recorded them
+    return json.loads(file.read_text()).get(overrides)
+
+
+# Left in a job's folder while its run trains: a job launched again in the same folder (SLURM
+# requeued it after the time-limit signal, or a pre-emption) continues that run. Removed when
+# the run ends FINISHED or FAILED.
+RUN_FILE = ".run_id"
+
+
+def remember_run(output_dir: Path, run_id: str) -> None:
+    (output_dir / RUN_FILE).write_text(run_id)
+
+
+def forget_run(output_dir: Path) -> None:
+    (output_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def relaunched_run(output_dir: str | Path) -> str | None:
+    """The run an earlier launch of this job started in this folder and did not end."""
+    file = Path(output_dir) / RUN_FILE
+    return file.read_text().strip() if file.exists() else None
+
+
+def finished_objective() -> float | None:
+    """The objective of this trial when an earlier sweep in this folder finished it (its run
+    is reused); None when it has to run."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    earlier = earlier_trial(hydra_cfg)
+    if earlier is None or earlier["status"] != "FINISHED":
+        return None
+    print(f"trial {hydra_cfg.job.num} finished in the earlier sweep: run {earlier['run_id']} kept")
+    objective = earlier["objective"]
+    return math.nan if objective is None else float(objective)

@@ -1,0 +1,84 @@
+"""An Optuna study on its sweep's parent run: best params and value, history, importances."""
+
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+from mlflow import MlflowClient
+
+from tunelab.sweeps.state import PARENT_FILE
+from tunelab.tracking.store import log_batch
+
+log = logging.getLogger(__name__)
+
+
+def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
+    parent_file = sweep_dir / PARENT_FILE
+    if not parent_file.exists():  # tracking's sweep callback is off: nothing to attach to
+        return
+    parent = parent_file.read_text().strip()
+    client = MlflowClient(config.tracking.uri)
+    states = {str(t.number): t.state.name for t in study.get_trials(deepcopy=False)}
+    tag_children(client, parent, states)
+    folder = sweep_dir / "optuna"
+    folder.mkdir(exist_ok=True)
+    study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    save_plots(study, folder)
+    client.log_artifacts(parent, str(folder), "optuna")
+
+    # COMPLETE trials and the best value are the sweep summary's trials_finished and
+    # best_objective: only what it cannot know is logged here.
+    counts = {s: sum(v == s for v in states.values()) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    metrics = {f"optuna.trials_{s.lower()}": counts[s] for s in ("PRUNED", "FAIL")}
+    params, tags = (
+        {},
+        {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name},
+    )
+    if counts["COMPLETE"]:
+        params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
+        tags["optuna.best_trial"] = str(study.best_trial.number)
+    log_batch(client, parent, metrics=metrics, params=params, tags=tags)
+
+
+def tag_children(client: MlflowClient, parent: str, states: dict[str, str]) -> None:
+    """Each trial's run gets the state Optuna recorded for it."""
+    parent_run = client.get_run(parent)
+    children = client.search_runs(
+        [parent_run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+        max_results=10_000,
+    )
+    for run in children:
+        state = states.get(run.data.tags.get("optuna.trial", ""))
+        if state:
+            client.set_tag(run.info.run_id, "optuna.state", state)
+
+
+def save_plots(study: Any, folder: Path) -> None:
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    from tunelab.tracking.plots import STYLE  # the house style, set on import
+
+    plots: dict[str, Callable[[Any], Any]] = {
+        "optimization_history.png": optuna_plots.plot_optimization_history,
+        "param_importances.png": optuna_plots.plot_param_importances,
+        "intermediate_values.png": optuna_plots.plot_intermediate_values,
+    }
+    for name, plot in plots.items():
+        # Optuna's matplotlib plots call plt.style.use("ggplot") each time, restyling them and
+        # every later plot of the process; with that a no-op they draw in the house style.
+        with warnings.catch_warnings(), patch.object(plt.style, "use", lambda *_a, **_k: None):
+            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+            try:
+                axis = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as error:  # too few trials
+                log.info("no %s: %s", name, error)
+                continue
+        figure = axis.figure if hasattr(axis, "figure") else axis.flat[0].figure
+        figure.set_size_inches(*STYLE["figure.figsize"])
+        figure.savefig(folder / name)
+        plt.close(figure)

@@ -1,0 +1,166 @@
+"""The sweep summary on its parent run: the trial table, fold groups, best trial and plots."""
+
+import math
+import time
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+from tunelab.sweeps.state import short_value
+from tunelab.sweeps.trials import (
+    FOLD_KEY,
+    Trial,
+    best_group,
+    best_trial,
+    fetch_trials,
+    fold_groups,
+    folds_table,
+    swept_keys,
+    to_csv,
+    to_markdown,
+    trials_table,
+)
+from tunelab.tasks import QUALITY_LABEL
+from tunelab.tracking.plots import Point, objective_vs_param, tradeoff_plot, validation_curves
+from tunelab.tracking.store import log_batch
+
+
+def log_sweep_summary(
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    metric: str,
+    mode: str,
+    folder: Path,
+    search: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """Write the trial table, fold groups, best trial, plots and the run's note (`search`:
+    the space and the sweeper's settings, as lines) onto the parent run; the figures as a
+    dict."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    trials = fetch_trials(client, experiment_id, parent_run_id)
+    files = {
+        "trials.csv": to_csv(trials_table(trials)),
+        "trials.md": to_markdown(trials_table(trials)),
+    }
+    groups = fold_groups(trials)
+    if groups:
+        files |= {
+            "folds.csv": to_csv(folds_table(groups)),
+            "folds.md": to_markdown(folds_table(groups)),
+        }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    best = best_trial(trials, mode)
+    logged = {k for k, v in (search or {}).items() if "log" in v}  # sampled on a log scale
+    for key in (k for k in swept_keys(trials) if k != FOLD_KEY):
+        safe = key.replace("/", "_").replace(".", "_")
+        path = folder / f"objective_vs_{safe}.png"
+        objective_vs_param(trials, key, f"{metric}_best", path, best, key in logged)
+    if points := variant_points(trials):  # an export sweep: no epochs, variants
+        label = points[0].quality
+        title = f"{label} against file size, every trial"
+        tradeoff_plot(points, folder / "tradeoff.png", title, label)
+    else:
+        curves = folder / "validation_curves.png"
+        validation_curves(client, trials, metric, swept_keys(trials), curves, best)
+    client.log_artifacts(parent_run_id, str(folder), "sweep")
+
+    counts = {s: sum(t.status == s for t in trials) for s in ("FINISHED", "FAILED", "KILLED")}
+    metrics: dict[str, float] = {
+        "trials_total": len(trials),
+        "trials_finished": counts["FINISHED"],
+        "trials_failed": counts["FAILED"],
+        "trials_killed": counts["KILLED"],
+    }
+    params: dict[str, str] = {}
+    if best is not None:
+        metrics["best_objective"] = best.objective
+        params = {
+            "best.trial": str(best.number),
+            "best.run_id": best.run_id,
+            "best.overrides": best.overrides_text,
+        }
+    group = best_group(groups, mode)
+    if group is not None:
+        metrics |= {"best_fold_mean": group.mean, "best_fold_std": group.std}
+        params["best_fold.overrides"] = group.overrides
+    note = sweep_note(trials, best, metric, mode, experiment_id, search or {})
+    log_batch(client, parent_run_id, metrics=metrics, params=params, tags={NOTE: note})
+    log_batch(client, parent_run_id, metrics=objective_by_trial(trials))
+    return {**metrics, **params}
+
+
+def variant_points(trials: list[Trial]) -> list[Point]:
+    """(trial's swept values, KiB, non-zero, accuracy, variant) of every variant every export
+    trial logged (tunelab.export.pipeline: VARIANT/size_kib, /nonzero, /test_acc or a regression's
+    /test_r2)."""
+    keys = swept_keys(trials)
+    points = []
+    for trial in trials:
+        label = (
+            " ".join(short_value(trial.overrides.get(k, "")) for k in keys) or f"#{trial.number}"
+        )
+        for name, size in trial.metrics.items():
+            variant, _, what = name.partition("/")
+            accuracy = trial.metrics.get(
+                f"{variant}/test_acc", trial.metrics.get(f"{variant}/test_r2")
+            )
+            nonzero = trial.metrics.get(f"{variant}/nonzero")
+            if what == "size_kib" and accuracy is not None and nonzero is not None:
+                task = "classification" if f"{variant}/test_acc" in trial.metrics else "regression"
+                quality = QUALITY_LABEL[task]
+                points.append(Point(label, size, nonzero, accuracy, variant, quality))
+    return points
+
+
+NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its page
+
+
+def objective_by_trial(trials: list[Trial]) -> list[Metric]:
+    """`trial_objective` stepped by trial number: the optimisation history as a live chart."""
+    now = int(time.time() * 1000)
+    return [
+        Metric("trial_objective", t.objective, now, t.number)
+        for t in trials
+        if t.status == "FINISHED" and not math.isnan(t.objective)
+    ]
+
+
+def sweep_note(
+    trials: list[Trial],
+    best: Trial | None,
+    metric: str,
+    mode: str,
+    experiment_id: str,
+    search: dict[str, str],
+) -> str:
+    """The parent's description: what was searched, the best trial and a rounded table of the
+    trials, each linked to its run (links within the MLflow UI)."""
+
+    def link(trial: Trial) -> str:
+        return f"[{trial.name or f'#{trial.number}'}](#/experiments/{experiment_id}/runs/{trial.run_id})"
+
+    lines = [f"**Objective**: `{metric}`, {'maximised' if mode == 'max' else 'minimised'}."]
+    if best is not None:
+        lines.append(f"**Best**: {link(best)} with {best.objective:.4f}.")
+        ties = [
+            t
+            for t in trials
+            if t is not best and t.status == "FINISHED" and t.objective == best.objective
+        ]
+        if ties:
+            others = ", ".join(f"#{t.number}" for t in ties)
+            lines.append(f"Tied with {others}: the lowest trial number is picked.")
+    lines += ["", "**Search**:", *(f"- `{k}`: {v}" for k, v in search.items())]
+    keys = swept_keys(trials)
+    header = ["trial", *keys, "objective", "epochs", "status"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for t in trials:
+        values = [short_value(t.overrides.get(k, "")) for k in keys]
+        objective = "" if math.isnan(t.objective) else f"{t.objective:.4f}"
+        row = [link(t), *values, objective, str(t.epochs if t.epochs is not None else ""), t.status]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

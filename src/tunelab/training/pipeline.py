@@ -1,0 +1,103 @@
+"""The training pipeline: data, model, trainer; fit; test; the objective.
+
+Each builder takes its own config group and the values learned on the way (outputs, input
+shape, a regression's target scale) as arguments. The job wrapper (tunelab.cli.job) opened `run` and ends it.
+"""
+
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig
+from torch import nn
+
+from tunelab.cli.console import print_results
+from tunelab.data.datamodule import build_datamodule
+from tunelab.errors import instantiate
+from tunelab.inference.checkpoint import (
+    best_checkpoint,
+    checkpoint_metadata,
+    input_example,
+    resume_checkpoint,
+)
+from tunelab.models import build_network
+from tunelab.sweeps.pruning import trial_callbacks
+from tunelab.tracking import TrackedRun
+from tunelab.training.classifier import Classifier
+from tunelab.training.learner import Learner
+from tunelab.training.optim import build_optimizer, build_penalty
+from tunelab.training.regressor import Regressor
+from tunelab.training.schedules import build_schedule
+from tunelab.training.trainer import build_callbacks, build_trainer
+
+
+def train(cfg: DictConfig, run: TrackedRun) -> float:
+    """Train and test one model; return the objective (its best validation value) for sweepers."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg.data, cfg.task)
+    metadata = checkpoint_metadata(run.config, datamodule)
+    model = build_learner(
+        cfg, datamodule.input_shape, datamodule.num_outputs, datamodule.target_scale, metadata
+    )
+    callbacks = [*build_callbacks(cfg.callbacks), *trial_callbacks(cfg.objective.metric)]
+    trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
+    run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
+    metadata["run_id"] = run.run_id  # every checkpoint names its run
+
+    resume_from = resume_checkpoint(cfg.get("resume"), cfg.callbacks)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    best = best_checkpoint(trainer)
+    run.log_checkpoint(best)
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    objective = float(model.best.compute())
+    run.log_results(objective, epochs=trainer.current_epoch)
+    if isinstance(model, Classifier):
+        run.log_confusion_matrix(model.test_confusion, metadata["classes"])
+    run.log_model(best, metadata, input_example(datamodule, metadata), results[0])
+    print_results(results[0], f"{cfg.objective.metric}_best", objective)
+    return objective
+
+
+def build_learner(
+    cfg: DictConfig,
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    target_scale: dict[str, list[float]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Learner:
+    """The network sized from the data (conf/model) with its loss (conf/loss), optimizer,
+    schedule and penalty (conf/optimizer, conf/scheduler, conf/regularization) and the
+    objective it tracks, in the task's module: a Classifier, or a Regressor that learns the
+    targets standardised with `target_scale` (the training split's)."""
+    reg = cfg.regularization
+    network = build_network(cfg.model, input_shape, num_outputs, reg.dropout)
+    if cfg.compile:  # in place, so checkpoints keep the plain parameter names
+        network.compile()
+    common = {
+        "optimizer": build_optimizer(cfg.optimizer, reg.exclude_bias_and_norm),
+        "schedule": build_schedule(cfg.scheduler),
+        "penalty": build_penalty(network, reg.penalty, reg.exclude_bias_and_norm),
+        "objective": cfg.objective.metric,
+        "objective_mode": cfg.objective.mode,
+        "metadata": metadata,
+    }
+    return task_module(
+        cfg.task, network, num_outputs, target_scale, cfg.loss, reg.label_smoothing, **common
+    )
+
+
+def task_module(
+    task: str,
+    network: nn.Module,
+    num_outputs: int,
+    target_scale: dict[str, list[float]] | None,
+    cfg_loss: Any,
+    label_smoothing: float,
+    **common: Any,
+) -> Learner:
+    """The task's LightningModule around `network`, its loss built from conf/loss: a
+    Regressor (targets standardised with `target_scale`) or a Classifier (label smoothing)."""
+    if task == "regression":
+        assert target_scale is not None  # the DataModule's, from the training split
+        return Regressor(network, target_scale, loss=instantiate(cfg_loss), **common)
+    loss = instantiate(cfg_loss, label_smoothing=label_smoothing)
+    return Classifier(network, num_outputs, loss=loss, **common)

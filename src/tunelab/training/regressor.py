@@ -1,0 +1,45 @@
+"""Regression: the network predicts the targets standardised with the training split's mean
+and standard deviation; the loss (conf/loss: MSE, MAE, Huber) is taken there, and every metric
+on the predictions turned back into the target's units."""
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from tunelab.inference.predictor import TargetScale
+from tunelab.training.learner import Learner
+from tunelab.training.optim import OptimizerFactory, Penalty
+from tunelab.training.schedules import Schedule
+
+
+class Regressor(Learner):
+    """A Learner whose network maps a batch to [batch, targets] standardised values."""
+
+    task = "regression"
+
+    def __init__(
+        self,
+        network: nn.Module,
+        target_scale: dict[str, list[float]],
+        optimizer: OptimizerFactory,
+        schedule: Schedule | None = None,
+        penalty: Penalty | None = None,
+        loss: nn.Module | None = None,
+        objective: str = "val/rmse",
+        objective_mode: str = "min",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        outputs = len(target_scale["mean"])
+        super().__init__(
+            network, outputs, optimizer, schedule, penalty, objective, objective_mode, metadata
+        )
+        self.loss = loss or nn.MSELoss()
+        # Not in the state dict: the checkpoint's metadata carries them (tunelab.inference.checkpoint).
+        self.target_scale = TargetScale(**target_scale, persistent=False)
+
+    def compare(
+        self, outputs: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = self.loss(outputs, self.target_scale.standardize(target))
+        return loss, self.target_scale(outputs.detach())
