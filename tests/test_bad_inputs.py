@@ -10,6 +10,8 @@ from benchmarks.bad_inputs import CASES
 from tests.conftest import TINY, compose_config, run_entry
 from tunelab.errors import DataError, instantiate
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 # Cases of benchmarks/bad_inputs.py that need the data (the config ones: tests/test_checks.py).
 MESSAGES = {
     "CSV empty": "table.csv is empty: data.source.path must name a CSV file with a header row",

@@ -10,6 +10,8 @@ import pytest
 from benchmarks.run_all import SCRIPTS  # every benchmark `make bench` runs
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_benchmark_prints_its_table(name: str, tmp_path) -> None:

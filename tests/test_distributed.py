@@ -1,6 +1,10 @@
 """Lightning DDP (two CPU processes): one MLflow run, and each process trains on its own shard."""
 
+import pytest
+
 from tests.conftest import run_entry
+
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "+trainer.strategy=ddp"]
 ONE_EPOCH = [

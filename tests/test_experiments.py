@@ -5,6 +5,8 @@ import pytest
 from tests.conftest import CONF, compose_config, run_entry
 from tests.data_factory import write_cifar10, write_idx
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 DEBUGS = sorted(p.stem for p in (CONF / "debug").glob("*.yaml"))
 

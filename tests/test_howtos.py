@@ -14,6 +14,8 @@ from scripts.services import free_port
 from tests.conftest import ROOT
 from tests.test_rename import tracked_copy
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 ONE_STEP = [
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=1",

@@ -103,6 +103,8 @@ import os, signal
 from pathlib import Path
 import lightning as L
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 class StopOnce(L.Callback):
     def __init__(self, flag):
         self.flag = Path(flag)

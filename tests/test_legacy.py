@@ -11,6 +11,8 @@ import yaml
 
 from tests.conftest import ROOT, run_entry, store_uri
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy"
 
 

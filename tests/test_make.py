@@ -4,7 +4,11 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
 
 def make_clean(folder) -> subprocess.CompletedProcess:

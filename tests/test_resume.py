@@ -6,9 +6,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_entry, store_uri
 from tests.test_signals import start
 from tunelab.inference.checkpoint import load_model
+
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
 # Slow enough epochs (batch 8) to be stopped in the middle; early stopping off.
 RUN = [

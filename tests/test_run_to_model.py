@@ -16,6 +16,8 @@ from scripts.services import free_port
 from tests.conftest import TINY, run_entry, store_uri, train_in_process
 from tests.data_factory import write_csv, write_png_folder
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 MODEL_NAME = "digits-model"
 
 

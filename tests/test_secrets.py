@@ -7,6 +7,8 @@ import pytest
 from tests.conftest import TINY, run_entry, store_uri
 from tunelab.cli.redact import MASK, is_secret_key, mask_config, mask_text
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 SECRET = "hunter2xyz"
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import ROOT, store_uri
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 LONG = [
     "model=mlp",
     "model.hidden_dim=16",

@@ -6,6 +6,8 @@ import pytest
 from tests.conftest import TINY, run_entry
 from tunelab.tracking.reachable import store_problem
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 
 @pytest.mark.parametrize(
     ("uri", "reason"),

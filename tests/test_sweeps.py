@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import png_width, run_entry
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 FAST = ["model=mlp", "model.hidden_dim=32", "print_config=false", "callbacks.progress_bar=null"]
 
 

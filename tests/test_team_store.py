@@ -11,6 +11,8 @@ import pytest
 from scripts.services import free_port
 from tests.conftest import run_entry
 
+pytestmark = pytest.mark.service  # starts PostgreSQL and an MLflow server: make test-fast skips it
+
 EPOCHS = 3
 SWEEP = [
     *("model=mlp", "model.hidden_dim=32", "print_config=false", "callbacks.progress_bar=null"),
