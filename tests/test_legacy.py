@@ -60,7 +60,7 @@ def test_an_old_run_evaluates_predicts_and_exports(tmp_path) -> None:
     client = MlflowClient(store_uri(tmp_path))
     (evaluation,) = client.search_runs(
         [client.get_experiment_by_name("legacy").experiment_id],
-        filter_string="tags.`tunelab.job` = 'eval'",
+        filter_string="tags.`tunelab.job` = 'evaluate'",
     )
     assert evaluation.data.metrics["test/acc"] == pytest.approx(
         recorded_metrics()["test/acc"], abs=1e-5

@@ -35,12 +35,8 @@ def evaluate_model(cfg: DictConfig, job: Job, model: TrainedModel, output_dir: P
     datamodule, data_name = test_data(model, cfg.get("data"))
     result = evaluate(model, datamodule)
     files = write_evaluation(result, model, output_dir)
-    tags = {
-        "tunelab.job": "evaluate",
-        "data": data_name,
-        "data.test_size": str(len(result.targets)),
-    }
-    run = job.open_run_beside(model, "eval", tags)
+    tags = {"data": data_name, "data.test_size": str(len(result.targets))}
+    run = job.open_run_beside(model, "evaluate", tags)
     run.log_metrics(result.metrics)
     for file in files:
         run.log_artifact(file)

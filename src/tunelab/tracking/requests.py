@@ -46,7 +46,7 @@ class StartRun(Request):
 
 @dataclass(frozen=True)
 class StartBeside(Request):
-    """Create the run of an evaluation, prediction or export (`kind`: eval, predict, export)
+    """Create the run of an evaluation, prediction or export (`kind`: evaluate, predict, export)
     beside the run that trained its model: in that run's experiment, named KIND-its name,
     tagged tunelab.source_run. A model from another store: in `experiment`, named KIND-`name`.
     A trial of an export sweep: the child of `parent_run_id`, named `name`. Answers (run id,

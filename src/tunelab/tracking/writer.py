@@ -125,10 +125,11 @@ class RunWriter:
             experiment = self.client.get_run(request.parent_run_id).info.experiment_id
             name = request.name
         elif source is not None:
-            experiment, name = source.info.experiment_id, f"{request.kind}-{source.info.run_name}"
+            experiment = source.info.experiment_id
+            name = f"{RUN_PREFIX[request.kind]}-{source.info.run_name}"
         else:  # a checkpoint from elsewhere: the experiment it was trained in, by name
             experiment = experiment_id(self.client, request.experiment, request.uri)
-            name = f"{request.kind}-{request.name}"
+            name = f"{RUN_PREFIX[request.kind]}-{request.name}"
         trained_by = source.info.run_name if source is not None else request.name
         tags = {
             **request.tags,
@@ -353,8 +354,14 @@ def main() -> None:
     serve(sys.stdin.buffer, replies)
 
 
+# A run beside its model's training run, by job (its tunelab.job tag): its name's prefix, and
+# what its description says it holds.
+RUN_PREFIX = {"evaluate": "eval", "predict": "predict", "export": "export"}
+HOLDS = {"evaluate": "Evaluation", "predict": "Predictions", "export": "Exported files"}
+
+
 def description(kind: str, source: str | None, name: str) -> str:
-    what = {"eval": "Evaluation", "predict": "Predictions", "export": "Exported files"}[kind]
+    what = HOLDS[kind]
     return f"{what} of the model trained by run {name} ({source or 'not tracked here'})."
 
 
