@@ -8,6 +8,8 @@ import pytest
 from tests.conftest import ROOT, TINY, run_entry, store_uri
 from tests.test_optuna_sweeper import load, study_sweep
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 
 def test_an_optuna_study_with_pruning_runs_as_submitit_jobs(tmp_path) -> None:
     """Two trials as submitit_local jobs: one parent, a child per trial, and the second
@@ -102,8 +104,6 @@ REQUEUE_PROBE = """
 import os, signal
 from pathlib import Path
 import lightning as L
-
-pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
 class StopOnce(L.Callback):
     def __init__(self, flag):

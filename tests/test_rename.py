@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+
 
 def tracked_copy(destination: Path, source: Path = ROOT) -> Path:
     """A copy of the project as it is on disk, committed or not: what git tracks and what it
@@ -117,8 +119,6 @@ def test_second_run_or_bad_name_changes_nothing(renamed: Path, name: str, messag
 
 IMPORT_ALL = """
 import importlib, pkgutil, sys
-
-pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 name = sys.argv[1]
 modules = [name, f"hydra_plugins.{name}_optuna_sweeper", f"hydra_plugins.{name}_ray_launcher"]
 for module in list(modules):
