@@ -14,8 +14,8 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
-    from tunelab.cli.job import run_job
-    from tunelab.cli.jobs import EVAL
+    from tunelab.jobs.specs import EVAL
+    from tunelab.jobs.wrapper import run_job
 
     return run_job(
         cfg, EVAL
@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    from tunelab.cli.launchers import launcher_error
+    from tunelab.jobs.launchers import launcher_error
 
     if problem := launcher_error(sys.argv[1:]):  # before Hydra, whose message names no package
         raise SystemExit(f"tunelab: {problem}")

@@ -14,15 +14,15 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
-    from tunelab.cli.job import run_job
-    from tunelab.cli.jobs import EXPORT
+    from tunelab.jobs.specs import EXPORT
+    from tunelab.jobs.wrapper import run_job
 
     return run_job(cfg, EXPORT).objective  # objective.metric of the variants, for a sweep
 
 
 if __name__ == "__main__":
-    from tunelab.cli.launchers import launcher_error
     from tunelab.export import renamed_error
+    from tunelab.jobs.launchers import launcher_error
 
     # Before Hydra, whose messages name no package and no new key.
     if problem := launcher_error(sys.argv[1:]) or renamed_error(sys.argv[1:]):

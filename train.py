@@ -13,8 +13,8 @@ os.environ.setdefault("TUNELAB_ROOT", str(Path(__file__).resolve().parent))
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     # Imported here so that --help, --cfg job and config errors never load torch.
-    from tunelab.cli.job import run_job
-    from tunelab.cli.jobs import TRAIN
+    from tunelab.jobs.specs import TRAIN
+    from tunelab.jobs.wrapper import run_job
     from tunelab.sweeps.state import finished_objective
 
     if (objective := finished_objective()) is not None:  # a re-run sweep: this trial is done
@@ -23,8 +23,8 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    from tunelab.cli.launchers import launcher_error
     from tunelab.cli.runtime import distributed_rank_command
+    from tunelab.jobs.launchers import launcher_error
     from tunelab.training.rerun import rerun_command
 
     sys.argv = distributed_rank_command(sys.argv)  # rank 1+ of a sweep's DDP trial: that trial

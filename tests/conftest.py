@@ -48,8 +48,8 @@ def train_in_process(overrides: list[str], root: Path):
     """What `python train.py OVERRIDES` does, the job and the task, in this process: no
     interpreter start and no imports to pay (about 1 s instead of 6 for a small run). MLflow
     works inline; outputs, data and the store are under `root`. Returns the finished Job."""
-    from tunelab.cli.job import run_job
-    from tunelab.cli.jobs import TRAIN
+    from tunelab.jobs.specs import TRAIN
+    from tunelab.jobs.wrapper import run_job
 
     cfg = compose_config(
         [
@@ -67,12 +67,12 @@ def train_in_process(overrides: list[str], root: Path):
 def job_in_process(job: str, overrides: list[str], output_dir: Path):
     """What `python eval.py OVERRIDES` (job=eval) or export.py does, in this process, with
     MLflow inline and its outputs in `output_dir`. Returns the finished Job (its results)."""
-    from tunelab.cli import jobs
-    from tunelab.cli.job import run_job
+    from tunelab.jobs import specs
+    from tunelab.jobs.wrapper import run_job
     from tunelab.training.rerun import compose_train
 
     cfg = compose_train(["tracking.writer=inline", *overrides], str(output_dir), job)
-    return run_job(cfg, {"eval": jobs.EVAL, "export": jobs.EXPORT}[job])
+    return run_job(cfg, {"eval": specs.EVAL, "export": specs.EXPORT}[job])
 
 
 @pytest.fixture(scope="session")

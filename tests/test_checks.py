@@ -87,9 +87,9 @@ def config_file_keys() -> set[str]:
 
 
 def test_the_schema_names_keys_the_config_files_set() -> None:
-    """The checks read one declared schema (tunelab.cli.schema): a key renamed or removed in
+    """The checks read one declared schema (tunelab.jobs.schema): a key renamed or removed in
     conf/ without it fails here, not silently in a check that no longer runs."""
-    from tunelab.cli.schema import EXPORT, TRAIN
+    from tunelab.jobs.schema import EXPORT, TRAIN
 
     keys = config_file_keys()
     missing = [key for schema in (TRAIN, EXPORT) for key in schema if key not in keys]

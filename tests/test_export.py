@@ -214,7 +214,7 @@ def test_quantizing_an_operator_onnx_runtime_cannot_is_refused() -> None:
 def test_without_the_export_extra_export_names_it(monkeypatch) -> None:
     import importlib.util
 
-    from tunelab.cli.checks import export_config_error
+    from tunelab.jobs.checks import export_config_error
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

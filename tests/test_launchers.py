@@ -43,7 +43,7 @@ def test_an_optuna_study_with_pruning_runs_as_submitit_jobs(tmp_path) -> None:
 def test_a_launcher_that_is_not_installed_names_its_extra(monkeypatch, tmp_path) -> None:
     import importlib.util
 
-    from tunelab.cli.launchers import launcher_error
+    from tunelab.jobs.launchers import launcher_error
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

@@ -286,14 +286,14 @@ def test_a_target_regression_cannot_learn_is_named(tmp_path, change, message) ->
     ],
 )
 def test_a_setting_that_does_not_fit_regression_is_one_line(overrides, message) -> None:
-    from tunelab.cli.checks import config_problems
+    from tunelab.jobs.checks import config_problems
 
     problems = config_problems(compose_config(["task=regression", *overrides]))
     assert any(message in p for p in problems), problems
 
 
 def test_classification_losses_and_metrics_are_refused_the_other_way() -> None:
-    from tunelab.cli.checks import config_problems
+    from tunelab.jobs.checks import config_problems
 
     problems = config_problems(compose_config(["loss=huber", "objective.metric=val/rmse"]))
     assert any("torch.nn.HuberLoss is a regression loss" in p for p in problems), problems

@@ -161,9 +161,9 @@ def test_a_table_model_predicts_a_csv_without_its_target_and_names_missing_colum
     import mlflow
     import pandas as pd
 
+    from tunelab.data.inputs import read_inputs
     from tunelab.errors import DataError
     from tunelab.inference.checkpoint import load_model
-    from tunelab.inference.inputs import read_inputs
 
     write_csv(tmp_path / "table.csv")
     job = train_in_process([*TABLE, f"data.source.path={tmp_path / 'table.csv'}"], tmp_path)

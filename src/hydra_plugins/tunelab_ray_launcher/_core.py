@@ -14,7 +14,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
-from tunelab.cli.launchers import CONNECT_SECONDS, ray_answers
+from tunelab.jobs.launchers import CONNECT_SECONDS, ray_answers
 
 log = logging.getLogger(__name__)
 

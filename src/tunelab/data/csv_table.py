@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from tunelab.data.inputs import encode_table, read_table
 from tunelab.data.labeled import LabeledData
 from tunelab.errors import DataError
-from tunelab.inference.inputs import encode_table, read_table
 
 # A numeric target column with more distinct values than this, some of them fractions or more
 # than one per ten rows, holds numbers to predict, not class labels.

@@ -11,10 +11,10 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from tunelab.cli.runtime import trim_heap
 from tunelab.data.batches import EpochPermutationSampler, TensorBatches
+from tunelab.data.inputs import Normalize
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
 from tunelab.errors import DataError
-from tunelab.inference.inputs import Normalize
 
 # Above this size a data set is served by a DataLoader instead of index slices.
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30

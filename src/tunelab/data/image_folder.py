@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
+from tunelab.data.inputs import image_files, read_image
 from tunelab.data.labeled import LabeledData, unit_floats
 from tunelab.errors import DataError
-from tunelab.inference.inputs import image_files, read_image
 
 SPLITS = ("train", "val", "test")
 

@@ -21,7 +21,7 @@ class LabeledData:
     standardize: str | torch.Tensor | None = "channels"
     # Facts worth recording with the run (label mapping, columns, folders).
     info: dict[str, object] = field(default_factory=dict)
-    # How raw inputs became x, for inference on new ones (tunelab.inference.inputs): {"scale": 255.0} for
+    # How raw inputs became x, for inference on new ones (tunelab.data.inputs): {"scale": 255.0} for
     # images read as bytes; a table's "features", "categorical" and encoded "columns".
     raw: dict[str, object] = field(default_factory=dict)
     # Regression: the names of the target columns (y's columns); classification: none.
@@ -57,7 +57,7 @@ class LabeledData:
     @property
     def inputs(self) -> dict[str, object]:
         """The raw-input record every checkpoint carries (defaults filled in)."""
-        from tunelab.inference.inputs import inputs_record
+        from tunelab.data.inputs import inputs_record
 
         return inputs_record(self.raw, self.input_shape)
 

@@ -3,23 +3,26 @@ recorded as an MLflow run beside the run that trained it (same experiment, tagge
 
 Everything a user can get wrong (the model named, the data, the input files) is checked
 before the evaluation run is created: a mistake ends in one line and leaves no run behind.
-The job wrapper (tunelab.cli.job) checks the config first and ends the run.
+The job wrapper (tunelab.jobs.wrapper) checks the config first and ends the run.
 """
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from tunelab.cli.console import print_metrics
-from tunelab.cli.job import Job
+from tunelab.data.inputs import read_inputs
 from tunelab.evaluation.evaluate import evaluate, predictions_table, test_data, write_evaluation
 from tunelab.inference.checkpoint import TrainedModel
-from tunelab.inference.inputs import read_inputs
 from tunelab.tasks import headline
 
+if TYPE_CHECKING:  # the handle the job wrapper passes; the wrapper imports this module
+    from tunelab.jobs.wrapper import Job
 
-def evaluate_or_predict(cfg: DictConfig, job: Job) -> float:
+
+def evaluate_or_predict(cfg: DictConfig, job: "Job") -> float:
     """The model named in cfg, then evaluate (mode=evaluate: its task's headline metric) or
     predict (mode=predict: NaN, there is nothing to compare)."""
     output_dir = Path(job.output_dir)
@@ -31,7 +34,7 @@ def evaluate_or_predict(cfg: DictConfig, job: Job) -> float:
     return job.results.get(headline(model.task), math.nan)
 
 
-def evaluate_model(cfg: DictConfig, job: Job, model: TrainedModel, output_dir: Path) -> None:
+def evaluate_model(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir: Path) -> None:
     datamodule, data_name = test_data(model, cfg.get("data"))
     result = evaluate(model, datamodule)
     files = write_evaluation(result, model, output_dir)
@@ -45,7 +48,7 @@ def evaluate_model(cfg: DictConfig, job: Job, model: TrainedModel, output_dir: P
     print(result.detail.to_string(index=False, float_format="%.4f"))
 
 
-def predict_inputs(cfg: DictConfig, job: Job, model: TrainedModel, output_dir: Path) -> None:
+def predict_inputs(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir: Path) -> None:
     ids, x = read_inputs(cfg.input, model.preprocess)
     table = predictions_table(ids, model.outputs(x), model)
     output_dir.mkdir(parents=True, exist_ok=True)

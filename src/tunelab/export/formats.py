@@ -2,7 +2,7 @@
 exported program (torch.export, .pt2), each with everything inference needs inside.
 
 The shipped graph takes examples as tunelab's data source returns them (images as float32 in
-[0, 1], [N, C, H, W]; a table one-hot encoded, tunelab.inference.inputs) with any batch size, and returns
+[0, 1], [N, C, H, W]; a table one-hot encoded, tunelab.data.inputs) with any batch size, and returns
 class probabilities, or a regression's values in the targets' units: the training split's
 standardisation and the output layer (softmax, or un-standardisation) are
 part of it (tunelab.inference.predictor.Predictor), so a user feeds inputs and reads

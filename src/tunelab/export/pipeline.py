@@ -3,17 +3,16 @@ recorded as one MLflow run beside the run that trained it, or as a trial of an e
 
 Everything a user can get wrong is checked before any file is made; the run is created only
 once every variant is written, checked and measured, so a failure leaves no half-made run. The
-job wrapper (tunelab.cli.job) checks the config first and ends the run.
+job wrapper (tunelab.jobs.wrapper) checks the config first and ends the run.
 """
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from tunelab.cli.console import console, quiet_library_noise
-from tunelab.cli.job import Job
 from tunelab.errors import ConfigError
 from tunelab.evaluation.evaluate import test_data
 from tunelab.inference.checkpoint import TrainedModel
@@ -22,10 +21,13 @@ from tunelab.tasks import EXPORT_TEST_METRICS, TASKS
 from tunelab.tracking.params import flatten
 from tunelab.tracking.plots import Point, tradeoff_plot
 
+if TYPE_CHECKING:  # the handle the job wrapper passes; the wrapper imports this module
+    from tunelab.jobs.wrapper import Job
+
 TABLE = "variants"  # variants.csv / variants.md: the run's table
 
 
-def export_model(cfg: DictConfig, job: Job) -> float:
+def export_model(cfg: DictConfig, job: "Job") -> float:
     """Export the model cfg names; log the variants as one run; the objective for sweepers."""
     output_dir = Path(job.output_dir)
     model = job.selected_model(output_dir / "source")
@@ -82,7 +84,7 @@ def write_table(rows: list[dict[str, Any]], task: str, folder: Path) -> list[Pat
 
 
 def log_export(
-    job: Job,
+    job: "Job",
     cfg: DictConfig,
     model: TrainedModel,
     rows: list[dict[str, Any]],

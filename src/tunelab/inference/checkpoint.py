@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from tunelab.cli.moved import upgrade_container
+from tunelab.data.inputs import Preprocess
 from tunelab.errors import UserError
-from tunelab.inference.inputs import Preprocess
 from tunelab.inference.predictor import Predictor
 from tunelab.models import build_network
 from tunelab.tasks import output_names
@@ -32,7 +32,7 @@ NETWORK_PREFIX = "network."  # the Learner (Classifier, Regressor) holds it as s
 def checkpoint_metadata(config: dict[str, Any], datamodule: "DataModule") -> dict[str, Any]:
     """What every checkpoint of this run carries: the run's resolved config, the data's
     summary, the task, class names (or a regression's target names and their training-split
-    mean and std), input shape, how raw inputs were prepared (tunelab.inference.inputs), the
+    mean and std), input shape, how raw inputs were prepared (tunelab.data.inputs), the
     standardisation statistics and source facts. train() adds the MLflow run id once known."""
     return {
         "config": config,
@@ -114,7 +114,7 @@ class TrainedModel:
 
     def predict_raw(self, raw: Any) -> torch.Tensor:
         """Predictions of raw inputs: images in the source's pixel scale, or a DataFrame with
-        the training table's columns (tunelab.inference.inputs.Preprocess)."""
+        the training table's columns (tunelab.data.inputs.Preprocess)."""
         return self.outputs(self.preprocess(raw))
 
     @torch.no_grad()

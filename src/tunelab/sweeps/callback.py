@@ -12,13 +12,26 @@ from omegaconf import DictConfig
 
 from tunelab.cli.runtime import received_signals, stop_signal_name
 from tunelab.sweeps.requests import FinishParent, OpenParent
-from tunelab.sweeps.state import PARENT_FILE, swept_keys, write_swept_keys
+from tunelab.sweeps.state import PARENT_FILE, sweep_identity, swept_keys, write_swept_keys
 from tunelab.tracking.requests import Request
 
 log = logging.getLogger(__name__)
 
 # The module each entry point's trials run (hydra.job.name: the script's name).
 JOBS = {"train": "tunelab.training.pipeline", "export": "tunelab.export.variants"}
+
+
+def sweep_storage_error(config: DictConfig) -> str | None:
+    """The Optuna sweeper's storage, a database URL whose server cannot be reached: one line,
+    checked before the sweep opens its run (Optuna would fail at its first trial)."""
+    from tunelab.tracking.reachable import database_problem, is_database_url
+
+    storage = config.hydra.sweeper.get("storage") or ""
+    if not is_database_url(storage):
+        return None
+    if problem := database_problem(storage):
+        return f"hydra.sweeper.storage={storage}: {problem}: start the database or fix the URL"
+    return None
 
 
 class MLflowSweepCallback(Callback):
@@ -34,9 +47,7 @@ class MLflowSweepCallback(Callback):
         self.parent_run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from tunelab.cli.checks import sweep_storage_error
         from tunelab.cli.redact import mask_logs, mask_text
-        from tunelab.tracking.identity import sweep_identity
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
         if problem := sweep_storage_error(config):  # before the sweep's run is opened

@@ -7,6 +7,7 @@ from typing import Any
 
 from tunelab.cli.overrides import is_sweep, override_key, overrides_dict
 from tunelab.sweeps.pruning import optuna_trial_number
+from tunelab.tracking.identity import RunIdentity, masked, provenance_tags
 
 # Written by the sweep callback into the sweep folder, read by every trial, whatever
 # process or machine the launcher runs it in: the parent run's id, and the swept keys.
@@ -76,6 +77,28 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str], str]:
     return parent, tags, trial_name(shown, list(hydra_cfg.overrides.task), swept)
 
 
+def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentity:
+    """A multirun's parent run: named after its search (hparams_search) or its swept keys, and
+    when it started, so two sweeps of the same keys tell apart: `sweep lr wd 11-24 10:03:12`."""
+    from datetime import datetime
+
+    search = config.hydra.runtime.choices.get("hparams_search")
+    keys = [key.rsplit(".", 1)[-1] for key in swept]
+    what = (
+        search or "sweep " + " ".join(SHORT.get(k, k) for k in keys)
+        if (search or keys)
+        else "sweep"
+    )
+    tags = {
+        **provenance_tags(config.paths.root_dir),
+        "sweep.overrides": " ".join(overrides) or "(none)",
+        "sweep.dir": str(config.hydra.sweep.dir),
+        "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
+        "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
+    }
+    return masked(RunIdentity(f"{what} {datetime.now():%m-%d %H:%M:%S}", tags))
+
+
 # With on_trial_error=stop, the first failing trial leaves this file in the sweep folder and
 # later trials end before they start. Hydra's launchers run a whole batch of jobs even after
 # one fails, so the stop is signalled through the folder every launcher shares.
@@ -109,26 +132,6 @@ def earlier_trial(hydra_cfg) -> dict[str, Any] | None:
 
     overrides = mask_text(" ".join(hydra_cfg.overrides.task))  # as its tag recorded them
     return json.loads(file.read_text()).get(overrides)
-
-
-# Left in a job's folder while its run trains: a job launched again in the same folder (SLURM
-# requeued it after the time-limit signal, or a pre-emption) continues that run. Removed when
-# the run ends FINISHED or FAILED.
-RUN_FILE = ".run_id"
-
-
-def remember_run(output_dir: Path, run_id: str) -> None:
-    (output_dir / RUN_FILE).write_text(run_id)
-
-
-def forget_run(output_dir: Path) -> None:
-    (output_dir / RUN_FILE).unlink(missing_ok=True)
-
-
-def relaunched_run(output_dir: str | Path) -> str | None:
-    """The run an earlier launch of this job started in this folder and did not end."""
-    file = Path(output_dir) / RUN_FILE
-    return file.read_text().strip() if file.exists() else None
 
 
 def finished_objective() -> float | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tunelab.sweeps.plots import objective_vs_param, validation_curves
 from tunelab.sweeps.state import short_value
 from tunelab.sweeps.trials import (
     FOLD_KEY,
@@ -22,7 +23,7 @@ from tunelab.sweeps.trials import (
     trials_table,
 )
 from tunelab.tasks import QUALITY_LABEL
-from tunelab.tracking.plots import Point, objective_vs_param, tradeoff_plot, validation_curves
+from tunelab.tracking.plots import Point, tradeoff_plot
 from tunelab.tracking.store import log_batch
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunelab.cli.runtime import this_process
-from tunelab.sweeps.state import SHORT, trial_identity
 
 
 @dataclass
@@ -100,9 +99,14 @@ def run_name(choices: dict[str, str], lr: float | None, fold: int | None) -> str
 
 
 def job_identity(
-    hydra_cfg, root: str | Path, lr: float | None, fold: int | None, in_sweep: bool
+    hydra_cfg,
+    root: str | Path,
+    lr: float | None,
+    fold: int | None,
+    trial: tuple[str | None, dict[str, str], str] | None = None,
 ) -> RunIdentity:
-    """A job's run: named from its main choices, learning rate and fold; in a multirun, the
+    """A job's run: named from its main choices, learning rate and fold; a sweep's trial
+    (`trial`: its parent run id, tags and name, tunelab.sweeps.state.trial_identity) is the
     child of the sweep's parent run."""
     choices = {
         k: str(v)
@@ -115,30 +119,8 @@ def job_identity(
         "hydra.output_dir": hydra_cfg.runtime.output_dir,
     }
     parent, name = None, run_name(choices, lr, fold)
-    if in_sweep:
-        parent, trial_tags, name = trial_identity(hydra_cfg)
+    if trial is not None:
+        parent, trial_tags, name = trial
         tags.update(trial_tags)
     diff = git_diff(root) if tags.get("git.dirty") == "true" else ""
     return masked(RunIdentity(name, tags, parent, diff, choices))
-
-
-def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentity:
-    """A multirun's parent run: named after its search (hparams_search) or its swept keys, and
-    when it started, so two sweeps of the same keys tell apart: `sweep lr wd 11-24 10:03:12`."""
-    from datetime import datetime
-
-    search = config.hydra.runtime.choices.get("hparams_search")
-    keys = [key.rsplit(".", 1)[-1] for key in swept]
-    what = (
-        search or "sweep " + " ".join(SHORT.get(k, k) for k in keys)
-        if (search or keys)
-        else "sweep"
-    )
-    tags = {
-        **provenance_tags(config.paths.root_dir),
-        "sweep.overrides": " ".join(overrides) or "(none)",
-        "sweep.dir": str(config.hydra.sweep.dir),
-        "sweep.sweeper": config.hydra.sweeper.get("_target_", "unknown"),
-        "sweep.launcher": config.hydra.launcher.get("_target_", "unknown"),
-    }
-    return masked(RunIdentity(f"{what} {datetime.now():%m-%d %H:%M:%S}", tags))

@@ -1,6 +1,6 @@
-"""Plots: for sweeps, the objective against each swept parameter and the validation curves of
-all trials; for evaluations, the confusion matrix and ROC curves (classification) or predicted
-against true values and the residuals (regression)."""
+"""Plots in one house style: for evaluations, the confusion matrix and ROC curves
+(classification) or predicted against true values and the residuals (regression); the
+trade-off of a sweep or an export. A sweep's own plots are in tunelab.sweeps.plots."""
 
 import math
 import textwrap
@@ -11,10 +11,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-
-from tunelab.sweeps.state import trial_name  # noqa: E402
-from tunelab.sweeps.trials import Trial  # noqa: E402
 
 # One house style for every plot a run or sweep logs (Optuna's too, tracking.study_summary):
 # 1,200 x 720 px, type readable at that size, a layout that never clips titles or labels.
@@ -36,118 +32,14 @@ STYLE: dict[str, Any] = {
 matplotlib.rcParams.update(STYLE)  # type: ignore[arg-type]  # the stubs list every key
 
 
-def _as_number(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _title(axis: Any, text: str) -> None:
+def set_title(axis: Any, text: str) -> None:
     axis.set_title(textwrap.fill(text, 70))  # wrapped, never clipped
 
 
-def _save(figure: Any, path: Path) -> Path:
+def save_figure(figure: Any, path: Path) -> Path:
     figure.savefig(path)
     plt.close(figure)
     return path
-
-
-def objective_vs_param(
-    trials: list[Trial],
-    key: str,
-    objective_name: str,
-    path: Path,
-    best: Trial | None = None,
-    log: bool = False,
-) -> Path:
-    """A scatter of the objective over one swept key, the best trial marked; a log axis when
-    the key was sampled on one (`log`) or its values span a decade or more."""
-    points = [(t, t.overrides.get(key, "")) for t in trials if not math.isnan(t.objective)]
-    figure, axis = plt.subplots()
-    parsed = [_as_number(v) for _, v in points]
-    if points and all(n is not None for n in parsed):
-        xs = [float(n) for n in parsed if n is not None]
-        positive = [x for x in xs if x > 0]
-        if len(positive) == len(xs) and (log or max(positive) / min(positive) >= 10):
-            axis.set_xscale("log")
-    else:  # group choices and other categories
-        labels = sorted({v for _, v in points})
-        xs = [float(labels.index(v)) for _, v in points]
-        axis.set_xticks(range(len(labels)), labels)
-    axis.scatter(xs, [t.objective for t, _ in points], s=60, alpha=0.8, label="trials")
-    for x, (trial, _) in zip(xs, points, strict=True):
-        if trial is best:
-            axis.scatter([x], [trial.objective], s=260, marker="*", color="crimson", label="best")
-            axis.annotate(
-                f"best #{trial.number}: {trial.objective:.4f}",
-                (x, trial.objective),
-                textcoords="offset points",
-                xytext=(8, 8),
-            )
-    axis.set_xlabel(key)
-    axis.set_ylabel(objective_name)
-    axis.legend(loc="best")
-    _title(axis, f"{objective_name} against {key}")
-    return _save(figure, path)
-
-
-def validation_curves(
-    client: MlflowClient,
-    trials: list[Trial],
-    metric: str,
-    label_keys: list[str],
-    path: Path,
-    best: Trial | None = None,
-) -> Path:
-    """Every trial's per-epoch curve of `metric` on one chart: labelled by trial when there are
-    few, coloured by objective (with a colour bar) when there are many; the best one bold."""
-    from matplotlib.ticker import MaxNLocator
-
-    figure, axis = plt.subplots()
-    scored = [t.objective for t in trials if not math.isnan(t.objective)]
-    many = len(trials) > 10
-    colours = plt.get_cmap("viridis")
-    low, high = (min(scored), max(scored)) if scored else (0.0, 1.0)
-    for trial in trials:
-        history = client.get_metric_history(trial.run_id, metric)
-        if not history:
-            continue
-        steps, values = [m.step for m in history], [m.value for m in history]
-        # as the trial's run is named (short keys), wrapped: a legend beside the chart wider
-        # than the figure collapses the chart
-        name = trial_name(
-            str(trial.number), [f"{k}={v}" for k, v in trial.overrides.items()], label_keys
-        )
-        label = "\n".join(textwrap.wrap(name, 40))
-        if trial is best:
-            axis.plot(
-                steps,
-                values,
-                color="crimson",
-                linewidth=3,
-                label=f"best {label}",
-                zorder=3,
-            )
-        elif many:
-            share = (
-                0.5
-                if math.isnan(trial.objective) or high == low
-                else (trial.objective - low) / (high - low)
-            )
-            axis.plot(steps, values, color=colours(share), linewidth=1, alpha=0.7)
-        else:
-            axis.plot(steps, values, linewidth=1.5, label=label)
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
-    axis.set_xlabel("epoch")
-    axis.set_ylabel(metric)
-    if many:
-        scale = plt.cm.ScalarMappable(cmap=colours, norm=plt.Normalize(low, high))
-        figure.colorbar(scale, ax=axis, label="trial objective")
-    if axis.get_legend_handles_labels()[0]:
-        axis.legend(loc="center left", bbox_to_anchor=(1.02, 0.5) if not many else (0.0, 0.2))
-    _title(axis, f"{metric} per epoch, all {len(trials)} trials")
-    return _save(figure, path)
 
 
 def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
@@ -170,8 +62,8 @@ def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.grid(False)
-    _title(axis, "confusion matrix (test)")
-    return _save(figure, path)
+    set_title(axis, "confusion matrix (test)")
+    return save_figure(figure, path)
 
 
 def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: Path) -> Path:
@@ -186,9 +78,9 @@ def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: 
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     axis.set_xlabel("false positive rate")
     axis.set_ylabel("true positive rate")
-    _title(axis, "ROC, one class against the rest (test)")
+    set_title(axis, "ROC, one class against the rest (test)")
     axis.legend(loc="lower right", ncol=2 if len(classes) > 10 else 1)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _per_target_axes(count: int) -> tuple[Any, list[Any]]:
@@ -211,8 +103,8 @@ def predicted_vs_true_plot(predictions: Any, targets: Any, names: list[str], pat
         axis.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8)
         axis.set_xlabel(f"true {name}")
         axis.set_ylabel(f"predicted {name}")
-        _title(axis, f"{name}: predicted against true (test)")
-    return _save(figure, path)
+        set_title(axis, f"{name}: predicted against true (test)")
+    return save_figure(figure, path)
 
 
 def residuals_plot(predictions: Any, targets: Any, names: list[str], path: Path) -> Path:
@@ -225,8 +117,8 @@ def residuals_plot(predictions: Any, targets: Any, names: list[str], path: Path)
         axis.axhline(0.0, linestyle="--", color="grey", linewidth=0.8)
         axis.set_xlabel(f"predicted {name}")
         axis.set_ylabel("residual (true - predicted)")
-        _title(axis, f"{name}: residuals (test)")
-    return _save(figure, path)
+        set_title(axis, f"{name}: residuals (test)")
+    return save_figure(figure, path)
 
 
 class Point(NamedTuple):
@@ -266,4 +158,4 @@ def tradeoff_plot(
     axes[0].set_ylabel(quality)
     axes[1].legend(loc="best")
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)

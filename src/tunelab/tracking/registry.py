@@ -17,9 +17,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
-from tunelab.cli.checks import model_selector_error
 from tunelab.errors import UserError
 from tunelab.tasks import output_names
+from tunelab.tracking.selection import model_selector_error
 
 # What a served or loaded model imports: tunelab.inference.checkpoint, its network and inputs.
 RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")

@@ -1,16 +1,13 @@
 """The requests a TrackedRun sends its MLflow writer (tunelab.tracking.writer), one small
 message type each: pickled to the side process, or handed to an InlineWriter in this one.
 
-Each names the writer method it calls in `apply`, so mypy and an editor follow a request to
-the code that serves it. This module imports neither MLflow nor torch: the training process
-and the sweep callback build requests without loading either.
+Plain data: RunWriter.handle matches each type to the method that serves it, so mypy and an
+editor follow a request to its code. This module imports neither MLflow nor torch: the training
+process and the sweep callback build requests without loading either.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from tunelab.tracking.writer import RunWriter
+from typing import Any, ClassVar
 
 
 class Request:
@@ -19,9 +16,6 @@ class Request:
 
     answered: ClassVar[bool] = False
     needs_run: ClassVar[bool] = True
-
-    def apply(self, writer: "RunWriter") -> Any:
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -39,9 +33,6 @@ class StartRun(Request):
     flush_seconds: float = 5.0
     resume_run_id: str | None = None
     system_metrics_seconds: float = 0.0
-
-    def apply(self, writer: "RunWriter") -> tuple[str, str]:
-        return writer.start(self)
 
 
 @dataclass(frozen=True)
@@ -64,9 +55,6 @@ class StartBeside(Request):
     parent_run_id: str | None = None
     flush_seconds: float = 5.0
 
-    def apply(self, writer: "RunWriter") -> tuple[str, str]:
-        return writer.start_beside(self)
-
 
 @dataclass(frozen=True)
 class FetchCheckpoint(Request):
@@ -81,57 +69,36 @@ class FetchCheckpoint(Request):
     model_uri: str | None
     folder: str
 
-    def apply(self, writer: "RunWriter") -> str:
-        return writer.fetch_checkpoint(self)
-
 
 @dataclass(frozen=True)
 class PrepareModel(Request):
     """Import what logging the model needs, while the run trains."""
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.prepare_model()
 
 
 @dataclass(frozen=True)
 class LogDatasets(Request):
     datasets: list[dict[str, str]]  # tunelab.tracking.run.dataset_inputs
 
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_datasets(self.datasets)
-
 
 @dataclass(frozen=True)
 class SetTags(Request):
     tags: dict[str, str]
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.set_tags(self.tags)
 
 
 @dataclass(frozen=True)
 class LogMetrics(Request):
     metrics: list[tuple[str, float, int, int]]  # (key, value, timestamp in ms, step) each
 
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_metrics(self.metrics)
-
 
 @dataclass(frozen=True)
 class Flush(Request):
     """Write the metrics held now, without waiting for the flush interval."""
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.flush()
 
 
 @dataclass(frozen=True)
 class LogArtifact(Request):
     path: str
     folder: str | None = None
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_artifact(self.path, self.folder)
 
 
 @dataclass(frozen=True)
@@ -141,17 +108,11 @@ class LogArtifacts(Request):
     path: str
     folder: str | None = None
 
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_artifacts(self.path, self.folder)
-
 
 @dataclass(frozen=True)
 class LogDict(Request):
     data: dict[str, Any]
     file: str
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_dict(self.data, self.file)
 
 
 @dataclass(frozen=True)
@@ -159,17 +120,11 @@ class LogText(Request):
     text: str
     file: str
 
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_text(self.text, self.file)
-
 
 @dataclass(frozen=True)
 class LogConfusionMatrix(Request):
     counts: list[list[int]]  # [true class, predicted class]
     classes: list[str]
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_confusion_matrix(self.counts, self.classes)
 
 
 @dataclass(frozen=True)
@@ -183,9 +138,6 @@ class LogModel(Request):
     metric_keys: list[str]
     register_as: str | None
 
-    def apply(self, writer: "RunWriter") -> None:
-        writer.log_model(self)
-
 
 @dataclass(frozen=True)
 class EndRun(Request):
@@ -195,13 +147,7 @@ class EndRun(Request):
     status: str
     delete: bool = False
 
-    def apply(self, writer: "RunWriter") -> list[str]:
-        return writer.end(self.status, self.delete)
-
 
 @dataclass(frozen=True)
 class Abandon(Request):
     """The sender went away without ending its run: end it KILLED."""
-
-    def apply(self, writer: "RunWriter") -> None:
-        writer.abandon()

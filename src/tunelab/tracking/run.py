@@ -23,7 +23,6 @@ import yaml
 
 from tunelab.cli.runtime import process_rank
 from tunelab.errors import UserError
-from tunelab.sweeps.state import forget_run, remember_run
 from tunelab.tracking.identity import RunIdentity
 from tunelab.tracking.params import knob_params
 from tunelab.tracking.requests import (
@@ -425,3 +424,23 @@ def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
         for split, context in CONTEXTS.items()
         if f"{split}_size" in summary
     ]
+
+
+# Left in a job's folder while its run trains: a job launched again in the same folder (SLURM
+# requeued it after the time-limit signal, or a pre-emption) continues that run. Removed when
+# the run ends FINISHED or FAILED.
+RUN_FILE = ".run_id"
+
+
+def remember_run(output_dir: Path, run_id: str) -> None:
+    (output_dir / RUN_FILE).write_text(run_id)
+
+
+def forget_run(output_dir: Path) -> None:
+    (output_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def relaunched_run(output_dir: str | Path) -> str | None:
+    """The run an earlier launch of this job started in this folder and did not end."""
+    file = Path(output_dir) / RUN_FILE
+    return file.read_text().strip() if file.exists() else None

@@ -1,7 +1,7 @@
 """The training pipeline: data, model, trainer; fit; test; the objective.
 
 Each builder takes its own config group and the values learned on the way (outputs, input
-shape, a regression's target scale) as arguments. The job wrapper (tunelab.cli.job) opened `run` and ends it.
+shape, a regression's target scale) as arguments. The job wrapper (tunelab.jobs.wrapper) opened `run` and ends it.
 """
 
 from typing import Any

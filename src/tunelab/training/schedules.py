@@ -1,6 +1,6 @@
 """Learning-rate schedules: conf/scheduler's Schedule, and the schedules torch does not ship.
 
-torch is imported where a schedule is built, not here: tunelab.cli.checks reads HORIZON_ARGS
+torch is imported where a schedule is built, not here: tunelab.jobs.checks reads HORIZON_ARGS
 before any heavy import.
 """
 

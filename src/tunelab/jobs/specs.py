@@ -1,11 +1,11 @@
-"""The three jobs, as run_job (tunelab.cli.job) runs them: each one's config check, its
+"""The three jobs, as run_job (tunelab.jobs.wrapper) runs them: each one's config check, its
 pipeline (imported when it runs: checking a config never loads torch), and for training the
 run opened before the pipeline, while torch loads."""
 
 from omegaconf import DictConfig, open_dict
 
-from tunelab.cli.checks import config_error, eval_config_error, export_config_error
-from tunelab.cli.job import Job, JobSpec, prepare_console, resolved_config
+from tunelab.jobs.checks import config_error, eval_config_error, export_config_error
+from tunelab.jobs.wrapper import Job, JobSpec, prepare_console, resolved_config
 from tunelab.tracking.run import TrackedRun
 
 
@@ -19,9 +19,9 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
     while this one imports torch and Lightning); a sweep's trial unfinished in an earlier
     sweep, or requeued, continues in its own run."""
     from tunelab.cli.runtime import imports_frozen_out_of_gc, remember_trial_command
-    from tunelab.sweeps.state import earlier_trial, relaunched_run
+    from tunelab.sweeps.state import earlier_trial, trial_identity
     from tunelab.tracking.identity import job_identity
-    from tunelab.tracking.run import open_run
+    from tunelab.tracking.run import open_run, relaunched_run
     from tunelab.training.rerun import recorded_source, rerun_tags
 
     hydra_cfg = job.hydra_cfg
@@ -35,7 +35,8 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
             cfg.resume = stopped
     with imports_frozen_out_of_gc():
         lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
-        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, job.in_sweep)
+        trial = trial_identity(hydra_cfg) if job.in_sweep else None  # (parent, tags, name)
+        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, trial)
         config = resolved_config(cfg)
         source = recorded_source(cfg)  # resume=RUN_ID, reproduce=RUN_ID: the recorded run
         identity.tags.update(rerun_tags(cfg))

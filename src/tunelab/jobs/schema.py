@@ -1,5 +1,5 @@
 """The shape of the config's user-facing values, declared once: each key's type, range or
-choices, and what the message says when a value is outside them. tunelab.cli.checks reads it;
+choices, and what the message says when a value is outside them. tunelab.jobs.checks reads it;
 tests/test_checks.py checks every key against the YAML files in conf/.
 
 Hydra's structured configs would type the keys too, but only by moving the defaults out of the

@@ -5,7 +5,7 @@ A job's run ends exactly once: FINISHED; FAILED with the error; KILLED on Ctrl-C
 signal, or when the Optuna sweeper prunes the trial. A user's mistake ends in one line and, in
 a single run, leaves no run behind. In a sweep a failed trial is recorded and the sweep goes on
 (on_trial_error=continue) or stops. What differs between the jobs is a JobSpec
-(tunelab.cli.jobs): its check, its pipeline, and for training a run opened first.
+(tunelab.jobs.specs): its check, its pipeline, and for training a run opened first.
 """
 
 import logging

@@ -13,11 +13,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from tunelab import CONF
-from tunelab.cli.schema import EXPORT, TRAIN, type_problems, value_problems
 from tunelab.errors import ConfigError
 from tunelab.export import RENAMED
 from tunelab.export import VARIANTS as EXPORT_VARIANTS
+from tunelab.jobs.schema import EXPORT, TRAIN, type_problems, value_problems
 from tunelab.tasks import EXPORT_TEST_METRICS, LOSSES, TASKS, monitorable
+from tunelab.tracking.selection import model_selector_error
 from tunelab.training.schedules import HORIZON_ARGS
 
 
@@ -172,21 +173,6 @@ def config_error(cfg: DictConfig) -> ConfigError | None:
     return ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
-def model_selector_error(
-    ckpt_path: str | None, run_id: str | None, model_uri: str | None
-) -> str | None:
-    """eval.py names its model with exactly one of three keys; a path must exist."""
-    given = [
-        k for k, v in (("ckpt_path", ckpt_path), ("run_id", run_id), ("model_uri", model_uri)) if v
-    ]
-    if len(given) != 1:
-        named = f" (got {', '.join(given)})" if given else ""
-        return f"name one model: ckpt_path=PATH, run_id=ID or model_uri=models:/NAME@ALIAS{named}"
-    if ckpt_path and not Path(ckpt_path).is_file():
-        return f"checkpoint {ckpt_path} does not exist: set ckpt_path to a .ckpt file of a run"
-    return None
-
-
 def eval_config_error(cfg: DictConfig) -> str | None:
     """What eval.py can tell from its config alone, before torch and MLflow are imported."""
     if cfg.mode not in ("evaluate", "predict"):
@@ -240,16 +226,3 @@ def export_config_error(cfg: DictConfig) -> str | None:
             f"{', '.join(EXPORT_VARIANTS)} and a metric of {', '.join(EXPORT_METRICS)}"
         )
     return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)
-
-
-def sweep_storage_error(config: DictConfig) -> str | None:
-    """The Optuna sweeper's storage, a database URL whose server cannot be reached: one line,
-    checked before the sweep opens its run (Optuna would fail at its first trial)."""
-    from tunelab.tracking.reachable import database_problem, is_database_url
-
-    storage = config.hydra.sweeper.get("storage") or ""
-    if not is_database_url(storage):
-        return None
-    if problem := database_problem(storage):
-        return f"hydra.sweeper.storage={storage}: {problem}: start the database or fix the URL"
-    return None
