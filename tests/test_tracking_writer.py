@@ -225,3 +225,21 @@ def test_a_rerun_on_other_data_says_so(caplog) -> None:
         run.log_setup(datamodule, trainer)
     expected = "the data differs from the recorded run's: data.fingerprint other456, recorded"
     assert f"{expected} recorded123" in caplog.text
+
+
+def test_every_request_type_has_a_writer_method() -> None:
+    """RunWriter.serve matches each request of tunelab.tracking.requests to its method; one
+    left out would be refused at run time (TypeError), so each must have its case."""
+    import inspect
+
+    from tunelab.tracking import requests
+    from tunelab.tracking.writer import RunWriter
+
+    served = inspect.getsource(RunWriter.serve)
+    declared = [
+        cls
+        for _, cls in inspect.getmembers(requests, inspect.isclass)
+        if issubclass(cls, Request) and cls is not Request
+    ]
+    assert len(declared) >= 16
+    assert not [c.__name__ for c in declared if f"case {c.__name__}():" not in served]

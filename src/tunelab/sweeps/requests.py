@@ -2,13 +2,11 @@
 finish the sweep's parent run (tunelab.sweeps.parent). The callback's process keeps MLflow
 out of its memory; the writer, which has it loaded, does the work and answers."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from tunelab.tracking.requests import Request
-
-if TYPE_CHECKING:
-    from tunelab.tracking.writer import RunWriter
 
 
 @dataclass(frozen=True)
@@ -24,12 +22,17 @@ class OpenParent(Request):
     sweep_dir: str
     grid: bool
 
-    def apply(self, writer: "RunWriter") -> dict[str, Any]:
+    def apply(self, store: Callable[[str], Any]) -> dict[str, Any]:
         from tunelab.sweeps.parent import open_parent
 
-        client = writer.store(self.uri)
         return open_parent(
-            client, self.uri, self.experiment, self.name, self.tags, self.sweep_dir, self.grid
+            store(self.uri),
+            self.uri,
+            self.experiment,
+            self.name,
+            self.tags,
+            self.sweep_dir,
+            self.grid,
         )
 
 
@@ -49,11 +52,11 @@ class FinishParent(Request):
     register: dict[str, str] | None
     stopped_by: str | None = None
 
-    def apply(self, writer: "RunWriter") -> tuple[dict[str, object], dict[str, str]]:
+    def apply(self, store: Callable[[str], Any]) -> tuple[dict[str, object], dict[str, str]]:
         from tunelab.sweeps.parent import finish_parent
 
         return finish_parent(
-            writer.store(self.uri),
+            store(self.uri),
             self.experiment_id,
             self.run_id,
             self.status,

@@ -6,6 +6,7 @@ editor follow a request to its code. This module imports neither MLflow nor torc
 process and the sweep callback build requests without loading either.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,6 +17,12 @@ class Request:
 
     answered: ClassVar[bool] = False
     needs_run: ClassVar[bool] = True
+
+    def apply(self, store: Callable[[str], Any]) -> Any:
+        """A request declared outside tracking (the sweep's parent run, tunelab.sweeps.requests)
+        does its own work with `store(uri)`, the writer's MlflowClient of that store. The
+        requests of this module are matched to their methods in RunWriter.serve instead."""
+        raise TypeError(f"no writer method serves {type(self).__name__}")
 
 
 @dataclass(frozen=True)

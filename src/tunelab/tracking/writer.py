@@ -133,7 +133,7 @@ class RunWriter:
                 return self.end(request.status, request.delete)
             case Abandon():
                 return self.abandon()
-        raise TypeError(f"no writer method serves {type(request).__name__}")
+        return request.apply(self.store)  # declared elsewhere: the sweep's parent run
 
     def start(self, request: StartRun) -> tuple[str, str]:
         """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
