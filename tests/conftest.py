@@ -75,6 +75,21 @@ def job_in_process(job: str, overrides: list[str], output_dir: Path):
     return run_job(cfg, {"eval": specs.EVAL, "export": specs.EXPORT}[job])
 
 
+def in_store(root: Path) -> list[str]:
+    """The overrides that put a job's data, outputs and MLflow store under `root`."""
+    return [f"paths.root_dir={root}", f"tracking.uri={store_uri(root)}"]
+
+
+def job_refused(job: str, overrides: list[str], output_dir: Path) -> str:
+    """The one line a user error ends an eval or export job with, in this process (what the
+    entry point prints on stderr): the job must stop with SystemExit("tunelab: ...")."""
+    with pytest.raises(SystemExit) as stopped:
+        job_in_process(job, overrides, output_dir)
+    line = str(stopped.value.code)
+    assert line.startswith("tunelab: ") and "\n" not in line, line
+    return line
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One real `python train.py` run of the default config on a tiny budget, shared by the

@@ -271,6 +271,7 @@ def test_bad_csv_columns(data_dir, extra: list[str], message: str) -> None:
         build_datamodule(cfg.data)
 
 
+@pytest.mark.process  # a real job process
 def test_a_data_error_ends_a_run_with_one_message(tmp_path) -> None:
     result = run_entry([*TINY, "data=mnist"], tmp_path, check=False)
     assert result.returncode != 0

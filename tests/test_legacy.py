@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_entry, store_uri
+from tests.conftest import ROOT, in_store, job_in_process, run_entry, store_uri
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
@@ -52,11 +52,13 @@ def test_the_old_recorded_config_names_moved_modules() -> None:
     assert "_target_: tunelab.trainer.CheckpointOnStop" in config
 
 
-def test_an_old_run_evaluates_predicts_and_exports(tmp_path) -> None:
+def test_an_old_run_evaluates_predicts_and_exports(tmp_path, capsys) -> None:
+    """The jobs eval.py and export.py run, in this process (test_run_to_model and test_export
+    run the scripts themselves)."""
     from mlflow import MlflowClient
 
     run_id = legacy_run(tmp_path)
-    run_entry([f"run_id={run_id}", f"hydra.run.dir={tmp_path / 'eval'}"], tmp_path, "eval.py")
+    job_in_process("eval", [*in_store(tmp_path), f"run_id={run_id}"], tmp_path / "eval")
     client = MlflowClient(store_uri(tmp_path))
     (evaluation,) = client.search_runs(
         [client.get_experiment_by_name("legacy").experiment_id],
@@ -65,27 +67,15 @@ def test_an_old_run_evaluates_predicts_and_exports(tmp_path) -> None:
     assert evaluation.data.metrics["test/acc"] == pytest.approx(
         recorded_metrics()["test/acc"], abs=1e-5
     )
-    predicted = run_entry(
-        [
-            "mode=predict",
-            f"ckpt_path={FIXTURE / 'last.ckpt'}",
-            f"input={digit_pngs(tmp_path / 'new', 3)}",
-            f"tracking.uri={store_uri(tmp_path)}",
-        ],
-        tmp_path,
-        "eval.py",
-    )
-    assert "3 predictions written" in predicted.stdout
-    run_entry(
-        [
-            f"ckpt_path={FIXTURE / 'last.ckpt'}",
-            f"tracking.uri={store_uri(tmp_path)}",
-            "export.variants=[onnx]",
-            f"hydra.run.dir={tmp_path / 'export'}",
-        ],
-        tmp_path,
-        "export.py",
-    )
+    predict = [
+        "mode=predict",
+        f"ckpt_path={FIXTURE / 'last.ckpt'}",
+        f"input={digit_pngs(tmp_path / 'new', 3)}",
+    ]
+    job_in_process("eval", [*in_store(tmp_path), *predict], tmp_path / "predict")
+    assert "3 predictions written" in capsys.readouterr().out
+    export = [f"ckpt_path={FIXTURE / 'last.ckpt'}", "export.variants=[onnx]"]
+    job_in_process("export", [*in_store(tmp_path), *export], tmp_path / "export")
     assert (tmp_path / "export" / "model" / "model.onnx").is_file()
 
 

@@ -325,6 +325,7 @@ def test_a_table_for_a_cnn_or_images_for_regression_stop_before_training(
     assert client.search_runs(experiments) == []  # nothing left half-made in the store
 
 
+@pytest.mark.process  # a real job process
 def test_a_sweep_minimises_validation_rmse_with_optuna(tmp_path) -> None:
     """Two Optuna trials on a table: the study minimises val/rmse (reported per epoch for
     pruning) and the parent's best is the child with the lowest."""

@@ -13,7 +13,15 @@ import pytest
 import torch
 
 from scripts.services import free_port
-from tests.conftest import TINY, run_entry, store_uri, train_in_process
+from tests.conftest import (
+    TINY,
+    in_store,
+    job_in_process,
+    job_refused,
+    run_entry,
+    store_uri,
+    train_in_process,
+)
 from tests.data_factory import write_csv, write_png_folder
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
@@ -96,9 +104,12 @@ def test_eval_by_checkpoint_run_id_and_registry_match_the_training_test_metrics(
         f"run_id={run.info.run_id}",
         f"model_uri=models:/{MODEL_NAME}/1",
     ]
-    for selector in selectors:
-        result = run_entry([selector], root, script="eval.py")
-        assert "test/acc" in result.stdout and "MLflow run:" in result.stdout
+    # eval.py itself once; the two other selectors run the same job in this process
+    result = run_entry([selectors[1]], root, script="eval.py")
+    assert "test/acc" in result.stdout and "MLflow run:" in result.stdout
+    for selector in (selectors[0], selectors[2]):
+        job = job_in_process("eval", [*in_store(root), selector], tmp_path / selector[:8])
+        assert job.results["test/acc"] == pytest.approx(run.data.metrics["test/acc"], abs=1e-5)
     evaluations = eval_run(client, run.info.experiment_id, "evaluate")
     assert len(evaluations) == 3
     for evaluation in evaluations:
@@ -111,7 +122,7 @@ def test_eval_by_checkpoint_run_id_and_registry_match_the_training_test_metrics(
 
 
 def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
-    registered, tmp_path
+    registered, tmp_path, capsys
 ) -> None:
     import pandas as pd
     from torchvision.io import write_png
@@ -125,17 +136,9 @@ def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
     pixels = torch.from_numpy(images[:6] * 255 / 16).round().to(torch.uint8)
     for i, image in enumerate(pixels):
         write_png(image[None], str(folder / f"{i}.png"))
-    result = run_entry(
-        [
-            "mode=predict",
-            f"run_id={run.info.run_id}",
-            f"input={tmp_path / 'new'}",
-            "hydra.run.dir=" + str(tmp_path / "out"),
-        ],
-        root,
-        script="eval.py",
-    )
-    assert "6 predictions written" in result.stdout
+    args = ["mode=predict", f"run_id={run.info.run_id}", f"input={tmp_path / 'new'}"]
+    job_in_process("eval", [*in_store(root), *args], tmp_path / "out")
+    assert "6 predictions written" in capsys.readouterr().out
     table = pd.read_csv(tmp_path / "out" / "predictions.csv", dtype={"predicted": str})
     assert list(table.columns) == ["id", "predicted", *[str(c) for c in range(10)]]
     assert table["id"].tolist() == [f"batch/{i}.png" for i in range(6)]
@@ -287,10 +290,13 @@ def test_a_bad_model_data_or_input_is_one_line_and_no_run(
     if any(a.startswith(("data=", "mode=")) for a in args):
         args.append(f"run_id={run.info.run_id}")
     before = len(client.search_runs([run.info.experiment_id]))
-    result = run_entry(args, root, script="eval.py", check=False)
-    assert result.returncode != 0
-    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.strip().count("\n") == 0, result.stderr
+    if not args:  # eval.py itself: its stderr is that one line
+        result = run_entry(args, root, script="eval.py", check=False)
+        assert result.returncode != 0
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().count("\n") == 0, result.stderr
+    else:  # the same job in this process
+        assert message in job_refused("eval", [*in_store(root), *args], tmp_path / "out")
     assert len(client.search_runs([run.info.experiment_id])) == before
 
 

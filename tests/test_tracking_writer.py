@@ -153,6 +153,7 @@ def training_process(uri: str, mode: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.process  # a real job process
 def test_the_training_process_never_imports_mlflow(tmp_path) -> None:
     uri = store_uri(tmp_path)
     process = training_process(uri, "end")
@@ -165,6 +166,7 @@ def test_the_training_process_never_imports_mlflow(tmp_path) -> None:
     assert client.get_metric_history(run_id, "train/loss")[0].value == 1.0
 
 
+@pytest.mark.process  # a real job process
 def test_a_killed_training_process_leaves_its_run_killed(tmp_path) -> None:
     uri = store_uri(tmp_path)
     process = training_process(uri, "sleep")
@@ -182,6 +184,7 @@ def test_a_killed_training_process_leaves_its_run_killed(tmp_path) -> None:
     assert client.get_metric_history(run_id, "train/loss")[0].value == 1.0
 
 
+@pytest.mark.process  # a real job process
 def test_a_bad_store_stops_the_run_before_training(tmp_path: Path) -> None:
     result = run_entry(
         [*TINY, "tracking.uri=sqlight:///mlflow.db"],  # a typo in the scheme

@@ -4,6 +4,8 @@ import pytest
 
 from tests.conftest import png_width
 
+pytestmark = pytest.mark.process  # one real `python train.py` run (conftest.trained_run)
+
 
 def test_exactly_one_finished_run(trained_run) -> None:
     _, _, runs = trained_run
