@@ -35,7 +35,7 @@ TRAINING_STEPS = {
         "from omegaconf import OmegaConf\n"
         "opt = build_optimizer(OmegaConf.create({'_target_': 'torch.optim.Adam', "
         "'_partial_': True, 'lr': 1e-3}), False)\n"
-        "model = Classifier(MLP(dm.input_shape, dm.num_outputs), dm.num_outputs, opt)\n"
+        "model = Classifier(MLP(dm.input_shape, dm.num_outputs), dm.num_outputs, optimizer=opt)\n"
         "trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, "
         "enable_progress_bar=False, enable_model_summary=False, accelerator='cpu')\n"
         "trainer.fit(model, datamodule=dm)"

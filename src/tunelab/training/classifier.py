@@ -8,8 +8,6 @@ import torchmetrics
 from torch import nn
 
 from tunelab.training.learner import Learner
-from tunelab.training.optim import OptimizerFactory, Penalty
-from tunelab.training.schedules import Schedule
 
 
 class Classifier(Learner):
@@ -21,16 +19,15 @@ class Classifier(Learner):
         self,
         network: nn.Module,
         num_classes: int,
-        optimizer: OptimizerFactory,
-        schedule: Schedule | None = None,
-        penalty: Penalty | None = None,
+        *,
         loss: nn.Module | None = None,
         objective: str = "val/acc",
         objective_mode: str = "max",
-        metadata: dict[str, Any] | None = None,
+        **learner: Any,
     ) -> None:
+        """`learner`: Learner's keyword arguments (optimizer, schedule, penalty, metadata)."""
         super().__init__(
-            network, num_classes, optimizer, schedule, penalty, objective, objective_mode, metadata
+            network, num_classes, objective=objective, objective_mode=objective_mode, **learner
         )
         self.loss = loss or nn.CrossEntropyLoss()
         # The test split's [true, predicted] counts, kept for the run's confusion matrix.

@@ -63,6 +63,7 @@ class Learner(L.LightningModule):
         self,
         network: nn.Module,
         num_outputs: int,
+        *,
         optimizer: OptimizerFactory,
         schedule: Schedule | None = None,
         penalty: Penalty | None = None,

@@ -9,8 +9,6 @@ from torch import nn
 
 from tunelab.inference.predictor import TargetScale
 from tunelab.training.learner import Learner
-from tunelab.training.optim import OptimizerFactory, Penalty
-from tunelab.training.schedules import Schedule
 
 
 class Regressor(Learner):
@@ -22,17 +20,16 @@ class Regressor(Learner):
         self,
         network: nn.Module,
         target_scale: dict[str, list[float]],
-        optimizer: OptimizerFactory,
-        schedule: Schedule | None = None,
-        penalty: Penalty | None = None,
+        *,
         loss: nn.Module | None = None,
         objective: str = "val/rmse",
         objective_mode: str = "min",
-        metadata: dict[str, Any] | None = None,
+        **learner: Any,
     ) -> None:
+        """`learner`: Learner's keyword arguments (optimizer, schedule, penalty, metadata)."""
         outputs = len(target_scale["mean"])
         super().__init__(
-            network, outputs, optimizer, schedule, penalty, objective, objective_mode, metadata
+            network, outputs, objective=objective, objective_mode=objective_mode, **learner
         )
         self.loss = loss or nn.MSELoss()
         # Not in the state dict: the checkpoint's metadata carries them (tunelab.inference.checkpoint).
