@@ -80,6 +80,15 @@ def in_store(root: Path) -> list[str]:
     return [f"paths.root_dir={root}", f"tracking.uri={store_uri(root)}"]
 
 
+def script_refused(args: list[str], root: Path, script: str) -> str:
+    """The stderr of `python SCRIPT ARGS` that a user error stopped: one line, no traceback."""
+    result = run_entry(args, root, script=script, check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    return result.stderr
+
+
 def job_refused(job: str, overrides: list[str], output_dir: Path) -> str:
     """The one line a user error ends an eval or export job with, in this process (what the
     entry point prints on stderr): the job must stop with SystemExit("tunelab: ...")."""
