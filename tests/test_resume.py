@@ -42,14 +42,44 @@ def history(client, run_id: str, key: str = "val/acc") -> dict[int, float]:
     return {m.step: m.value for m in client.get_metric_history(run_id, key)}
 
 
+# The objective never improves after the first epoch (validation loss, maximised): the best
+# checkpoint stays epoch 0's, and a resume must still continue from the last epoch trained.
+BEST_FIRST = ["objective.metric=val/loss", "objective.mode=max"]
+
+
+def stop_after_epochs(args: list[str], root: Path, epochs: int) -> None:
+    """Start train.py, SIGTERM it once its run has logged `epochs` epochs of val/acc."""
+    from mlflow import MlflowClient
+
+    process = start(args, root)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if not list(root.glob("outputs/*/*/checkpoints/last.ckpt")):
+            continue  # the store is opened once the run exists (see wait_until_training)
+        client = MlflowClient(store_uri(root))
+        runs = client.search_runs(["1"])
+        if runs and len(client.get_metric_history(runs[0].info.run_id, "val/acc")) >= epochs:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM, process.stderr.read()[-3000:]
+
+
+def points(client, run_id: str, key: str = "val/acc") -> list[int]:
+    """The steps of every point logged for `key`, repeats included."""
+    return sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
 def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, client_for):
-    stop_after_first_epoch(RUN, tmp_path, "outputs/*/*/checkpoints/last.ckpt")
+    stop_after_epochs([*RUN, *BEST_FIRST, "trainer.max_epochs=40"], tmp_path, epochs=3)
     client = client_for(tmp_path)
     (killed,) = client.search_runs(["1"])
-    assert killed.info.status == "KILLED" and len(history(client, killed.info.run_id)) < 5
+    trained = len(points(client, killed.info.run_id))
+    assert killed.info.status == "KILLED" and 3 <= trained < 40
     assert killed.data.tags["error"].startswith("SIGTERM: stopped by a signal")
-    (interrupted,) = tmp_path.glob("outputs/*/*/checkpoints/interrupted.ckpt")
-    assert load_model(interrupted).classes == [str(c) for c in range(10)]
+    (folder,) = tmp_path.glob("outputs/*/*/checkpoints")
+    assert load_model(folder / "interrupted.ckpt").classes == [str(c) for c in range(10)]
+    assert not (folder / "last.ckpt").is_symlink()  # the last epoch's own state, not best's
     run_id = killed.info.run_id
 
     changed = run_entry([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)
@@ -60,8 +90,9 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
         .startswith(f"tunelab: resume={run_id}: the config differs from the run's in optimizer.lr:")
     )
     # resumed with a bigger budget, and reproduced with the same: as if it had never stopped
-    run_entry([f"resume={run_id}", "trainer.max_epochs=6"], tmp_path)
-    run_entry([f"reproduce={run_id}", "trainer.max_epochs=6"], tmp_path)
+    budget = f"trainer.max_epochs={trained + 2}"
+    run_entry([f"resume={run_id}", budget], tmp_path)
+    run_entry([f"reproduce={run_id}", budget], tmp_path)
 
     resumed, reproduced = (
         client.get_run(run_id),
@@ -69,7 +100,8 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     )
     assert resumed.info.status == "FINISHED" and resumed.data.tags["resumed"] == "true"
     assert len(client.search_runs(["1"])) == 2  # the resumed run is the same run
-    assert list(history(client, run_id)) == list(range(6))  # epochs continue where they were
+    # each epoch trained and logged once: the resume continued from the last epoch, not the best
+    assert points(client, run_id) == list(range(trained + 2))
     assert history(client, run_id) == history(client, reproduced.info.run_id)
     for key in ("test/acc", "test/loss", "objective"):
         assert resumed.data.metrics[key] == reproduced.data.metrics[key], key

@@ -19,6 +19,9 @@ MOVED = {
     "tunelab.schedules.": "tunelab.training.schedules.",
     "tunelab.trainer.": "tunelab.training.trainer.",
     "tunelab.tracking.sweep_callback.": "tunelab.sweeps.callback.",
+    # Replaced by a subclass whose last.ckpt is the last epoch's state (issue 30): a run
+    # recorded before resumes with it, and its recorded config still compares equal.
+    "lightning.pytorch.callbacks.ModelCheckpoint": "tunelab.training.trainer.EpochCheckpoint",
 }
 
 
@@ -61,8 +64,8 @@ def upgrade_config(cfg: Any) -> list[str]:
         OmegaConf.update(cfg, key, upgraded(value), force_add=True)
     if changed:
         log.warning(
-            "%s: old tunelab import paths, read as their new ones (see tunelab.cli.moved); "
-            "update them in your config",
+            "%s: import paths tunelab moved or replaced, read as their new ones (see "
+            "tunelab.cli.moved); update them in your config",
             ", ".join(f"{key}={value}" for key, value in changed),
         )
     return [key for key, _ in changed]

@@ -1,5 +1,6 @@
 """The Lightning Trainer and its callbacks, from conf/trainer and conf/callbacks."""
 
+import os
 from typing import Any
 
 import lightning as L
@@ -24,6 +25,25 @@ def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         _convert_="all",
     )
+
+
+class EpochCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, but `last.ckpt` is always the state at the end of the last
+    completed epoch, so that resume= continues from there. With save_last="link" Lightning
+    links last.ckpt to the last checkpoint *saved*, which is the best one whenever the
+    objective has not improved since: a resumed run went back to its best epoch and trained
+    (and logged) every later epoch again. Here last.ckpt links to the epoch's checkpoint only
+    when that one was saved at this very step; otherwise it is a file of its own (the disk
+    holds best and last then, as the states differ)."""
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
+        if self.save_last == "link" and self._last_global_step_saved != trainer.global_step:
+            # The best checkpoint is older than this step: save the state, do not link to it.
+            self._last_checkpoint_saved = ""
+            last = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
+            if trainer.is_global_zero and os.path.islink(last):
+                os.remove(last)  # a link to best.ckpt: saving through it would overwrite best
+        super()._save_last_checkpoint(trainer, monitor_candidates)
 
 
 class CheckpointOnStop(Callback):
