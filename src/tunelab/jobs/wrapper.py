@@ -34,7 +34,7 @@ from tunelab.errors import ConfigError, UserError
 from tunelab.sweeps.pruning import is_pruned, tell_pruned
 from tunelab.sweeps.state import stop_sweep, stopped_sweep_reason, trial_identity
 from tunelab.tracking.requests import FetchCheckpoint, Request, StartBeside
-from tunelab.tracking.run import TrackedRun, open_writer
+from tunelab.tracking.run import TrackedRun, TrackingError, open_writer
 
 if TYPE_CHECKING:
     from tunelab.inference.checkpoint import TrainedModel
@@ -167,6 +167,11 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
         # keeps the trial FAILED: its summary counts every trial it asked for.
         mistake = isinstance(error, UserError) and not job.in_sweep and not job.run.training_started
         end_run(job.run, ended, error, delete=mistake)
+        if error is None and job.run.lost:  # it trained, and the store lost what it measured
+            error, ended = (
+                TrackingError(f"{job.run.lost}: the run in MLflow is incomplete"),
+                "failed",
+            )
     end_distributed(environment)  # a DDP trial's processes: the next trial starts its own
     release_memory()  # the next trial of a sweep starts with none of this one's data
     if error is not None:

@@ -159,6 +159,36 @@ def run_model_id(client: MlflowClient, run_id: str) -> str | None:
     return models[-1].model_id if models else None
 
 
+def logged_since(client: MlflowClient, experiment_id: str, run_id: str, since_ms: int) -> Any:
+    """The complete (READY) model the run logged at or after `since_ms`, if any: a LogModel
+    sent again to a new writer keeps it rather than logging it twice (a resumed run's older
+    model, logged before the request was made, does not count). A model the dead writer left
+    half logged (PENDING) is deleted: the store ends as if the writer had not died."""
+    from mlflow.entities import LoggedModelStatus
+
+    models = client.search_logged_models(
+        [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    recent = [m for m in models if m.creation_timestamp >= since_ms]
+    for model in recent:
+        if model.status == LoggedModelStatus.PENDING:
+            client.delete_logged_model(model.model_id)
+    return next((m for m in recent if m.status == LoggedModelStatus.READY), None)
+
+
+def model_version_of(client: MlflowClient, name: str, model: Any) -> str:
+    """The version of registered model `name` that holds `model` (a LoggedModel), registered
+    now if the writer that logged it died before registering it."""
+    for version in client.search_model_versions(f"name = '{name}'"):
+        if version.model_id == model.model_id:
+            return str(version.version)
+    ensure_registered_model(client, name)
+    created = client.create_model_version(
+        name, model.artifact_location, run_id=model.source_run_id, model_id=model.model_id
+    )
+    return str(created.version)
+
+
 def run_model_uri(client: MlflowClient, run_id: str) -> str | None:
     """models:/<id> of the model a run logged, if it logged one."""
     model_id = run_model_id(client, run_id)

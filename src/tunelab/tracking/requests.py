@@ -64,6 +64,20 @@ class StartBeside(Request):
 
 
 @dataclass(frozen=True)
+class Reattach(Request):
+    """Continue writing to a run that another writer process opened and died in (RUNNING, its
+    status and tags untouched); answers (run id, experiment id). The training process then
+    replays the run's requests: each one's write is idempotent (tunelab.tracking.run)."""
+
+    answered: ClassVar[bool] = True
+    needs_run: ClassVar[bool] = False
+    uri: str
+    run_id: str
+    flush_seconds: float = 5.0
+    system_metrics_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class FetchCheckpoint(Request):
     """The local file of the checkpoint a user named: ckpt_path itself, or a run's model (its
     best checkpoint when it logged none) or a model URI's, downloaded into `folder`."""
@@ -144,6 +158,7 @@ class LogModel(Request):
     example: Any
     metric_keys: list[str]
     register_as: str | None
+    sent_ms: int = 0  # when the training process asked: a replay skips a model logged since
 
 
 @dataclass(frozen=True)

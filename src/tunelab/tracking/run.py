@@ -11,8 +11,10 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -37,6 +39,7 @@ from tunelab.tracking.requests import (
     LogModel,
     LogText,
     PrepareModel,
+    Reattach,
     Request,
     SetTags,
     StartBeside,
@@ -74,6 +77,16 @@ class WriterProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def why_stopped(self, error: BaseException) -> str:
+        """How it ended, for the console: its signal or exit code, else the pipe's error."""
+        if self.process.poll() is None:  # the pipe broke first: make sure it is gone
+            self.process.kill()
+            self.process.wait()
+        code = self.process.returncode
+        if code is not None and code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}" if code else type(error).__name__
 
     def send(self, request: Request) -> None:
         assert self.process.stdin is not None
@@ -119,10 +132,23 @@ def open_writer(mode: str) -> Writer:
     return writer_process()
 
 
+# A writer process that dies is started again up to this many times in one run, each time with
+# the run's requests sent again; after that MLflow's calls move into the training process.
+RESTARTS = 3
+WATCH_SECONDS = 1.0  # how often a run checks that its writer process is alive
+
+
 class TrackedRun:
     """One MLflow run per job. Requests go to the writer in order; only the run id
     (wait_started) and end wait for an answer. writer=None: a process that tracks nothing
-    (a DDP rank other than 0)."""
+    (a DDP rank other than 0).
+
+    The run keeps every request it sent (its journal). When the writer process dies (the OOM
+    killer, a plugin's crash) another one is started and the journal is sent to it again:
+    every write is idempotent (MLflow keeps one copy of a metric point with the same key,
+    step, value and timestamp; artifacts and tags are overwritten; a model already logged is
+    not logged again), so the store ends as if nothing had happened. Only MLflow's system
+    metrics, sampled by the dead writer, miss the seconds it took."""
 
     def __init__(
         self,
@@ -149,9 +175,16 @@ class TrackedRun:
         self.lost: str | None = None  # why the writer went away, if it did
         self.training_started = False  # set by log_setup, just before the fit
         self.data_fingerprint = data_fingerprint
+        self.start_request = start  # sent again when the writer died before answering it
+        self.journal: list[Request] = []  # every unanswered request, to send again
+        self.ending: EndRun | None = None  # sent, its answer awaited
+        self.restarts = 0
+        self.closed = False  # ended: the watch stops
+        self.lock = threading.RLock()  # the watch thread and this one share the pipe
         self._send(start)
         if log_models:
             self._send(PrepareModel())
+        self._watch()
 
     # --- the bookkeeping of a training job, in the order it happens ---
 
@@ -231,7 +264,12 @@ class TrackedRun:
         facts = {k: metadata[k] for k in ("task", "classes", "targets", "input_shape", "inputs")}
         self._send(
             LogModel(
-                str(Path(checkpoint).resolve()), facts, example, list(metrics), self.register_as
+                str(Path(checkpoint).resolve()),
+                facts,
+                example,
+                list(metrics),
+                self.register_as,
+                sent_ms=int(time.time() * 1000),
             )
         )
 
@@ -265,6 +303,7 @@ class TrackedRun:
             return
         self._send(EndRun(status, delete))
         ok, answer = self._receive() if self.writer else (False, self.lost)
+        self.closed = True
         errors = cast(list[str], answer) if ok else [str(answer)]
         for message in errors:
             log.warning("MLflow write failed: %s", message)
@@ -305,6 +344,9 @@ class TrackedRun:
         self._send(SetTags({k: str(v) for k, v in tags.items()}))
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        if self.lost is not None and self._started is not None:
+            # Training on would measure what no store keeps: the job stops, FAILED.
+            raise TrackingError(f"{self.lost}; the store no longer takes this run's metrics")
         now = int(time.time() * 1000)
         # int(step): Lightning may hand a logged "step" over as a float, which MLflow's REST
         # store refuses in MLflow 3.7 ("'float' object cannot be interpreted as an integer").
@@ -330,26 +372,105 @@ class TrackedRun:
     def _send(self, request: Request) -> None:
         if self.writer is None or (self._started is not None and not self._started[0]):
             return  # nothing is tracked here, or the run never started
-        try:
-            self.writer.send(request)
-        except OSError as error:
-            self._lose(error)
+        with self.lock:
+            if isinstance(request, EndRun):
+                self.ending = request
+            elif request is not self.start_request:
+                self.journal.append(request)
+            writer = self.writer
+            try:
+                writer.send(request)
+            except OSError as error:
+                self._recover(writer, error)
 
     def _receive(self) -> tuple[bool, Any]:
-        try:
-            assert self.writer is not None
-            return self.writer.receive()
-        except (AssertionError, EOFError, OSError) as error:
-            self._lose(error)
+        with self.lock:
+            while self.writer is not None:
+                writer = self.writer
+                try:
+                    return writer.receive()
+                except (EOFError, OSError) as error:
+                    self._recover(writer, error)  # the awaited request is sent again
             return False, self.lost
 
-    def _lose(self, error: BaseException) -> None:
-        """The writer process died: before the run started the job stops (wait_started),
-        after that training goes on and this run's tracking is incomplete."""
-        self.lost = f"the MLflow writer process stopped ({type(error).__name__})"
-        if self._started is not None:
-            log.warning("%s: this run's tracking is incomplete", self.lost)
+    def _recover(self, failed: Writer, error: BaseException) -> None:
+        """The writer died: start another (after RESTARTS, write from this process) and send
+        it this run's requests again. When none can take them, the run's tracking is lost:
+        before the run started the job stops (wait_started), after that at its next metric."""
+        if self.writer is not failed:
+            return  # recovered already, by the watch thread
+        why = failed.why_stopped(error) if isinstance(failed, WriterProcess) else str(error)
+        while self.restarts <= RESTARTS:
+            self.restarts += 1
+            try:
+                writer = self._replay(self.restarts <= RESTARTS)
+            except (EOFError, OSError) as again:  # the new one died too
+                why = type(again).__name__
+                continue
+            except TrackingError as problem:
+                why = str(problem)
+                break
+            self.writer = writer
+            where = (
+                "started again"
+                if isinstance(writer, WriterProcess)
+                else "its writes moved into this process"
+            )
+            log.warning(
+                "the MLflow writer process stopped (%s): %s, and sent this run's %d requests "
+                "again; nothing is lost",
+                why,
+                where,
+                len(self.journal),
+            )
+            return
+        self.lost = f"the MLflow writer process stopped ({why}) and could not be replaced"
         self.writer = None
+        log.error("%s: this run's tracking is incomplete", self.lost)
+
+    def _replay(self, as_process: bool) -> Writer:
+        """A new writer that has been sent the run's start (or its reattachment) and journal."""
+        writer = writer_process() if as_process else open_writer("inline")
+        if self._started is None:  # its answer is still awaited (wait_started)
+            writer.send(self.start_request)
+        else:
+            run_id, _experiment = cast(tuple[str, str], self._started[1])
+            writer.send(
+                Reattach(
+                    self.uri,
+                    run_id,
+                    self.start_request.flush_seconds,
+                    getattr(self.start_request, "system_metrics_seconds", 0.0),
+                )
+            )
+            ok, value = writer.receive()
+            if not ok:
+                raise TrackingError(str(value))
+        for request in self.journal:
+            writer.send(request)
+        if self.ending is not None:
+            writer.send(self.ending)
+        return writer
+
+    def _watch(self) -> None:
+        """A thread that notices within WATCH_SECONDS that the writer process died, and
+        recovers, even while this process trains without logging anything."""
+        if not isinstance(self.writer, WriterProcess):
+            return
+
+        def watch() -> None:
+            while not self.closed and self.writer is not None:
+                time.sleep(WATCH_SECONDS)
+                writer = self.writer
+                if not isinstance(writer, WriterProcess) or writer.alive():
+                    continue
+                if self.lock.acquire(blocking=False):  # else this thread's owner recovers
+                    try:
+                        self._recover(writer, EOFError())
+                    finally:
+                        self.lock.release()
+
+        threading.Thread(target=watch, name="tunelab-writer-watch", daemon=True).start()
 
 
 def open_run(

@@ -39,6 +39,7 @@ from tunelab.tracking.requests import (
     LogModel,
     LogText,
     PrepareModel,
+    Reattach,
     Request,
     SetTags,
     StartBeside,
@@ -105,6 +106,8 @@ class RunWriter:
                 return self.start(request)
             case StartBeside():
                 return self.start_beside(request)
+            case Reattach():
+                return self.reattach(request)
             case FetchCheckpoint():
                 return self.fetch_checkpoint(request)
             case PrepareModel():
@@ -156,6 +159,14 @@ class RunWriter:
         self.experiment_id = experiment_
         self.watch_system(request.system_metrics_seconds, resumed=bool(resume_run_id))
         return self.run_id, experiment_
+
+    def reattach(self, request: Reattach) -> tuple[str, str]:
+        """The run a dead writer left RUNNING, to write on: the requests replayed next."""
+        self.begin(request.uri, request.flush_seconds)
+        self.run_id = request.run_id
+        self.experiment_id = self.client.get_run(request.run_id).info.experiment_id
+        self.watch_system(request.system_metrics_seconds, resumed=True)
+        return self.run_id, self.experiment_id
 
     def begin(self, uri: str, flush_seconds: float) -> None:
         """A new run's state, in the store of `uri`."""
@@ -308,25 +319,41 @@ class RunWriter:
 
     def log_model(self, request: LogModel) -> None:
         """The checkpoint as the run's MLflow model, linked to the metrics named (its test
-        metrics), registered as `register_as` when given (tunelab.tracking.registry)."""
-        from tunelab.tracking.registry import link_metrics, log_checkpoint_model
+        metrics), registered as `register_as` when given (tunelab.tracking.registry). Sent
+        again after a writer died, a model that one completed is kept, not logged twice."""
+        from tunelab.tracking.registry import (
+            link_metrics,
+            log_checkpoint_model,
+            logged_since,
+            model_version_of,
+        )
 
         self.flush()
         register_as = request.register_as
-        info = log_checkpoint_model(
-            self.uri,
-            self.run_id,
-            self.experiment_id,
-            request.checkpoint,
-            request.facts,
-            request.example,
-            register_as,
-        )
+        logged = logged_since(self.client, self.experiment_id, self.run_id, request.sent_ms)
+        if logged is None:
+            info = log_checkpoint_model(
+                self.uri,
+                self.run_id,
+                self.experiment_id,
+                request.checkpoint,
+                request.facts,
+                request.example,
+                register_as,
+            )
+            model_id, model_uri, version = (
+                info.model_id,
+                info.model_uri,
+                info.registered_model_version,
+            )
+        else:
+            model_id, model_uri = logged.model_id, logged.model_uri
+            version = model_version_of(self.client, register_as, logged) if register_as else None
         linked = [self.latest[k] for k in request.metric_keys if k in self.latest]
-        link_metrics(self.client, self.run_id, info.model_id, linked)
-        tags = {"model_uri": info.model_uri}
-        if info.registered_model_version:
-            tags["registered_model"] = f"{register_as} version {info.registered_model_version}"
+        link_metrics(self.client, self.run_id, model_id, linked)
+        tags = {"model_uri": model_uri}
+        if version:
+            tags["registered_model"] = f"{register_as} version {version}"
         log_batch(self.client, self.run_id, tags=tags)
 
     def end(self, status: str, delete: bool = False) -> list[str]:
