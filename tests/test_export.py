@@ -268,20 +268,28 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
 
     root, run_id, _ = trained["mlp"]
     args = ["-m", f"run_id={run_id}", "export.variants=[sparse]", "export.finetune_epochs=0"]
-    run_entry(
-        [*args, *QUICK, "sparse.fraction=0.3,0.8", "tracking.experiment=export-sweep"],
+    result = run_entry(  # 1.5: a bad value, in one trial (issue 30)
+        [*args, *QUICK, "sparse.fraction=0.3,0.8,1.5", "tracking.experiment=export-sweep"],
         root,
         script="export.py",
     )
+    console = result.stdout + result.stderr  # Hydra's log lines go to stdout
+    assert "trial 2 failed: sparse.fraction=1.5: must be in [0, 1)" in console
+    assert "Traceback" not in console
     client = MlflowClient(store_uri(root))
     experiment = client.get_experiment_by_name("export-sweep")
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
-    nonzero = sorted(c.data.metrics["sparse/nonzero"] for c in children)
+    status = {c.data.tags["sweep.trial"]: c.info.status for c in children}
+    assert status == {"0": "FINISHED", "1": "FINISHED", "2": "FAILED"}
+    (failed,) = [c for c in children if c.info.status == "FAILED"]
+    assert failed.data.tags["error"].startswith("ConfigError: sparse.fraction=1.5")
+    nonzero = sorted(
+        c.data.metrics["sparse/nonzero"] for c in children if "sparse/nonzero" in c.data.metrics
+    )
     assert nonzero[0] < 0.5 * nonzero[1]  # 80 % zeroed against 30 %
-    assert parent.data.metrics["trials_finished"] == 2
+    assert parent.data.metrics["trials_finished"] == 2 and parent.data.metrics["trials_failed"] == 1
     files = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/tradeoff.png", "sweep/trials.csv"} <= files
 

@@ -121,6 +121,11 @@ def test_on_trial_error_stop_ends_the_sweep_at_the_first_failure(tmp_path) -> No
         tmp_path, "optimizer.lr=-1,1e-3", "trainer.max_epochs=1", "on_trial_error=stop", check=False
     )
     assert result.returncode != 0
+    assert "Traceback" not in result.stderr  # a bad value is one line, in a sweep too
+    assert result.stderr.strip().splitlines()[-1] == (
+        "tunelab: trial 0 failed: invalid config: optimizer.lr=-1: the learning rate must be > 0;"
+        " the sweep stops (on_trial_error=stop)"
+    )
     assert [c.info.status for c in children] == ["FAILED"]  # the second trial never ran
     assert "optimizer.lr=-1" in children[0].data.tags["error"]
     assert parents[0].info.status == "FAILED"

@@ -72,5 +72,11 @@ def export(cfg: DictConfig, job: Job) -> float:
 
 
 TRAIN = JobSpec("train", check_training, train, open_first=open_training_run)
-EVAL = JobSpec("eval", eval_config_error, evaluate)
-EXPORT = JobSpec("export", export_config_error, export)
+
+
+def eval_kind(cfg: DictConfig) -> str:
+    return "predict" if cfg.get("mode") == "predict" else "evaluate"
+
+
+EVAL = JobSpec("eval", eval_config_error, evaluate, run_kind=eval_kind)
+EXPORT = JobSpec("export", export_config_error, export, run_kind=lambda cfg: "export")

@@ -121,6 +121,32 @@ class Job:
         self.run.wait_started()  # a store that refuses the run: one line
         return self.run
 
+    def open_failed_trial(self, kind: str) -> TrackedRun:
+        """The run of a sweep's eval or export trial that stopped before it opened one (a bad
+        value, a model that cannot be found): the child of the sweep's parent run, so the
+        summary counts it FAILED with its reason."""
+        tracking = self.cfg.tracking
+        parent, tags, name = trial_identity(self.hydra_cfg)
+        start = StartBeside(
+            uri=tracking.uri,
+            kind=kind,
+            source_run_id=None,
+            experiment=tracking.experiment,
+            name=name,
+            tags={"tunelab.job": kind, **tags},
+            params={},
+            parent_run_id=parent,
+            flush_seconds=tracking.flush_seconds,
+        )
+        self.run = TrackedRun(
+            writer=open_writer(tracking.writer),
+            start=start,
+            output_dir=self.output_dir,
+            log_checkpoints=False,
+            log_models=False,
+        )
+        return self.run
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -131,6 +157,9 @@ class JobSpec:
     pipeline: Callable[[DictConfig, Job], float]  # the job: imports what it needs, the objective
     # A run opened before the pipeline (training's, whose store opens while torch loads).
     open_first: Callable[[DictConfig, Job], TrackedRun] | None = None
+    # Otherwise the pipeline opens its run beside the model's training run, of this kind
+    # (evaluate, predict, export): a sweep's trial that fails before that gets one of it.
+    run_kind: Callable[[DictConfig], str] | None = None
 
 
 def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
@@ -161,6 +190,8 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
     except BaseException as caught:
         error = caught
     ended = how_it_ended(error)
+    if job.in_sweep and ended == "failed" and job.run is None and spec.run_kind is not None:
+        job.open_failed_trial(spec.run_kind(cfg))
     if job.run is not None:
         # A single run's bad setting or data file stops it before training: its run is
         # deleted, so the experiment holds runs that trained and no row per typo. A sweep
@@ -242,11 +273,14 @@ def after_failure(
             log.info("pruned: %s", error)
         return math.nan
     if in_sweep and ended == "failed":
-        trial = mask_text(f"trial {hydra_cfg.job.num} failed: {type(error).__name__}: {error}")
+        what = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        trial = mask_text(f"trial {hydra_cfg.job.num} failed: {what}")
         if cfg.get("on_trial_error", "continue") == "continue":
             log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
             return math.nan
         stop_sweep(hydra_cfg, trial)
+        if isinstance(error, UserError):  # one line, as a single run's (it says what to change)
+            raise SystemExit(f"tunelab: {trial}; the sweep stops (on_trial_error=stop)") from None
         raise error
     if isinstance(error, UserError):  # the message says what to change; no traceback
         raise SystemExit(mask_text(f"tunelab: {error}")) from None
