@@ -30,6 +30,7 @@ def store_state(root: Path) -> dict:
     """The run as the store holds it: status, every metric's points (timings by step only),
     params, artifacts, the logged models' states and the registered versions."""
     from mlflow import MlflowClient
+
     client = MlflowClient(store_uri(root))
     (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     run_id = run.info.run_id
