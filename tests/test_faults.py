@@ -130,3 +130,79 @@ def test_a_writer_that_cannot_be_replaced_stops_the_job_in_one_line(tmp_path, mo
         "tunelab: the MLflow writer process stopped (BrokenPipeError) and could not be replaced"
     )
     assert "\n" not in str(stopped.value.code)
+
+
+def test_a_full_disk_fails_the_run_in_one_line_and_keeps_what_it_trained(tmp_path, monkeypatch):
+    """The disk fills up while a checkpoint is written: the job stops in one line naming the
+    file and what to do; the run is FAILED with its epochs' metrics and marked resumable;
+    no half file is left, and the checkpoints written before still load."""
+    import errno
+
+    import torch
+
+    from tunelab.training.rerun import unreadable
+
+    save, saves = torch.save, 0
+
+    def fills_up(checkpoint, file, *args, **kwargs):
+        nonlocal saves
+        saves += 1
+        if saves == 3:
+            file.write(b"PK\x03\x04 half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(checkpoint, file, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fills_up)
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process([*RUN, "trainer.max_epochs=6", "tracking.writer=inline"], tmp_path)
+    line = str(stopped.value.code)
+    assert line.startswith("tunelab: cannot write the checkpoint ") and "\n" not in line
+    assert line.endswith(
+        ": No space left on device: free space there, or point hydra.run.dir "
+        "(hydra.sweep.dir) at a disk with room"
+    )
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store_uri(tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    assert run.info.status == "FAILED" and "No space left" in run.data.tags["error"]
+    assert run.data.tags["resumable"].startswith(f"resume={run.info.run_id} continues from")
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) >= 2
+    folder = tmp_path / "outputs" / "in-process" / "checkpoints"
+    assert not list(folder.glob(".*partial")), list(folder.iterdir())
+    assert [unreadable(path) for path in sorted(folder.glob("*.ckpt"))] == [None, None]
+
+
+def test_resume_reads_past_a_damaged_checkpoint_and_names_it(tmp_path, caplog) -> None:
+    from omegaconf import OmegaConf
+
+    from tunelab.errors import UserError
+    from tunelab.training.rerun import resume_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("last", "best"):
+        torch_save({"epoch": 1}, folder / f"{name}.ckpt")
+    callbacks = OmegaConf.create({"model_checkpoint": {"dirpath": str(folder)}})
+    assert resume_checkpoint("ID", callbacks) == str(folder / "last.ckpt")
+
+    data = (folder / "last.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(data[: len(data) // 2])  # a copy cut short
+    with caplog.at_level(logging.WARNING):
+        assert resume_checkpoint("ID", callbacks) == str(folder / "best.ckpt")
+    assert f"{folder / 'last.ckpt'} is damaged (" in caplog.text
+    assert f"resuming from {folder / 'best.ckpt'} instead" in caplog.text
+
+    (folder / "best.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(
+        UserError,
+        match=r"^resume=ID: no readable checkpoint: .*last.ckpt is "
+        r"damaged .*best.ckpt is damaged .*; reproduce=ID trains the run again",
+    ):
+        resume_checkpoint("ID", callbacks)
+
+
+def torch_save(value, path: Path) -> None:
+    import torch
+
+    torch.save(value, path)

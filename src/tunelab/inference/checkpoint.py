@@ -63,17 +63,6 @@ def best_checkpoint(trainer: "L.Trainer") -> str | None:
     return callback.best_model_path or None if isinstance(callback, ModelCheckpoint) else None
 
 
-def resume_checkpoint(resume: str | None, callbacks: Any) -> str | None:
-    """resume=RUN_ID: the run's last.ckpt, written at the end of its last full epoch. Lightning
-    resumes exactly from there (a mid-epoch interrupted.ckpt would replay a partial epoch with
-    other batches). None: train from the start (no resume, or killed within its first epoch)."""
-    saver = (callbacks or {}).get("model_checkpoint")
-    if not resume or not saver:
-        return None
-    last = Path(saver.dirpath) / "last.ckpt"
-    return str(last) if last.exists() else None
-
-
 @dataclass
 class TrainedModel:
     """A model read back from its checkpoint: its predictor (standardise -> network in eval

@@ -35,6 +35,7 @@ from tunelab.sweeps.pruning import is_pruned, tell_pruned
 from tunelab.sweeps.state import stop_sweep, stopped_sweep_reason, trial_identity
 from tunelab.tracking.requests import FetchCheckpoint, Request, StartBeside
 from tunelab.tracking.run import TrackedRun, TrackingError, open_writer
+from tunelab.training.rerun import resumable
 
 if TYPE_CHECKING:
     from tunelab.inference.checkpoint import TrainedModel
@@ -196,7 +197,13 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
         # A single run's bad setting or data file stops it before training: its run is
         # deleted, so the experiment holds runs that trained and no row per typo. A sweep
         # keeps the trial FAILED: its summary counts every trial it asked for.
+        # A resumed run is never deleted: it holds what its earlier attempts trained.
         mistake = isinstance(error, UserError) and not job.in_sweep and not job.run.training_started
+        mistake = mistake and not cfg.get("resume")
+        started = job.run.training_started
+        if started and ended in ("failed", "interrupted") and (found := resumable(job.output_dir)):
+            resume = f"resume={job.run.run_id} continues from checkpoints/{found}"
+            job.run.set_tags({"resumable": resume})
         end_run(job.run, ended, error, delete=mistake)
         if error is None and job.run.lost:  # it trained, and the store lost what it measured
             error, ended = (

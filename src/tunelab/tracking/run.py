@@ -286,10 +286,13 @@ class TrackedRun:
         if status != "KILLED" and self.output_dir is not None:  # only a stopped run continues
             forget_run(self.output_dir)
         if error is not None and self.output_dir is not None and not delete:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
             report = self.output_dir / "error.txt"
-            report.write_text("".join(traceback.format_exception(error)))
-            self.log_artifact(report)
+            try:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                report.write_text("".join(traceback.format_exception(error)))
+                self.log_artifact(report)
+            except OSError:  # a full or read-only disk, the reason of the error itself
+                self.log_text("".join(traceback.format_exception(error)), "error.txt")
         if tags:
             self.set_tags(tags)
         if self.output_dir is not None and not delete:  # the job's log (Hydra's file handler)

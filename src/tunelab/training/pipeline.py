@@ -17,7 +17,6 @@ from tunelab.inference.checkpoint import (
     best_checkpoint,
     checkpoint_metadata,
     input_example,
-    resume_checkpoint,
 )
 from tunelab.models import build_network
 from tunelab.sweeps.pruning import trial_callbacks
@@ -26,6 +25,7 @@ from tunelab.training.classifier import Classifier
 from tunelab.training.learner import Learner
 from tunelab.training.optim import build_optimizer, build_penalty
 from tunelab.training.regressor import Regressor
+from tunelab.training.rerun import resume_checkpoint
 from tunelab.training.schedules import build_schedule
 from tunelab.training.trainer import build_callbacks, build_trainer
 

@@ -176,6 +176,55 @@ def rerun_tags(cfg: Any) -> dict[str, str]:
     return {"resumed": "true"} if cfg.get("resume") else {}
 
 
+# The checkpoints resume= reads, in the order it tries them (tunelab.inference.checkpoint):
+# the end of the last full epoch, the state a stopped fit reached, the best epoch.
+RESUME_FROM = ("last.ckpt", "interrupted.ckpt", "best.ckpt")
+
+
+def resumable(output_dir: str | Path) -> str | None:
+    """The checkpoint a run in `output_dir` would resume from, if it has one."""
+    folder = Path(output_dir) / "checkpoints"
+    return next((name for name in RESUME_FROM if (folder / name).exists()), None)
+
+
+def resume_checkpoint(resume: str | None, callbacks: Any) -> str | None:
+    """resume=RUN_ID: the run's last.ckpt, written at the end of its last full epoch. Lightning
+    resumes exactly from there (a mid-epoch interrupted.ckpt would replay a partial epoch with
+    other batches). None: train from the start (no resume, or killed within its first epoch).
+    A damaged last.ckpt (a copy cut short, a disk that failed) is said, and the newest
+    readable checkpoint beside it is used instead (RESUME_FROM)."""
+    saver = (callbacks or {}).get("model_checkpoint")
+    if not resume or not saver or not (Path(saver.dirpath) / RESUME_FROM[0]).exists():
+        return None
+    damaged: list[str] = []
+    for path in (Path(saver.dirpath) / name for name in RESUME_FROM):
+        if not path.exists():
+            continue
+        if (problem := unreadable(path)) is None:
+            if damaged:
+                log.warning("%s: resuming from %s instead", "; ".join(damaged), path)
+            return str(path)
+        damaged.append(f"{path} is damaged ({problem})")
+    from tunelab.errors import UserError
+
+    raise UserError(
+        f"resume={resume}: no readable checkpoint: {'; '.join(damaged)}; reproduce={resume} "
+        "trains the run again as a new run"
+    )
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the checkpoint file cannot be read back, None when it can (tensors mapped, not
+    copied: the check reads little of a large file)."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # whatever torch says about a damaged file
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return None
+
+
 def _check_resumable(run: RecordedRun) -> None:
     from tunelab.errors import ConfigError
 

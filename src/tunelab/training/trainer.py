@@ -1,12 +1,20 @@
 """The Lightning Trainer and its callbacks, from conf/trainer and conf/callbacks."""
 
+import contextlib
+import errno
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 
-from tunelab.errors import instantiate
+from tunelab.errors import UserError, instantiate
+
+log = logging.getLogger(__name__)
 
 
 def build_callbacks(cfg: Any) -> list[Callback]:
@@ -23,8 +31,53 @@ def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer
         logger=logger,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
+        **({} if cfg.get("plugins") else {"plugins": [AtomicCheckpointIO()]}),
         _convert_="all",
     )
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint could not be written: a full disk, a read-only folder."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        advice = (
+            "free space there, or point hydra.run.dir (hydra.sweep.dir) at a disk with room"
+            if full
+            else "point hydra.run.dir (hydra.sweep.dir) at a folder this job can write"
+        )
+        super().__init__(f"cannot write the checkpoint {path}: {error.strerror}: {advice}")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but the file is written beside the checkpoint, synced and
+    renamed over it, so a crash never leaves a half file under a checkpoint's name. Lightning's
+    own writes into the system's temp folder and moves the file: across filesystems (a run
+    folder on NFS or another volume) the move is a copy under the final name, which a kill cuts
+    short, and a full /tmp fails a save into a roomy run folder. Remote paths (s3://, ...) keep
+    Lightning's writer."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        path = Path(path)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            # The job's log file is likely on the same disk: a failed log line must not print
+            # a traceback of its own on the console.
+            logging.raiseExceptions = False
+            raise CheckpointWriteError(path, error) from error
 
 
 class EpochCheckpoint(ModelCheckpoint):
@@ -58,7 +111,12 @@ class CheckpointOnStop(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        trainer.save_checkpoint(self.path)
+        if isinstance(exception, CheckpointWriteError):
+            return  # the disk took no checkpoint: the last good one is what resume reads
+        try:
+            trainer.save_checkpoint(self.path)
+        except CheckpointWriteError as error:  # the run's own error is the one to report
+            log.warning("%s", error)
 
 
 class LearningRate(Callback):
