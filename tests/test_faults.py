@@ -57,7 +57,7 @@ def store_state(root: Path) -> dict:
         "artifacts": [f for f in files() if not f.endswith(".log")],  # the log says it all
         "models": sorted(m.status.value for m in models),  # one READY, none half logged
         "model_uri": "model_uri" in run.data.tags,
-        "registered": [(v.version, v.model_id == models[0].model_id) for v in versions],
+        "registered": [(v.version, v.source == f"models:/{models[0].model_id}") for v in versions],
     }
 
 
@@ -206,3 +206,75 @@ def torch_save(value, path: Path) -> None:
     import torch
 
     torch.save(value, path)
+
+
+def test_a_running_run_beats_and_a_silent_one_counts_as_dead(tmp_path) -> None:
+    """The writer sets the heartbeat while the run trains; a RUNNING run of another machine
+    whose heartbeat stopped is ended KILLED by the next sweep, one that beats is left alone."""
+    from mlflow import MlflowClient
+
+    from tunelab.sweeps.stale import SILENT, end_stale_sweeps
+    from tunelab.tracking.heartbeat import BEAT_TAG, EVERY_TAG
+
+    job = train_in_process([*RUN, "tracking.heartbeat_seconds=0.5"], tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    trained = client.get_run(job.run.run_id)
+    assert trained.data.tags[EVERY_TAG] == "0.5"
+    assert int(trained.data.tags[BEAT_TAG]) > trained.info.start_time + 500  # it beat again
+
+    experiment = trained.info.experiment_id
+    now = int(time.time() * 1000)
+    lost, alive = (client.create_run(experiment) for _ in range(2))
+    for run, last in ((lost, now - 600_000), (alive, now)):
+        for key, value in {BEAT_TAG: last, EVERY_TAG: 30, "process": "another-host:1"}.items():
+            client.set_tag(run.info.run_id, key, str(value))
+    assert end_stale_sweeps(client, [experiment]) == [lost.info.run_id]
+    assert client.get_run(lost.info.run_id).data.tags["error"] == SILENT
+    assert client.get_run(alive.info.run_id).info.status == "RUNNING"
+
+
+def test_resume_continues_a_run_whose_heartbeat_stopped_and_refuses_one_that_beats(tmp_path):
+    from mlflow import MlflowClient
+
+    from tests.conftest import run_entry
+    from tunelab.tracking.heartbeat import BEAT_TAG, EVERY_TAG
+
+    # A real train.py run: resume= reads the command line it recorded (.hydra/overrides.yaml).
+    run_entry(["trainer.max_epochs=2", "print_config=false"], tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    run_id = run.info.run_id
+    client.update_run(run_id, status="RUNNING")  # as a job on a lost node leaves it
+    client.set_tag(run_id, BEAT_TAG, str(int(time.time() * 1000)))  # ... or one that still runs
+    refused = run_entry([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path, check=False)
+    assert refused.returncode == 1
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"tunelab: resume={run_id}: the run is RUNNING, its last heartbeat ")
+    assert line.endswith("or one whose heartbeat stopped (a lost node)")
+    client.set_tag(run_id, BEAT_TAG, str(int(time.time() * 1000) - 10 * 60_000))  # silent
+    assert client.get_run(run_id).data.tags[EVERY_TAG] == "30.0"  # conf/tracking's default
+    result = run_entry([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path)
+    assert "its heartbeat stopped: its process is gone" in result.stderr
+    resumed = client.get_run(run_id)
+    assert resumed.info.status == "FINISHED" and resumed.data.tags["resumed"] == "true"
+    assert len(client.get_metric_history(run_id, "val/acc")) == 3
+
+
+def test_a_run_that_beats_elsewhere_is_not_continued_by_a_second_process() -> None:
+    """A requeued job beside the one it replaces: the writer refuses to reopen a RUNNING run
+    whose heartbeat is fresh (tunelab.tracking.writer.check_not_running_elsewhere)."""
+    from types import SimpleNamespace
+
+    from tunelab.errors import UserError
+    from tunelab.tracking.heartbeat import beat
+    from tunelab.tracking.writer import check_not_running_elsewhere
+
+    def run(status: str, tags: dict) -> SimpleNamespace:
+        info = SimpleNamespace(status=status, run_id="abc")
+        return SimpleNamespace(info=info, data=SimpleNamespace(tags=tags))
+
+    with pytest.raises(UserError, match=r"^run abc is RUNNING in another process \(its last hea"):
+        check_not_running_elsewhere(run("RUNNING", beat(30.0)))
+    silent = {**beat(30.0), "tunelab.heartbeat": str(int(time.time() * 1000) - 600_000)}
+    check_not_running_elsewhere(run("RUNNING", silent))  # dead: continued
+    check_not_running_elsewhere(run("KILLED", beat(30.0)))  # ended: continued

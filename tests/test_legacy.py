@@ -38,7 +38,9 @@ def legacy_run(root: Path) -> str:
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     shutil.copy(FIXTURE / "last.ckpt", checkpoint)
     client = MlflowClient(store_uri(root))
-    experiment = client.create_experiment("legacy")
+    # Its artifacts beside the store, as tunelab's experiments keep them: MLflow's default is
+    # ./mlruns of the current folder, the repository's when the suite runs.
+    experiment = client.create_experiment("legacy", artifact_location=str(root / "mlartifacts"))
     run = client.create_run(experiment, run_name="legacy", tags={"hydra.output_dir": str(run_dir)})
     run_id = run.info.run_id
     for name in ("config.yaml", "overrides.yaml"):

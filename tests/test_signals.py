@@ -103,7 +103,7 @@ def test_a_killed_sweep_controller_leaves_no_run_running_for_good(tmp_path) -> N
     assert statuses == {"child": "KILLED", "parent": "RUNNING"}
     command = [sys.executable, "-m", "tunelab.sweeps.stale", "--uri", store_uri(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and "ended 1 stale sweep parent" in result.stdout, result.stderr
+    assert result.returncode == 0 and "ended 1 stale run(s) KILLED" in result.stdout, result.stderr
     (parent,) = [
         r for r in client.search_runs([experiment]) if "mlflow.parentRunId" not in r.data.tags
     ]

@@ -103,6 +103,7 @@ TRAIN: dict[str, Key] = {
     "scheduler.interval": Key(choices=("epoch", "step")),
     "tracking.writer": Key(choices=("process", "inline")),
     "tracking.flush_seconds": Key(float, at_least=0, says="must be >= 0 (0: write every log call)"),
+    "tracking.heartbeat_seconds": Key(float, at_least=0, says="must be >= 0 (0: no heartbeat)"),
     "on_trial_error": Key(choices=("continue", "stop")),
 }
 

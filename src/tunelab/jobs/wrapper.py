@@ -110,6 +110,7 @@ class Job:
             params=params or {},
             parent_run_id=parent,
             flush_seconds=tracking.flush_seconds,
+            heartbeat_seconds=tracking.heartbeat_seconds,
         )
         writer = open_writer(tracking.writer)
         self.run = TrackedRun(
@@ -138,6 +139,7 @@ class Job:
             params={},
             parent_run_id=parent,
             flush_seconds=tracking.flush_seconds,
+            heartbeat_seconds=tracking.heartbeat_seconds,
         )
         self.run = TrackedRun(
             writer=open_writer(tracking.writer),

@@ -1,8 +1,10 @@
-"""Sweep parents whose controlling process died without ending them (kill -9, a lost node).
+"""Runs whose process died without ending them (kill -9, a lost node).
 
 Each trial's writer ends its own run KILLED when its training process dies; a sweep's parent is
-written by the controller itself, so nothing is left to end it. The next sweep on the store ends
-such parents (this host's, when their process is gone), and so does the one-line command:
+written by the controller itself, so nothing is left to end it, and on a lost node nothing ends
+either. The next sweep on the store ends such runs KILLED: the runs of sweeps whose process
+(on this host) is gone, and any run whose heartbeat stopped (tunelab.tracking.heartbeat), on any
+machine. So does the one-line command:
 
     python -m tunelab.sweeps.stale [--uri URI]
 """
@@ -15,17 +17,26 @@ from mlflow import MlflowClient
 from tunelab.cli.runtime import process_gone
 
 STALE = "the sweep's process ended without closing its run (killed?)"
+SILENT = "its process stopped sending heartbeats without ending the run (a lost node?)"
 
 
 def end_stale_sweeps(client: MlflowClient, experiment_ids: list[str]) -> list[str]:
-    """End KILLED the RUNNING sweep parents whose process is gone; their run ids."""
-    running = client.search_runs(
-        experiment_ids, filter_string="attributes.status = 'RUNNING' and tags.`sweep.dir` != ''"
-    )
+    """End KILLED the RUNNING runs of sweeps whose process (on this host) is gone, and any
+    RUNNING run whose heartbeat stopped; their run ids."""
+    from tunelab.tracking.heartbeat import is_dead
+
+    running = client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'")
     ended = []
     for run in running:
-        if process_gone(run.data.tags.get("process", "")):
-            client.set_tag(run.info.run_id, "error", STALE)
+        tags = run.data.tags
+        if is_dead(run.info.status, tags):
+            why = SILENT
+        elif tags.get("sweep.dir"):  # a sweep's parent or trial
+            why = STALE if process_gone(tags.get("process", "")) else ""
+        else:
+            why = ""
+        if why:
+            client.set_tag(run.info.run_id, "error", why)
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(run.info.run_id)
     return ended
@@ -41,10 +52,7 @@ def main() -> None:
     client = MlflowClient(uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     ended = end_stale_sweeps(client, experiments)
-    print(
-        f"ended {len(ended)} stale sweep parent run(s) KILLED"
-        + (f": {', '.join(ended)}" if ended else "")
-    )
+    print(f"ended {len(ended)} stale run(s) KILLED" + (f": {', '.join(ended)}" if ended else ""))
 
 
 if __name__ == "__main__":

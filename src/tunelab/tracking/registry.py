@@ -180,7 +180,7 @@ def model_version_of(client: MlflowClient, name: str, model: Any) -> str:
     """The version of registered model `name` that holds `model` (a LoggedModel), registered
     now if the writer that logged it died before registering it."""
     for version in client.search_model_versions(f"name = '{name}'"):
-        if version.model_id == model.model_id:
+        if version.source in (model.model_uri, model.artifact_location):
             return str(version.version)
     ensure_registered_model(client, name)
     created = client.create_model_version(

@@ -40,6 +40,7 @@ class StartRun(Request):
     flush_seconds: float = 5.0
     resume_run_id: str | None = None
     system_metrics_seconds: float = 0.0
+    heartbeat_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class StartBeside(Request):
     params: dict[str, str]
     parent_run_id: str | None = None
     flush_seconds: float = 5.0
+    heartbeat_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Reattach(Request):
     run_id: str
     flush_seconds: float = 5.0
     system_metrics_seconds: float = 0.0
+    heartbeat_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

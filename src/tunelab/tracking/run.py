@@ -444,6 +444,7 @@ class TrackedRun:
                     run_id,
                     self.start_request.flush_seconds,
                     getattr(self.start_request, "system_metrics_seconds", 0.0),
+                    self.start_request.heartbeat_seconds,
                 )
             )
             ok, value = writer.receive()
@@ -500,6 +501,7 @@ def open_run(
         flush_seconds=cfg.flush_seconds,
         resume_run_id=resume_run_id,
         system_metrics_seconds=cfg.system_metrics_seconds,
+        heartbeat_seconds=cfg.heartbeat_seconds,
     )
     run = TrackedRun(
         writer=writer,

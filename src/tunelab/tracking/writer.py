@@ -14,6 +14,7 @@ import pickle
 import re
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from tunelab.errors import UserError
+from tunelab.tracking.heartbeat import beat, is_dead, silent_for
 from tunelab.tracking.reachable import StoreProblem
 from tunelab.tracking.requests import (
     Abandon,
@@ -72,6 +74,7 @@ class RunWriter:
         self.flush_seconds = 5.0
         self.last_flush = time.monotonic()
         self.monitor: Any = None  # MLflow's SystemMetricsMonitor of the current run
+        self.heart = threading.Event()  # set: the current run's heartbeat stops
         # Imports and plots beside the other writes, always on this one thread (matplotlib
         # caches its fonts per thread: a thread per plot would load them again each trial).
         # matplotlib's import (about 0.4 s) runs while the run trains.
@@ -144,9 +147,10 @@ class RunWriter:
         uri, tags, resume_run_id = request.uri, request.tags, request.resume_run_id
         self.begin(uri, request.flush_seconds)
         if resume_run_id:
+            old = self.client.get_run(resume_run_id)
+            check_not_running_elsewhere(old)
             self.client.update_run(resume_run_id, status="RUNNING")
             self.run_id = resume_run_id
-            old = self.client.get_run(resume_run_id)
             for key in ENDING_TAGS & old.data.tags.keys():  # how it ended before no longer holds
                 self.client.delete_tag(resume_run_id, key)
             log_batch(self.client, self.run_id, tags=tags)
@@ -158,6 +162,7 @@ class RunWriter:
             log_batch(self.client, self.run_id, params=request.params, tags=tags)
         self.experiment_id = experiment_
         self.watch_system(request.system_metrics_seconds, resumed=bool(resume_run_id))
+        self.beat(request.heartbeat_seconds)
         return self.run_id, experiment_
 
     def reattach(self, request: Reattach) -> tuple[str, str]:
@@ -166,6 +171,7 @@ class RunWriter:
         self.run_id = request.run_id
         self.experiment_id = self.client.get_run(request.run_id).info.experiment_id
         self.watch_system(request.system_metrics_seconds, resumed=True)
+        self.beat(request.heartbeat_seconds)
         return self.run_id, self.experiment_id
 
     def begin(self, uri: str, flush_seconds: float) -> None:
@@ -200,6 +206,7 @@ class RunWriter:
         run = self.client.create_run(experiment, run_name=clip(name, MAX_RUN_NAME))
         self.run_id, self.experiment_id = run.info.run_id, experiment
         log_batch(self.client, self.run_id, params=request.params, tags=tags)
+        self.beat(request.heartbeat_seconds)
         return self.run_id, experiment
 
     def source_run(self, run_id: str | None) -> Any:
@@ -245,6 +252,25 @@ class RunWriter:
             self.run_id, sampling_interval=seconds, resume_logging=resumed, tracking_uri=self.uri
         )
         self.monitor.start()
+
+    def beat(self, seconds: float) -> None:
+        """The run's heartbeat (tunelab.tracking.heartbeat) every `seconds`, from a thread,
+        until the run ends; 0: none."""
+        self.heart.set()  # the previous run's, if any
+        if seconds <= 0:
+            return
+        client, run_id, self.heart = self.client, self.run_id, threading.Event()
+        log_batch(client, run_id, tags=beat(seconds))
+        heart = self.heart
+
+        def beating() -> None:
+            while not heart.wait(seconds):
+                try:
+                    log_batch(client, run_id, tags=beat())
+                except Exception:  # a store that hiccups: the next beat tries again
+                    continue
+
+        threading.Thread(target=beating, name="tunelab-heartbeat", daemon=True).start()
 
     def log_datasets(self, datasets: list[dict[str, str]]) -> None:
         """The run's data as MLflow dataset inputs, one per split (its context)."""
@@ -363,6 +389,7 @@ class RunWriter:
         for drawn in self.drawing:
             drawn.result()  # its failures are in self.errors
         self.drawing = []
+        self.heart.set()
         if self.monitor is not None:  # its samples written, before the run ends
             self.monitor.finish()
             # And one sample now: MLflow's monitor writes nothing for a run shorter than its
@@ -433,6 +460,19 @@ def main() -> None:
 # what its description says it holds.
 RUN_PREFIX = {"evaluate": "eval", "predict": "predict", "export": "export"}
 HOLDS = {"evaluate": "Evaluation", "predict": "Predictions", "export": "Exported files"}
+
+
+def check_not_running_elsewhere(run: Any) -> None:
+    """A RUNNING run is continued only when its heartbeat says its process is gone: two
+    processes must not train one run (a requeued job beside the one it replaces)."""
+    tags = run.data.tags
+    if run.info.status == "RUNNING" and not is_dead("RUNNING", tags):
+        silent = silent_for(tags)
+        since = f"its last heartbeat {silent:.0f} s ago" if silent is not None else "no heartbeat"
+        raise UserError(
+            f"run {run.info.run_id} is RUNNING in another process ({since}): stop that one, or "
+            "let it end; a lost node's run counts as dead once its heartbeat stops"
+        )
 
 
 def description(kind: str, source: str | None, name: str) -> str:

@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 RERUN_KEYS = ("resume", "reproduce")
 BUDGET = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 DISPLAY = ("print_config", "callbacks.progress_bar")
+# How the run reaches the store, not what it trains: a resumed run may differ there (and a run
+# recorded before one of them existed resumes).
+BOOKKEEPING = (
+    "tracking.writer",
+    "tracking.flush_seconds",
+    "tracking.system_metrics_seconds",
+    "tracking.heartbeat_seconds",
+)
 
 
 @dataclass
@@ -89,7 +97,8 @@ def _rerun_command(argv: list[str], asked: dict[str, str]) -> list[str]:
 
 
 def _allowed(key: str) -> bool:
-    return any(key == k or key.startswith(f"{k}.") for k in (*BUDGET, *DISPLAY, *RERUN_KEYS))
+    allowed = (*BUDGET, *DISPLAY, *BOOKKEEPING, *RERUN_KEYS)
+    return any(key == k or key.startswith(f"{k}.") for k in allowed)
 
 
 def _given_secrets(recorded: list[str], added: list[str]) -> list[str]:
@@ -227,12 +236,17 @@ def unreadable(path: Path) -> str | None:
 
 def _check_resumable(run: RecordedRun) -> None:
     from tunelab.errors import ConfigError
+    from tunelab.tracking.heartbeat import is_dead, silent_for
 
-    if run.status == "RUNNING":
+    if run.status == "RUNNING" and not is_dead(run.status, run.tags):
+        silent = silent_for(run.tags)
+        since = f", its last heartbeat {silent:.0f} s ago" if silent is not None else ""
         raise ConfigError(
-            f"resume={run.run_id}: the run is RUNNING; resume a run that ended (killed, failed or "
-            "finished)"
+            f"resume={run.run_id}: the run is RUNNING{since}; resume a run that ended (killed, "
+            "failed or finished), or one whose heartbeat stopped (a lost node)"
         )
+    if run.status == "RUNNING":
+        log.warning("run %s is RUNNING but its heartbeat stopped: its process is gone", run.run_id)
     if not run.output_dir or not Path(run.output_dir).is_dir():
         raise ConfigError(
             f"resume={run.run_id}: its folder {run.output_dir or '(unknown)'} is not on this "
