@@ -278,3 +278,36 @@ def test_a_run_that_beats_elsewhere_is_not_continued_by_a_second_process() -> No
     silent = {**beat(30.0), "tunelab.heartbeat": str(int(time.time() * 1000) - 600_000)}
     check_not_running_elsewhere(run("RUNNING", silent))  # dead: continued
     check_not_running_elsewhere(run("KILLED", beat(30.0)))  # ended: continued
+
+
+def test_a_shared_study_fails_and_asks_again_a_trial_whose_sweeper_stopped_beating(tmp_path):
+    """An Optuna study in a database, shared by sweeps on several machines: a RUNNING trial
+    whose sweeper stopped beating (its node was lost) is failed by the next sweep and asked
+    again; one that beats is left alone."""
+    import optuna
+
+    from hydra_plugins.tunelab_optuna_sweeper._impl import (
+        PROCESS_ATTR,
+        TrialBeats,
+        fail_stale_trials,
+        retry_stale,
+    )
+    from tunelab.sweeps.pruning import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path}/optuna.db", 1.0, on_stale=retry_stale)
+    study = optuna.create_study(storage=storage)
+    beats = TrialBeats(1.0)
+    beats.storage = storage
+    space = {"lr": optuna.distributions.FloatDistribution(0, 1)}
+    lost, alive = study.ask(space), study.ask(space)
+    for trial in (lost, alive):
+        trial.set_user_attr(PROCESS_ATTR, "another-host:1")  # not this host's to check
+        beats.start(trial)
+    beats.stop(lost)  # its sweeper is gone: no more beats
+    time.sleep(5.5)  # longer than 4 beats of 1 s
+    assert fail_stale_trials(study) == [lost.number]
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states[lost.number] == optuna.trial.TrialState.FAIL
+    assert states[alive.number] == optuna.trial.TrialState.RUNNING
+    assert study.ask(space).params == lost.params  # asked again, with the same values
+    beats.stop(alive)

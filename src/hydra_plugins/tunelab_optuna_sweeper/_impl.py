@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from tunelab.errors import instantiate
 from tunelab.sweeps.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
 
 log = logging.getLogger(__name__)
+
+# This sweeper asks and tells, and beats for its trials itself (TrialBeats): Optuna's warning
+# that heartbeats belong to Study.optimize, and that they are experimental, do not apply.
+warnings.filterwarnings("ignore", "Heartbeat of storage is supposed", UserWarning)
+warnings.filterwarnings(
+    "ignore", ".*fail_stale_trials is experimental", optuna.exceptions.ExperimentalWarning
+)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -52,6 +60,7 @@ class OptunaSearch:
         self.study_name = study_name or config.tracking.experiment
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.storage = storage or str(self.sweep_dir / f"optuna{JOURNAL_SUFFIX}")
+        self.beats = TrialBeats(float(config.tracking.get("heartbeat_seconds") or 0))
         self.n_trials, self.n_jobs, self.retries = n_trials, max(1, n_jobs), max(0, retries)
         self.params = dict(params or {})
         self.refill = refill
@@ -133,9 +142,11 @@ class OptunaSearch:
     def open_study(self, space: dict) -> optuna.Study:
         if self.storage.endswith(JOURNAL_SUFFIX):
             Path(self.storage).parent.mkdir(parents=True, exist_ok=True)
+        storage = open_storage(self.storage, self.beats.seconds, on_stale=retry_stale)
+        self.beats.storage = storage
         study = optuna.create_study(
             study_name=self.study_name,
-            storage=open_storage(self.storage),
+            storage=storage,
             sampler=self.sampler(space),
             pruner=instantiate(self.pruner_cfg),
             direction=self.direction,  # type: ignore[arg-type]  # checked: maximize or minimize
@@ -156,12 +167,13 @@ class OptunaSearch:
             self.n_trials = points
         return instantiate(self.sampler_cfg, search_space=grid)
 
-    @staticmethod
-    def ask(study: optuna.Study, space: dict) -> optuna.Trial:
+    def ask(self, study: optuna.Study, space: dict) -> optuna.Trial:
         """The next trial (a retry enqueued earlier comes first), marked with the process that
-        runs it so that a later sweep can tell whether a RUNNING trial is still alive."""
+        runs it and beating while it runs, so that a later sweep can tell whether a RUNNING
+        trial is still alive."""
         trial = study.ask(space)
         trial.set_user_attr(PROCESS_ATTR, this_process())
+        self.beats.start(trial)
         return trial
 
     @staticmethod
@@ -174,6 +186,7 @@ class OptunaSearch:
     def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
         """COMPLETE with the returned objective; FAIL for an error or NaN; a trial the job
         already recorded as PRUNED stays so."""
+        self.beats.stop(trial)
         value = result.return_value if result.status == JobStatus.COMPLETED else None
         if isinstance(value, int | float) and math.isfinite(value):
             frozen = tell_once(study, trial, values=float(value))
@@ -216,17 +229,62 @@ def ask_again(study: optuna.Study, failed: optuna.trial.FrozenTrial, attempt: in
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """RUNNING trials whose process (this host's) is gone: FAIL, and asked again; their numbers.
-    Another host's RUNNING trial may be alive (a shared study) and is left alone."""
-    stale = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if process_gone(t.user_attrs.get(PROCESS_ATTR, ""))
-    ]
+    """RUNNING trials whose sweeper is gone: FAIL, and asked again; their numbers. Gone: this
+    host's process ended, or (an RDB storage with heartbeats) the trial stopped beating, on any
+    machine. Another host's trial that beats, or on a storage without heartbeats, may be alive
+    (a shared study) and is left alone."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    stale = [t for t in running if process_gone(t.user_attrs.get(PROCESS_ATTR, ""))]
     for trial in stale:
         study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         ask_again(study, trial, trial.user_attrs.get(RETRY_ATTR, 0))
+    storage = study._storage  # the study's storage object: Optuna offers no public accessor
+    if getattr(storage, "get_heartbeat_interval", lambda: None)():
+        # Optuna fails the silent ones and hands each to retry_stale (the storage's callback).
+        optuna.storages.fail_stale_trials(study)
+        still = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        stale += [t for t in running if t.number not in still and t not in stale]
     return [t.number for t in stale]
+
+
+def retry_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """A trial whose heartbeat stopped, failed by Optuna: asked again."""
+    ask_again(study, trial, trial.user_attrs.get(RETRY_ATTR, 0))
+
+
+class TrialBeats:
+    """The heartbeat of each trial this sweeper runs, on a storage that keeps heartbeats (RDB):
+    a sweep on another machine can then fail a trial whose sweeper died. Optuna beats only for
+    the trials of study.optimize; an ask-and-tell sweeper beats for its own."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.storage: Any = None  # set when the study opens
+        self.stops: dict[int, threading.Event] = {}
+
+    def start(self, trial: optuna.Trial) -> None:
+        every = getattr(self.storage, "get_heartbeat_interval", lambda: None)()
+        if not every:
+            return
+        stop = self.stops[trial.number] = threading.Event()
+        trial_id = trial._trial_id  # the storage's id of the trial: Optuna offers no public one
+
+        def beating() -> None:
+            while True:
+                try:
+                    self.storage.record_heartbeat(trial_id)
+                except Exception:  # a database that hiccups: the next beat tries again
+                    log.debug("heartbeat of trial %s failed", trial.number, exc_info=True)
+                if stop.wait(every):
+                    return
+
+        threading.Thread(
+            target=beating, name=f"trial-{trial.number}-heartbeat", daemon=True
+        ).start()
+
+    def stop(self, trial: optuna.Trial) -> None:
+        if (stop := self.stops.pop(trial.number, None)) is not None:
+            stop.set()
 
 
 def trials_done(study: optuna.Study) -> int:

@@ -7,6 +7,7 @@ the launcher runs it, opens the same study and reports its validation objective 
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,31 @@ STUDY_FILE = "optuna_study.json"
 JOURNAL_SUFFIX = ".journal"
 
 
-def open_storage(url: str) -> Any:
+def open_storage(url: str, heartbeat_seconds: float = 0.0, on_stale: Any = None) -> Any:
     """A path ending in .journal is a JournalStorage file (safe for several processes on one
-    machine, no database needed); anything else is an RDB URL (sqlite:///..., postgresql://...)."""
+    machine, no database needed); anything else is an RDB URL (sqlite:///..., postgresql://...),
+    which keeps the sweeper's trial heartbeats when `heartbeat_seconds` > 0: a trial silent for
+    MISSED beats is stale, failed and handed to `on_stale(study, trial)` (a shared study on
+    several machines: another's sweeper died)."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    from tunelab.tracking.heartbeat import MISSED
+
     if url.endswith(JOURNAL_SUFFIX):
         return JournalStorage(JournalFileBackend(url))
-    return optuna.storages.RDBStorage(url)
+    if heartbeat_seconds <= 0:
+        return optuna.storages.RDBStorage(url)
+    every = max(1, round(heartbeat_seconds))  # Optuna counts whole seconds
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.9: said once here, not per run
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=every,
+            grace_period=MISSED * every,
+            heartbeat_stale_trial_callback=on_stale,
+        )
 
 
 def optuna_trial_number() -> int | None:
