@@ -19,6 +19,7 @@ SCRIPTS = [
     "export",
     "scale_out",
     "regression",
+    "faults",
 ]
 
 if __name__ == "__main__":
