@@ -57,7 +57,12 @@ def store_state(root: Path) -> dict:
         "artifacts": [f for f in files() if not f.endswith(".log")],  # the log says it all
         "models": sorted(m.status.value for m in models),  # one READY, none half logged
         "model_uri": "model_uri" in run.data.tags,
-        "registered": [(v.version, v.source == f"models:/{models[0].model_id}") for v in versions],
+        # each version holds the run's model (by its models:/ URI, or its files when the
+        # replay registered a model the dead writer had logged)
+        "registered": [
+            (v.version, v.source in (models[0].model_uri, models[0].artifact_location))
+            for v in versions
+        ],
     }
 
 
@@ -280,6 +285,7 @@ def test_a_run_that_beats_elsewhere_is_not_continued_by_a_second_process() -> No
     check_not_running_elsewhere(run("KILLED", beat(30.0)))  # ended: continued
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed:UserWarning")  # see _impl
 def test_a_shared_study_fails_and_asks_again_a_trial_whose_sweeper_stopped_beating(tmp_path):
     """An Optuna study in a database, shared by sweeps on several machines: a RUNNING trial
     whose sweeper stopped beating (its node was lost) is failed by the next sweep and asked
@@ -311,3 +317,32 @@ def test_a_shared_study_fails_and_asks_again_a_trial_whose_sweeper_stopped_beati
     assert states[alive.number] == optuna.trial.TrialState.RUNNING
     assert study.ask(space).params == lost.params  # asked again, with the same values
     beats.stop(alive)
+
+
+def test_an_artifact_store_that_refuses_files_fails_the_run_in_one_line(tmp_path, monkeypatch):
+    """The artifact store goes read-only (or away) while the run trains: the job ends in one
+    line, exit status non-zero, the run FAILED with its metrics and the reason."""
+    import errno
+
+    from mlflow import MlflowClient
+
+    original, calls = MlflowClient.log_artifact, 0
+
+    def goes_read_only(self, *args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls > 1:  # config.yaml is stored; then the store turns read-only
+            raise OSError(errno.EROFS, "Read-only file system")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_artifact", goes_read_only)
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process([*RUN, "tracking.writer=inline"], tmp_path)
+    line = str(stopped.value.code)
+    assert line.startswith("tunelab: the artifact store did not take this run's files: the run ")
+    assert "\n" not in line
+    client = MlflowClient(store_uri(tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    assert run.info.status == "FAILED"
+    assert "Read-only file system" in run.data.tags["error"]
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 4  # every epoch kept

@@ -69,7 +69,8 @@ def test_requests_land_in_the_store(tmp_path) -> None:
         ]
     )
     client, run = only_run(uri)
-    assert answers == [(True, (run.info.run_id, run.info.experiment_id)), (True, [])]
+    ended = (True, ("FINISHED", []))  # the status it ended with, no failed write
+    assert answers == [(True, (run.info.run_id, run.info.experiment_id)), ended]
     assert run.info.status == "FINISHED"
     assert run.data.params == {"optimizer.lr": "0.01", "model.name": "cnn"}
     assert run.data.tags["who"] == "test" and run.data.tags["device"] == "cpu"
@@ -93,7 +94,7 @@ def test_a_store_that_cannot_open_answers_the_error(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"
     answers = serve_requests([start_request(uri), SetTags({"a": "b"}), EndRun("FINISHED")])
     assert answers[0] == (False, f"{tmp_path}/a-file is not a folder")
-    assert answers[1] == (True, [])  # the requests of a run that never started do nothing
+    assert answers[1] == (True, ("FINISHED", []))  # a run that never started: nothing done
 
 
 def test_failed_writes_are_reported_at_the_end(tmp_path) -> None:
@@ -104,8 +105,9 @@ def test_failed_writes_are_reported_at_the_end(tmp_path) -> None:
             EndRun("FINISHED"),
         ]
     )
-    ok, errors = answers[1]
+    ok, (status, errors) = answers[1]
     assert ok and len(errors) == 1 and errors[0].startswith("log_artifact")
+    assert status == "FINISHED"  # its own file was missing: not the artifact store's fault
 
 
 @pytest.mark.parametrize("flush_seconds", [0.0, 3600.0])

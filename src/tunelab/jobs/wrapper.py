@@ -207,11 +207,8 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
             resume = f"resume={job.run.run_id} continues from checkpoints/{found}"
             job.run.set_tags({"resumable": resume})
         end_run(job.run, ended, error, delete=mistake)
-        if error is None and job.run.lost:  # it trained, and the store lost what it measured
-            error, ended = (
-                TrackingError(f"{job.run.lost}: the run in MLflow is incomplete"),
-                "failed",
-            )
+        if error is None and job.run.lost:  # it trained, and the store lost some of it
+            error, ended = TrackingError(job.run.lost), "failed"
     end_distributed(environment)  # a DDP trial's processes: the next trial starts its own
     release_memory()  # the next trial of a sweep starts with none of this one's data
     if error is not None:

@@ -166,7 +166,8 @@ class LogModel(Request):
 
 @dataclass(frozen=True)
 class EndRun(Request):
-    """End the run with `status` (and delete it); answers the failures of its writes."""
+    """End the run with `status` (and delete it); answers (the status it ended with, the
+    failures of its writes): FAILED when the artifact store refused the run's files."""
 
     answered: ClassVar[bool] = True
     status: str

@@ -307,9 +307,15 @@ class TrackedRun:
         self._send(EndRun(status, delete))
         ok, answer = self._receive() if self.writer else (False, self.lost)
         self.closed = True
-        errors = cast(list[str], answer) if ok else [str(answer)]
+        ended, errors = cast(tuple[str, list[str]], answer) if ok else (status, [str(answer)])
         for message in errors:
             log.warning("MLflow write failed: %s", message)
+        if ended != status:  # the artifact store refused the run's files
+            self.lost = (
+                "the artifact store did not take this run's files: the run is FAILED in MLflow "
+                "with its metrics; point tracking.uri at a store whose artifacts this machine "
+                "can write, and resume= or reproduce= it"
+            )
 
     # --- the requests themselves ---
 

@@ -71,6 +71,7 @@ class RunWriter:
         self.pending: list[Metric] = []
         self.latest: dict[str, Metric] = {}  # each key's last value, to link to a logged model
         self.errors: list[str] = []
+        self.files_lost: list[str] = []  # this run's files the artifact store refused
         self.flush_seconds = 5.0
         self.last_flush = time.monotonic()
         self.monitor: Any = None  # MLflow's SystemMetricsMonitor of the current run
@@ -87,7 +88,8 @@ class RunWriter:
         kept for the run's end."""
         if request.needs_run and not self.run_id:  # the run never started
             self.pending = []
-            return (True, []) if request.answered else None
+            nothing: Any = (request.status, []) if isinstance(request, EndRun) else []
+            return (True, nothing) if request.answered else None
         try:
             value = self.serve(request)
         except Exception as error:  # the training goes on; the failure is reported at end
@@ -99,6 +101,9 @@ class RunWriter:
             if request.answered:
                 return False, message
             self.errors.append(f"{request_name(request)}: {message}")
+            store_refused = isinstance(error, OSError) and not source_missing(request)
+            if isinstance(request, FILE_REQUESTS) and store_refused:  # gone, full, read-only
+                self.files_lost.append(message)
             return None
         return (True, value) if request.answered else None
 
@@ -382,9 +387,11 @@ class RunWriter:
             tags["registered_model"] = f"{register_as} version {version}"
         log_batch(self.client, self.run_id, tags=tags)
 
-    def end(self, status: str, delete: bool = False) -> list[str]:
+    def end(self, status: str, delete: bool = False) -> tuple[str, list[str]]:
         """Write what is pending, end the run with `status` (and delete it: a job that never
-        started training); the failures of this run's writes."""
+        started training); the status it ended with and the failures of this run's writes. A
+        run whose files the artifact store refused (gone, full, read-only) ends FAILED: its
+        metrics are kept, its checkpoint or model is not."""
         self.flush()
         for drawn in self.drawing:
             drawn.result()  # its failures are in self.errors
@@ -398,16 +405,20 @@ class RunWriter:
             self.monitor.publish_metrics(self.monitor.aggregate_metrics())
             self.monitor.mlflow_logger.flush()
             self.monitor = None
+        if self.files_lost and status == "FINISHED":
+            status = "FAILED"
+            error = f"the artifact store did not take this run's files ({self.files_lost[0]})"
+            log_batch(self.client, self.run_id, tags={"error": error})
         self.client.set_terminated(self.run_id, status)
         if delete:
             self.client.delete_run(self.run_id)
-        errors, self.errors, self.run_id = self.errors, [], ""
+        errors, self.errors, self.run_id, self.files_lost = self.errors, [], "", []
         # A matplotlib figure is a web of reference cycles, freed only by a full collection,
         # which this process, making few objects, seldom reaches: that kept about 6 MB per
         # trial of a sweep (measured). Collected after the answer (0.2 s), while the next
         # trial starts.
         self.background.submit(gc.collect)
-        return errors
+        return status, errors
 
     def abandon(self) -> None:
         """The training process went away (killed) without ending its run: end it KILLED."""
@@ -454,6 +465,17 @@ def main() -> None:
         sys.stderr.fileno(), sys.stdout.fileno()
     )  # what MLflow prints must not mix with replies
     serve(sys.stdin.buffer, replies)
+
+
+# The requests that store files in the run's artifact location.
+FILE_REQUESTS = (LogArtifact, LogArtifacts, LogDict, LogText, LogModel)
+
+
+def source_missing(request: Request) -> bool:
+    """A file request whose own file (on the training side) is not there: not the store's
+    fault, so the run is not failed for it."""
+    path = getattr(request, "path", None) or getattr(request, "checkpoint", None)
+    return path is not None and not Path(path).exists()
 
 
 # A run beside its model's training run, by job (its tunelab.job tag): its name's prefix, and
