@@ -25,7 +25,7 @@ def ridge_baseline() -> dict:
 
     from tunelab.data.datamodule import build_datamodule
 
-    cfg = OmegaConf.load(ROOT / "conf" / "data" / "_shared.yaml")
+    cfg = OmegaConf.load(ROOT / "conf" / "data_shared.yaml")
     cfg.source = {"_target_": "tunelab.data.diabetes.load_diabetes"}
     datamodule = build_datamodule(cfg, "regression")
     x, y = datamodule.x.numpy(), datamodule.data.y.numpy()[:, 0]

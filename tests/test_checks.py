@@ -81,6 +81,8 @@ def config_file_keys() -> set[str]:
         prefix = ".".join(group[:1])  # conf/data/source/x.yaml is data.source (its package)
         if group[1:]:
             prefix = ".".join(group)
+        if path.name == "data_shared.yaml":  # included as /data_shared@_here_ by conf/data/*
+            prefix = "data"
         for key, _ in _flat(content):
             keys.add(f"{prefix}.{key}" if prefix else key)
     return keys

@@ -86,6 +86,19 @@ def test_non_training_commands_do_not_import_torch(args: list[str]) -> None:
     modules = imported_modules(result.stderr)
     assert "hydra" in modules
     assert not {"torch", "lightning", "mlflow"} & modules
+    if args == ["--help"]:  # what every data set shares is not a data set of its own
+        assert "data: cifar10, csv," in result.stdout and "_shared" not in result.stdout
+
+
+@pytest.mark.parametrize("job", ["eval", "export"])
+def test_eval_and_export_write_in_their_own_folders(job: str) -> None:
+    """Where the README says: outputs/eval/DATE/TIME, outputs/export/DATE/TIME (and multirun/)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(job, return_hydra_config=True)
+    assert f"/outputs/{job}/" in cfg.hydra.run.dir  # resolved: ROOT/outputs/eval/DATE/TIME
+    assert f"/multirun/{job}/" in cfg.hydra.sweep.dir
 
 
 def test_tab_completion_offers_choices_and_keys() -> None:

@@ -86,7 +86,8 @@ def test_a_bad_curve_is_pruned_early(tmp_path) -> None:
     median = ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2"]
     study_sweep(tmp_path, "hydra.sweeper.n_trials=2", "optimizer.lr=3e-3", *setup, *median)
     # the same study goes on with a learning rate that cannot learn in 4 epochs
-    study_sweep(tmp_path, "hydra.sweeper.n_trials=3", "optimizer.lr=1e-7", *setup, *median)
+    result = study_sweep(tmp_path, "hydra.sweeper.n_trials=3", "optimizer.lr=1e-7", *setup, *median)
+    assert "Skipped telling trial" not in result.stdout + result.stderr  # told once, as PRUNED
     study, client, _, children = load(tmp_path)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     pruned = study.trials[2]

@@ -296,7 +296,11 @@ def trials_done(study: optuna.Study) -> int:
 
 
 def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna.trial.FrozenTrial:
-    """study.tell, leaving a trial its job already finished (pruned) as it is."""
+    """study.tell, leaving a trial its job already finished (pruned) as it is: not told again
+    (Optuna's skip_if_finished would log "Skipped telling trial ..." for every pruned trial)."""
+    frozen = study._storage.get_trial(trial._trial_id)  # Optuna has no public lookup by id
+    if frozen.state.is_finished():
+        return frozen
     try:
         return study.tell(trial, skip_if_finished=True, **result)
     except RuntimeError as error:
