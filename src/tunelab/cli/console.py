@@ -84,7 +84,12 @@ NOISE_WARNINGS = (
     r".*does not have many workers.*",  # in-memory batches need no workers
     r".*smaller than the logging interval.*",  # tiny data sets: epoch metrics still logged
 )
-NOISE_MESSAGES = ("💡 Tip",)  # lightning's advertisements
+NOISE_MESSAGES = (
+    "💡 Tip",  # lightning's advertisements
+    # ONNX Runtime's int8 quantizer, for each tensor it leaves in float (root logger, INFO): what
+    # was quantized is measured in the export table.
+    'Quantization parameters for tensor:"',
+)
 
 
 class _DropNoise(logging.Filter):

@@ -42,6 +42,9 @@ def export_model(cfg: DictConfig, job: "Job") -> float:
     files = write_table(rows, model.task, output_dir)
     log_export(job, cfg, model, rows, files, model_dir, data_name)
     print_table(rows, model.task)
+    print(
+        f"exported files: {model_dir}/ ({', '.join(sorted(p.name for p in model_dir.iterdir()))})"
+    )
     return objective(rows, cfg.objective.metric)
 
 
