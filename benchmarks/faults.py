@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT, report, scratch
+from tunelab.training.rerun import unreadable  # what resume= checks
 
 RUN = ["model=mlp", "model.hidden_dim=16", "data.batch_size=8", "callbacks.early_stopping=null"]
 RUN += ["print_config=false", "callbacks.progress_bar=null", "tracking.flush_seconds=0"]
@@ -211,21 +212,11 @@ def full_disk(code: Path, tiny: bool) -> dict:
         resumable = "resumable" in client(root).get_run(run.info.run_id).data.tags
         store += ", tagged resumable" if resumable else ""
         files = sorted((mount / "run" / "checkpoints").glob("*.ckpt"))
-        readable = [f.name for f in files if loads(f)]
+        readable = [f.name for f in files if unreadable(f) is None]
         store += f"; on disk {len(files)} checkpoints, readable: {', '.join(readable) or 'none'}"
         return row(name, None, filled, job, exit_code, store, points)
     finally:
         subprocess.run(["umount", str(mount)])
-
-
-def loads(path: Path) -> bool:
-    import torch
-
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    return True
 
 
 def lost_node(code: Path, tiny: bool) -> dict:

@@ -24,6 +24,12 @@ def silent_for(tags: Mapping[str, str]) -> float | None:
     return time.time() - int(last) / 1000 if last else None
 
 
+def beat_age(tags: Mapping[str, str]) -> str | None:
+    """ "its last heartbeat N s ago", for a message; None when it never sent one."""
+    silent = silent_for(tags)
+    return f"its last heartbeat {silent:.0f} s ago" if silent is not None else None
+
+
 def is_dead(status: str, tags: Mapping[str, str]) -> bool:
     """A RUNNING run whose heartbeat stopped MISSED beats ago. A run that never beat (made
     before heartbeats, or with tracking.heartbeat_seconds=0) is not known to be dead."""

@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from tunelab.errors import UserError
-from tunelab.tracking.heartbeat import beat, is_dead, silent_for
+from tunelab.tracking.heartbeat import beat, beat_age, is_dead
 from tunelab.tracking.reachable import StoreProblem
 from tunelab.tracking.requests import (
     Abandon,
@@ -489,8 +489,7 @@ def check_not_running_elsewhere(run: Any) -> None:
     processes must not train one run (a requeued job beside the one it replaces)."""
     tags = run.data.tags
     if run.info.status == "RUNNING" and not is_dead("RUNNING", tags):
-        silent = silent_for(tags)
-        since = f"its last heartbeat {silent:.0f} s ago" if silent is not None else "no heartbeat"
+        since = beat_age(tags) or "no heartbeat"
         raise UserError(
             f"run {run.info.run_id} is RUNNING in another process ({since}): stop that one, or "
             "let it end; a lost node's run counts as dead once its heartbeat stops"

@@ -236,11 +236,10 @@ def unreadable(path: Path) -> str | None:
 
 def _check_resumable(run: RecordedRun) -> None:
     from tunelab.errors import ConfigError
-    from tunelab.tracking.heartbeat import is_dead, silent_for
+    from tunelab.tracking.heartbeat import beat_age, is_dead
 
     if run.status == "RUNNING" and not is_dead(run.status, run.tags):
-        silent = silent_for(run.tags)
-        since = f", its last heartbeat {silent:.0f} s ago" if silent is not None else ""
+        since = f", {age}" if (age := beat_age(run.tags)) else ""
         raise ConfigError(
             f"resume={run.run_id}: the run is RUNNING{since}; resume a run that ended (killed, "
             "failed or finished), or one whose heartbeat stopped (a lost node)"
