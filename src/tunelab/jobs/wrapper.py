@@ -100,25 +100,14 @@ class Job:
             parent, trial_tags, trial = trial_identity(self.hydra_cfg)
             tags = {**tags, **trial_tags}
             name = trial if parent else name
-        start = StartBeside(
-            uri=tracking.uri,
+        self.run = self._beside(
             kind=kind,
             source_run_id=model.metadata.get("run_id"),
             experiment=trained_in,
             name=name,
-            tags={"tunelab.job": kind, **tags},
-            params=params or {},
-            parent_run_id=parent,
-            flush_seconds=tracking.flush_seconds,
-            heartbeat_seconds=tracking.heartbeat_seconds,
-        )
-        writer = open_writer(tracking.writer)
-        self.run = TrackedRun(
-            writer=writer,
-            start=start,
-            output_dir=self.output_dir,
-            log_checkpoints=False,
-            log_models=False,
+            tags=tags,
+            params=params,
+            parent=parent,
         )
         self.run.wait_started()  # a store that refuses the run: one line
         return self.run
@@ -127,28 +116,50 @@ class Job:
         """The run of a sweep's eval or export trial that stopped before it opened one (a bad
         value, a model that cannot be found): the child of the sweep's parent run, so the
         summary counts it FAILED with its reason."""
-        tracking = self.cfg.tracking
         parent, tags, name = trial_identity(self.hydra_cfg)
+        self.run = self._beside(
+            kind=kind,
+            source_run_id=None,
+            experiment=self.cfg.tracking.experiment,
+            name=name,
+            tags=tags,
+            params=None,
+            parent=parent,
+        )
+        return self.run
+
+    def _beside(
+        self,
+        *,
+        kind: str,
+        source_run_id: str | None,
+        experiment: str,
+        name: str,
+        tags: dict[str, str],
+        params: dict[str, str] | None,
+        parent: str | None,
+    ) -> TrackedRun:
+        """A TrackedRun starting the run of `kind` (tunelab.tracking.requests.StartBeside)."""
+        tracking = self.cfg.tracking
         start = StartBeside(
             uri=tracking.uri,
             kind=kind,
-            source_run_id=None,
-            experiment=tracking.experiment,
+            source_run_id=source_run_id,
+            experiment=experiment,
             name=name,
             tags={"tunelab.job": kind, **tags},
-            params={},
+            params=params or {},
             parent_run_id=parent,
             flush_seconds=tracking.flush_seconds,
             heartbeat_seconds=tracking.heartbeat_seconds,
         )
-        self.run = TrackedRun(
+        return TrackedRun(
             writer=open_writer(tracking.writer),
             start=start,
             output_dir=self.output_dir,
             log_checkpoints=False,
             log_models=False,
         )
-        return self.run
 
 
 @dataclass(frozen=True)
@@ -200,9 +211,9 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
         # deleted, so the experiment holds runs that trained and no row per typo. A sweep
         # keeps the trial FAILED: its summary counts every trial it asked for.
         # A resumed run is never deleted: it holds what its earlier attempts trained.
-        mistake = isinstance(error, UserError) and not job.in_sweep and not job.run.training_started
-        mistake = mistake and not cfg.get("resume")
         started = job.run.training_started
+        mistake = isinstance(error, UserError) and not job.in_sweep and not started
+        mistake = mistake and not cfg.get("resume")
         if started and ended in ("failed", "interrupted") and (found := resumable(job.output_dir)):
             resume = f"resume={job.run.run_id} continues from checkpoints/{found}"
             job.run.set_tags({"resumable": resume})
