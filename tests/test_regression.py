@@ -201,8 +201,15 @@ def test_several_targets_are_learned_and_predicted_together(tmp_path) -> None:
     result = evaluate(model, datamodule)
     assert result.predictions.shape == (len(datamodule.index["test"]), 2)
     assert result.detail["target"].tolist() == ["price", "tax"]
-    # the headline metrics average the two targets' uniformly
-    assert result.metrics["test/rmse"] == pytest.approx(result.detail["rmse"].mean(), rel=1e-5)
+    # each target's errors in its units; the headline, their mean in each target's (training)
+    # standard deviations: price's units do not outweigh tax's
+    rmse = result.detail.set_index("target")["rmse"]
+    assert result.metrics["test/rmse/price"] == pytest.approx(rmse["price"], rel=1e-5)
+    assert result.metrics["test/rmse/tax"] == pytest.approx(rmse["tax"], rel=1e-5)
+    std = model.metadata["target_scale"]["std"]
+    unit_free = (rmse["price"] / std[0] + rmse["tax"] / std[1]) / 2
+    assert result.metrics["test/rmse"] == pytest.approx(unit_free, rel=1e-5)
+    assert result.metrics["test/rmse"] != pytest.approx(rmse.mean(), rel=1e-2)
     assert result.metrics["test/r2"] == pytest.approx(result.detail["r2"].mean(), rel=1e-4)
     table_out = predictions_table(["a", "b"], result.predictions[:2], model)
     assert list(table_out.columns) == ["id", "price", "tax"]
@@ -210,6 +217,8 @@ def test_several_targets_are_learned_and_predicted_together(tmp_path) -> None:
 
     logged = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id).data.metrics
     assert logged["test/rmse"] == pytest.approx(result.metrics["test/rmse"], rel=1e-4)
+    assert logged["test/mae/tax"] == pytest.approx(result.metrics["test/mae/tax"], rel=1e-4)
+    assert "val/rmse/price" in logged and "test/r2/price" not in logged
 
 
 def test_the_target_scale_comes_from_the_training_rows_only(tmp_path) -> None:

@@ -4,9 +4,10 @@ eval.py reports first, the one trade-off plots draw, and the columns of its pred
 
 Add a metric with one line in its task's table; it is then logged as train/NAME, val/NAME and
 test/NAME (and as VARIANT/test_NAME by export.py), and can be the objective or a callback's
-monitor. Regression metrics are computed in the target's units, over several targets averaged
-uniformly (as R² averages them). No torch import: config checks and the MLflow writer read
-this module.
+monitor. Regression metrics are computed in the target's units; with several targets, MAE
+and RMSE are also logged per target (test/rmse/price) and NAME is their mean in standard
+deviations, unit-free (tunelab.training.metrics.summarise). No torch import: config checks and
+the MLflow writer read this module.
 """
 
 from dataclasses import dataclass

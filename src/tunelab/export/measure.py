@@ -7,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,14 +31,17 @@ def torch_predict(module: nn.Module) -> Predict:
     return predict
 
 
-def test_metrics(outputs: np.ndarray, targets: torch.Tensor, task: str) -> dict[str, float]:
+def test_metrics(
+    outputs: np.ndarray, targets: torch.Tensor, task: str, std: Any = None
+) -> dict[str, float]:
     """The task's test metrics as training logs them (test/NAME, tunelab.training.metrics), of a
-    variant's outputs (class probabilities, or a regression's values), named test_NAME."""
-    from tunelab.training.metrics import stage_metrics
+    variant's outputs (class probabilities, or a regression's values), named test_NAME; several
+    regression targets: their mean in standard deviations (`std`, the training split's)."""
+    from tunelab.training.metrics import stage_metrics, summarise
 
     metrics = stage_metrics(task, outputs.shape[1], "test")
-    values = metrics(torch.from_numpy(outputs), targets)
-    return {f"test_{key.removeprefix('test/')}": float(v.mean()) for key, v in values.items()}
+    values = summarise(metrics(torch.from_numpy(outputs), targets), std=std)
+    return {f"test_{key.removeprefix('test/')}": float(v) for key, v in values.items()}
 
 
 def latency_ms(predict: Predict, x: np.ndarray, repeats: int, warmup: int) -> float:

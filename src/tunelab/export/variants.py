@@ -212,7 +212,7 @@ def measure_variant(
         "size_ratio": size / float_kib,  # NaN without a float ONNX file
         "params": params,
         "nonzero": nonzero,
-        **measure.test_metrics(predictions, y, task),
+        **measure.test_metrics(predictions, y, task, std=scale if task == "regression" else None),
         "agree": agree,
         "max_diff": difference,
     }

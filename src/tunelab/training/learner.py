@@ -3,6 +3,7 @@ objective so far, optimizers. A task's module (tunelab.training.classifier, tune
 only how the network's outputs meet the targets: its loss, and what its metrics are fed."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -10,11 +11,12 @@ import torch
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
-from tunelab.training.metrics import stage_metrics
+from tunelab.training.metrics import stage_metrics, summarise
 from tunelab.training.optim import OptimizerFactory, Penalty
 from tunelab.training.schedules import Schedule
 
 STAGES = ("train", "val", "test")
+Summarise = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
 class StageOutputs:
@@ -45,10 +47,10 @@ class StageOutputs:
         self.loss.update(torch.stack(self.losses).sum() / len(target), weight=len(target))
         self.predictions, self.targets, self.losses = [], [], []
 
-    def compute(self, stage: str) -> dict[str, torch.Tensor]:
+    def compute(self, stage: str, summarise: Summarise = summarise) -> dict[str, torch.Tensor]:
+        """The stage's loss and metrics, one number each (several targets: `summarise`)."""
         self.flush()
-        metrics = {k: v.mean() for k, v in self.metrics.compute().items()}  # several targets
-        values = {f"{stage}/loss": self.loss.compute(), **metrics}
+        values = {f"{stage}/loss": self.loss.compute(), **summarise(self.metrics.compute())}
         self.metrics.reset()
         self.loss.reset()
         return values
@@ -124,7 +126,11 @@ class Learner(L.LightningModule):
         self._step(batch, "test")
 
     def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
-        return self.outputs[stage].compute(stage)
+        return self.outputs[stage].compute(stage, self.summarise)
+
+    def summarise(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A metric's per-output values as logged (tunelab.training.metrics.summarise)."""
+        return summarise(values)
 
     def on_train_epoch_start(self) -> None:
         self.epoch_started = time.perf_counter()

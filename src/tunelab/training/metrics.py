@@ -3,7 +3,9 @@ one way for training's train/val/test, eval.py and export.py's variants: the sam
 give the same numbers everywhere. Imports torchmetrics, not Lightning."""
 
 import inspect
+from collections.abc import Mapping, Sequence
 
+import torch
 import torchmetrics
 from torchmetrics import MetricCollection
 
@@ -24,3 +26,25 @@ def stage_metrics(task: str, num_outputs: int, stage: str) -> MetricCollection:
             sized = {"num_outputs": num_outputs} if "num_outputs" in takes else {}
         built[name] = metric(**sized, **args)
     return MetricCollection(built, prefix=f"{stage}/")
+
+
+def summarise(
+    values: Mapping[str, torch.Tensor],
+    targets: Sequence[str] = (),
+    std: Sequence[float] | torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """One number per metric. A metric that keeps several regression targets apart (MAE, RMSE:
+    each in its target's units) is logged per target, NAME/TARGET, when `targets` names them,
+    and as NAME the mean of the targets' values each divided by its training split's `std`:
+    in standard deviations, so that no target's units outweigh another's. R² averages its
+    targets itself (unit-free); a single target keeps its units."""
+    summary = {}
+    for name, value in values.items():
+        if value.numel() == 1:
+            summary[name] = value.reshape(())
+            continue
+        for target, per_target in zip(targets, value, strict=False):
+            summary[f"{name}/{target}"] = per_target
+        scale = torch.as_tensor(std if std is not None else 1.0, dtype=value.dtype)
+        summary[name] = (value / scale.to(value.device)).mean()
+    return summary

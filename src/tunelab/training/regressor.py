@@ -9,6 +9,7 @@ from torch import nn
 
 from tunelab.inference.predictor import TargetScale
 from tunelab.training.learner import Learner
+from tunelab.training.metrics import summarise
 
 
 class Regressor(Learner):
@@ -34,6 +35,12 @@ class Regressor(Learner):
         self.loss = loss or nn.MSELoss()
         # Not in the state dict: the checkpoint's metadata carries them (tunelab.inference.checkpoint).
         self.target_scale = TargetScale(**target_scale, persistent=False)
+
+    def summarise(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Several targets: each one's MAE and RMSE in its units, their mean in standard
+        deviations (tunelab.training.metrics.summarise)."""
+        targets = self.metadata.get("targets") or []
+        return summarise(values, targets, self.target_scale.std)
 
     def compare(
         self, outputs: torch.Tensor, target: torch.Tensor
