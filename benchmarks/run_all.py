@@ -20,6 +20,7 @@ SCRIPTS = [
     "scale_out",
     "regression",
     "faults",
+    "console",
 ]
 
 if __name__ == "__main__":

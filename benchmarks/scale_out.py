@@ -45,7 +45,7 @@ def slot_figures(root: Path, slots: int) -> dict:
     busy = sum(t.info.end_time - t.info.start_time for t in trials)
     return {
         "trials": len(trials),
-        "pruned": sum(t.data.tags.get("pruned") == "true" for t in trials),
+        "pruned": sum(t.data.tags.get("trial.state") == "pruned" for t in trials),
         "trials span s": (end - start) / 1000,
         "worker time idle": 1 - busy / (slots * (end - start)),
         "mean trial s": statistics.mean(t.info.end_time - t.info.start_time for t in trials) / 1000,

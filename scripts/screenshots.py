@@ -1,9 +1,9 @@
 """Screenshots of the MLflow UI as a person sees it: `make screenshots`.
 
-Builds a small store in a scratch folder (a run, a grid sweep, a short Optuna study), serves it
-with `mlflow ui`, and saves, from a headless Chromium driven by Playwright:
-the runs list with the sweep expanded, the sweep parent's page, and a child run's page, under
-docs/screenshots/. Needs the `screenshots` extra (Playwright's Python package) and a Chromium
+Builds a small store in a scratch folder (a run and its evaluation, a grid sweep, a short Optuna
+study with pruned trials), serves it with `mlflow ui`, and saves, from a headless Chromium
+driven by Playwright: the runs list with every parent expanded, the sweep parent's page, and a
+child run's page, under docs/screenshots/. Needs the `screenshots` extra (Playwright's Python package) and a Chromium
 binary (Debian: apt-get install chromium); Playwright's own browser download is not used.
 """
 
@@ -19,18 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-QUIET = ["print_config=false", "callbacks.progress_bar=null"]
 JOBS = [
-    ["model=mlp", "trainer.max_epochs=6", *QUIET],
-    ["-m", "model=mlp", "trainer.max_epochs=6", "optimizer.lr=1e-3,3e-3,1e-2", *QUIET],
-    [
-        "-m",
-        "hparams_search=digits_tpe",
-        "hydra.sweeper.n_trials=4",
-        "trainer.max_epochs=4",
-        "model=mlp",
-        *QUIET,
-    ],
+    ["model=mlp", "trainer.max_epochs=6"],
+    ["-m", "model=mlp", "trainer.max_epochs=6", "optimizer.lr=1e-3,3e-3,1e-2"],
+    ["-m", "hparams_search=digits_tpe", "hydra.sweeper.n_trials=6", "trainer.max_epochs=4"],
 ]
 VIEW = "workflowType=machine_learning"
 
@@ -53,6 +45,18 @@ def build_store(root: Path) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    from mlflow import MlflowClient  # the first run's evaluation, nested under it
+
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    experiment = client.get_experiment_by_name("tunelab").experiment_id
+    (first, *_) = client.search_runs([experiment], order_by=["attributes.start_time ASC"])
+    subprocess.run(
+        [sys.executable, str(ROOT / "eval.py"), f"run_id={first.info.run_id}"],
+        cwd=root,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:
@@ -117,7 +121,7 @@ def shoot(root: Path, base: str) -> list[Path]:
                 close.first.click()
             if (
                 name == "runs.png"
-            ):  # expand both sweeps: the row buttons with neither label nor text
+            ):  # expand every parent: the row buttons with neither label nor text
                 rows = page.locator("[role=row] button:not([aria-label]):not([data-testid])")
                 for expander in [b for b in rows.all() if not b.inner_text().strip()]:
                     expander.click()

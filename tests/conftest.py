@@ -106,7 +106,8 @@ def trained_run(tmp_path_factory):
     from mlflow import MlflowClient
 
     root = tmp_path_factory.mktemp("trained")
-    result = run_entry([*TINY, "tracking.experiment=test-exp"], root)
+    # The console's defaults (progress bar, no config tree): its line budget is a user's.
+    result = run_entry(["trainer.max_epochs=2", "tracking.experiment=test-exp"], root)
     client = MlflowClient(store_uri(root))
     experiment = client.get_experiment_by_name("test-exp")
     return result, client, client.search_runs([experiment.experiment_id])

@@ -128,3 +128,24 @@ def test_tab_completion_offers_choices_and_keys() -> None:
         text=True,
     )
     assert "hydra_bash_completion" in script.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ([], "cnn-adam-lr0.001 on digits"),
+        (["data=csv", "data.source.path=/d/houses.csv", "model=mlp"], "mlp-adam-lr0.001 on houses"),
+        (
+            ["data=image_folder", "data.source.root=/d/leaves/", "optimizer.lr=0.01"],
+            "cnn-adam-lr0.01 on leaves",
+        ),
+    ],
+)
+def test_run_names_say_what_data_they_trained_on(overrides: list[str], name: str) -> None:
+    """Two runs of the same recipe on two data sets tell apart in the run list."""
+    from tunelab.tracking.identity import data_label, run_name
+
+    cfg = compose_resolved(overrides)
+    choices = dict(HydraConfig.get().runtime.choices)
+    data = data_label(cfg, choices["data"])
+    assert run_name(choices, cfg.optimizer.lr, None, data) == name

@@ -111,7 +111,10 @@ def test_readme_howto(copy: Path, title: str) -> None:
                         f"{line}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
                     )
                     outputs.append(result.stdout)
-        assert outputs and all("test/acc" in out for out in outputs)
+        # a run ends with its test metrics; a sweep with a line per trial and its best
+        assert outputs and all(
+            "test/acc" in out or ("trial #" in out and "best trial #" in out) for out in outputs
+        )
         check_howto_effect(title, copy, port, outputs)
     finally:
         for server in servers:
@@ -131,7 +134,7 @@ def check_howto_effect(title: str, copy: Path, port: str, outputs: list[str]) ->
         }
         return
     client = MlflowClient(f"sqlite:///{copy}/mlflow.db")
-    run_id = outputs[-1].split("MLflow run: ")[-1].split()[0]
+    run_id = re.findall(r"MLflow (?:parent )?run: (\w+)", outputs[-1])[-1]  # a sweep: its parent
     run = client.get_run(run_id)
     if "metric" in title:
         assert "val/precision" in run.data.metrics and "test/precision" in run.data.metrics

@@ -1,6 +1,7 @@
 """The tunelab Optuna sweeper: studies, pruning, resume and parallel trials, for real."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -8,11 +9,9 @@ from tests.conftest import png_width, run_entry
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
-FAST = [
+FAST = [  # the console's defaults kept: the line budget below is a user's
     "model=mlp",
     "model.hidden_dim=32",
-    "print_config=false",
-    "callbacks.progress_bar=null",
     "tracking.experiment=study",
     "hydra/sweeper=optuna",
     "hydra.sweeper.study_name=test",
@@ -42,7 +41,7 @@ def load(root):
 
 
 def test_tpe_study_of_four_trials(tmp_path) -> None:
-    study_sweep(
+    result = study_sweep(
         tmp_path,
         "hydra.sweeper.n_trials=4",
         "hydra/sweeper/pruner=none",
@@ -60,8 +59,22 @@ def test_tpe_study_of_four_trials(tmp_path) -> None:
     for child in children:  # the trial number and each sampled value, short
         name, number = child.info.run_name, child.data.tags["optuna.trial"]
         assert re.fullmatch(rf"#{number} lr=\S+ (adam|sgd) bs=(32|64)", name), name
-    assert parent.info.run_name.startswith("sweep lr optimizer bs ")
-    assert {c.data.tags["optuna.state"] for c in children} == {"COMPLETE"}
+    assert parent.info.run_name.startswith("sweep lr optimizer bs on digits ")
+    assert {c.data.tags["trial.state"] for c in children} == {"finished"}
+    assert parent.data.metrics["trials_finished"] == 4 and parent.data.metrics["trials_failed"] == 0
+    assert (
+        not {"trial_objective", "trials_killed", "optuna.trials_pruned"}
+        & parent.data.metrics.keys()
+    )
+    # The console tells the story in a few lines (not a terminal): where the study is, one line
+    # per trial as it ends, then the best trial and where to look.
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) <= 20, "\n".join(lines)
+    trial_lines = [line for line in lines if line.startswith("trial #")]
+    assert len(trial_lines) == 4 and all(": finished, val/acc_best 0." in t for t in trial_lines)
+    assert any(line.startswith("best trial #") for line in lines)
+    for noise in ("GPU available", "Launching", "config", "Epoch ", "test, best checkpoint"):
+        assert not any(noise in line for line in lines), noise
     best_child = max(c.data.metrics["objective"] for c in children)
     assert "optuna.best_value" not in parent.data.metrics  # best_objective says it
     assert parent.data.metrics["best_objective"] == pytest.approx(best_child)
@@ -93,9 +106,22 @@ def test_a_bad_curve_is_pruned_early(tmp_path) -> None:
     pruned = study.trials[2]
     assert max(pruned.intermediate_values) < 3  # stopped before its last epoch
     run = next(c for c in children if c.data.tags["optuna.trial"] == "2")
-    assert run.info.status == "KILLED"
-    assert run.data.tags["pruned"] == "true" and run.data.tags["optuna.state"] == "PRUNED"
+    # pruned is a state of its own: the run stopped as designed (FINISHED, not a crash), with
+    # the epoch and the objective it had reached then (Optuna's value for the trial)
+    epoch = max(pruned.intermediate_values)
+    assert run.info.status == "FINISHED" and run.data.tags["trial.state"] == "pruned"
+    assert run.data.tags["trial.pruned_epoch"] == str(epoch)
+    assert run.data.metrics["objective"] == pytest.approx(pruned.value)
+    assert pruned.value == pytest.approx(pruned.intermediate_values[epoch])
     assert len(client.get_metric_history(run.info.run_id, "val/acc")) < 4
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.metrics["trials_pruned"] == 1 and parent.data.metrics["trials_total"] == 1
+    assert "best_objective" not in parent.data.metrics  # a pruned trial is not a result
+    trials_md = client.download_artifacts(parent.info.run_id, "sweep/trials.md")
+    row = next(x for x in Path(trials_md).read_text().splitlines() if run.info.run_id in x)
+    assert f"{pruned.value:.4f}" in row and f"pruned @ epoch {epoch}" in row
+    line = next(x for x in result.stdout.splitlines() if x.startswith("trial #2 "))
+    assert f": pruned at epoch {epoch}, val/acc {pruned.value:.4f} (" in line
 
 
 def test_resume_continues_without_rerunning(tmp_path) -> None:

@@ -215,7 +215,9 @@ def test_several_targets_are_learned_and_predicted_together(tmp_path) -> None:
     assert list(table_out.columns) == ["id", "price", "tax"]
     from mlflow import MlflowClient
 
-    logged = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id).data.metrics
+    trained = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
+    assert trained.info.run_name.endswith(" on houses")  # a table of your own: its file's name
+    logged = trained.data.metrics
     assert logged["test/rmse"] == pytest.approx(result.metrics["test/rmse"], rel=1e-4)
     assert logged["test/mae/tax"] == pytest.approx(result.metrics["test/mae/tax"], rel=1e-4)
     assert "val/rmse/price" in logged and "test/r2/price" not in logged

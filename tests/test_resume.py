@@ -136,4 +136,4 @@ def test_a_stopped_grid_sweep_run_again_runs_only_what_is_missing(tmp_path, clie
     assert after["1"].info.run_id == before["1"].info.run_id  # resumed in its own run
     assert after["0"].info.end_time == before["0"].info.end_time  # not run again
     assert list(history(client, after["1"].info.run_id)) == list(range(5))
-    assert "2 of 2 trials finished" in result.stdout
+    assert "sweep finished: 2 trials: 2 finished, 0 failed" in result.stdout

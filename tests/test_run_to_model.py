@@ -116,10 +116,17 @@ def test_eval_by_checkpoint_run_id_and_registry_match_the_training_test_metrics(
     for evaluation in evaluations:
         assert evaluation.info.status == "FINISHED"
         assert evaluation.data.tags["tunelab.source_run"] == run.info.run_id
+        # named for the run it evaluated, nested under it, with its source and a duration
+        # that is the job's (it opens its run only once the model and data are checked)
+        assert evaluation.info.run_name == f"eval of {run.info.run_name}"
+        assert evaluation.data.tags["mlflow.parentRunId"] == run.info.run_id
+        assert "git.commit" in evaluation.data.tags and "mlflow.source.name" in evaluation.data.tags
         for key in ("test/acc", "test/f1", "test/auroc"):
             assert evaluation.data.metrics[key] == pytest.approx(run.data.metrics[key], abs=1e-5)
         files = {a.path for a in client.list_artifacts(evaluation.info.run_id)}
         assert {"per_class.csv", "per_class.md", "confusion_matrix.png", "roc_curves.png"} <= files
+    (shell,) = [e for e in evaluations if e.data.tags["mlflow.source.name"].endswith("eval.py")]
+    assert shell.info.end_time - shell.info.start_time > 1000  # it imported torch: seconds
 
 
 def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
@@ -147,6 +154,7 @@ def test_predict_on_an_image_folder_writes_the_checkpoints_predictions(
     expected = checkpoint.predict(pixels[:, None].float() / 255)
     np.testing.assert_allclose(table.iloc[:, 2:].to_numpy(), expected.numpy(), atol=1e-5)
     (predict_run,) = eval_run(client, run.info.experiment_id, "predict")
+    assert predict_run.info.run_name == f"predictions of {run.info.run_name}"
     assert "predictions.csv" in {a.path for a in client.list_artifacts(predict_run.info.run_id)}
 
 

@@ -78,7 +78,7 @@ def test_two_sweeps_started_together_on_a_new_store_keep_apart(tmp_path) -> None
     for sweep in sweeps:
         out, err = sweep.communicate(timeout=300)
         assert sweep.returncode == 0, err[-3000:]
-        assert "2 of 2 trials finished" in out, out[-1500:] + err[-3000:]
+        assert "2 trials: 2 finished" in out, out[-1500:] + err[-3000:]
     client = MlflowClient(store_uri(tmp_path))
     runs = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]

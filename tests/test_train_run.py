@@ -11,7 +11,7 @@ def test_exactly_one_finished_run(trained_run) -> None:
     _, _, runs = trained_run
     assert len(runs) == 1
     assert runs[0].info.status == "FINISHED"
-    assert runs[0].info.run_name == "cnn-adam-lr0.001"
+    assert runs[0].info.run_name == "cnn-adam-lr0.001 on digits"
     assert "mlflow.parentRunId" not in runs[0].data.tags
 
 
@@ -78,6 +78,21 @@ def test_console_ends_with_results_and_browse_command(trained_run) -> None:
     link = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning"
     assert f"open it:    {link}" in out
     assert "served by:  mlflow ui --backend-store-uri sqlite:///" in out
+    assert f"files in:   {trained_run[2][0].data.tags['hydra.output_dir']}" in out
+
+
+def test_the_console_says_what_runs_and_where_it_went_in_few_lines(trained_run) -> None:
+    """Not a terminal: what the run is, the progress bar's last state, the results table and
+    where to look; no config tree (print_config=true shows it), no Lightning chatter."""
+    lines = (trained_run[0].stdout + trained_run[0].stderr).splitlines()
+    assert (
+        lines[0]
+        == "run cnn-adam-lr0.001 on digits: trainer.max_epochs=2 tracking.experiment=test-exp"
+    )
+    assert len(lines) <= 25, "\n".join(lines)
+    for noise in ("GPU available", "TPU available", "limit_", "weights_only", "Restoring states"):
+        assert not any(noise in line for line in lines), noise
+    assert not any(line == "config" or line.startswith(("├── ", "└── ")) for line in lines)
 
 
 def test_artifacts_and_checkpoint_reproduces_test_accuracy(trained_run, tmp_path) -> None:

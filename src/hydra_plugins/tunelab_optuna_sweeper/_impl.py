@@ -66,6 +66,8 @@ class OptunaSearch:
         self.refill = refill
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
+        # Optuna's own INFO lines ("A new study created ...") say what the line below says.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space, fixed = split_search_space(self.params, arguments, parser)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +194,8 @@ class OptunaSearch:
             frozen = tell_once(study, trial, values=float(value))
         else:
             frozen = tell_once(study, trial, state=TrialState.FAIL)
-        log.info(f"trial {trial.number} {frozen.state.name}: {trial.params} -> {value}")
+        # The trial printed its own line as it ended (tunelab.jobs.wrapper.print_trial_line).
+        log.debug(f"trial {trial.number} {frozen.state.name}: {trial.params} -> {value}")
         attempt = frozen.user_attrs.get(RETRY_ATTR, 0)
         if frozen.state == TrialState.FAIL and attempt < self.retries:
             log.info(f"trial {trial.number} asked again ({attempt + 1} of {self.retries} retries)")

@@ -1,6 +1,7 @@
 """What a run prints: the composed config at start, the results at the end, and no noise."""
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,7 +42,7 @@ def print_results(metrics: Mapping[str, float], objective_name: str, objective: 
     """The test metrics as a table, then the objective (on rank 0 of a distributed job only)."""
     if process_rank() != 0:
         return
-    print_metrics(metrics, "test metrics")
+    print_metrics(metrics, "test, best checkpoint")
     console.print(f"objective {objective_name} = {objective:.4f}")
 
 
@@ -53,6 +54,12 @@ def print_metrics(metrics: Mapping[str, float], title: str) -> None:
         if name != "step":
             table.add_row(name, f"{value:.4f}")
     console.print(table)
+
+
+def trial_line(name: str, result: str, seconds: float) -> str:
+    """A sweep's trial as it ends, in one line: `trial #3 adamw lr=1e-3: finished, val/acc_best
+    0.9704 (2.1 s)`."""
+    return f"trial {name}: {result} ({seconds:.1f} s)"
 
 
 # `mlflow ui` serves here unless told otherwise.
@@ -67,8 +74,11 @@ def run_link(uri: str, experiment_id: str, run_id: str) -> str:
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
-def print_run(run_id: str, experiment_id: str, uri: str, what: str = "MLflow run") -> None:
-    """The run's id, its page in the UI, and for a local store the command that serves it."""
+def print_run(
+    run_id: str, experiment_id: str, uri: str, what: str = "MLflow run", folder: str | None = None
+) -> None:
+    """The run's id, its page in the UI, for a local store the command that serves it, and the
+    job's output folder."""
     # Plain prints: these lines are copied, so rich must not wrap them.
     from tunelab.cli.redact import mask_text
 
@@ -76,6 +86,8 @@ def print_run(run_id: str, experiment_id: str, uri: str, what: str = "MLflow run
     print(f"open it:    {mask_text(run_link(uri, experiment_id, run_id))}")
     if not uri.startswith(("http://", "https://")):
         print(f"served by:  {mask_text(browse_command(uri))}")
+    if folder:
+        print(f"files in:   {folder}")
 
 
 # Library messages a user can do nothing about. Everything else still shows.
@@ -89,12 +101,50 @@ NOISE_MESSAGES = (
     # ONNX Runtime's int8 quantizer, for each tensor it leaves in float (root logger, INFO): what
     # was quantized is measured in the export table.
     'Quantization parameters for tensor:"',
+    # Lightning, every run: no accelerator to speak of (one that is there but unused still
+    # gets Lightning's warning), the step count it estimates for a schedule, and the
+    # checkpoint format it loads (always tunelab's own).
+    "GPU available: False",
+    "TPU available: False",
+    "Loading `train_dataloader` to estimate number of stepping batches.",
+    "`weights_only` was not set",
+)
+# The test reloading the best checkpoint (the results table says it is the best's): Lightning
+# names the file twice. Restoring any other checkpoint (resume=) still shows.
+# And Lightning's note that limit_*_batches=1.0 (conf/trainer's default) uses every batch.
+NOISE_PATTERN = re.compile(
+    r"(Restoring states from|Loaded model weights from) the checkpoint .*best\.ckpt$"
+    r"|`Trainer\(limit_\w+_batches=1\.0\)` was configured so 100% of the batches"
 )
 
 
 class _DropNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(NOISE_MESSAGES)
+        message = str(record.msg)
+        return not (message.startswith(NOISE_MESSAGES) or NOISE_PATTERN.match(message))
+
+
+class _WarningsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def console_handlers() -> list[logging.Handler]:
+    """The root logger's handlers that write to the console (Hydra's), not to a file."""
+    return [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.StreamHandler)
+        and not isinstance(handler, logging.FileHandler)
+    ]
+
+
+def quiet_trial_console() -> None:
+    """A sweep's trial: its console shows warnings and errors only (and the one line the job
+    prints when it ends); its log file (TRIAL_DIR/train.log) keeps every record. Hydra makes
+    new handlers for each job, so this lasts one trial."""
+    for handler in console_handlers():
+        handler.addFilter(_WarningsOnly())
 
 
 def quiet_library_noise() -> None:
@@ -106,6 +156,7 @@ def quiet_library_noise() -> None:
     logging.getLogger(lightning.__name__).handlers.clear()
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropNoise())
-    # MLflow's store migrations; the ONNX exporter's pass-by-pass report (torch.onnx).
-    for name in ("mlflow", "onnx_ir", "onnxscript"):
+    # MLflow's store migrations; the ONNX exporter's pass-by-pass report (torch.onnx); ONNX
+    # Runtime's quantizer announcing its shape inference for each int8 variant.
+    for name in ("mlflow", "onnx_ir", "onnxscript", "onnxruntime.quantization.shape_inference"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -31,6 +31,7 @@ def evaluate_or_predict(cfg: DictConfig, job: "Job") -> float:
         predict_inputs(cfg, job, model, output_dir)
         return math.nan
     evaluate_model(cfg, job, model, output_dir)
+    job.objective_name = headline(model.task)
     return job.results.get(headline(model.task), math.nan)
 
 
@@ -44,8 +45,9 @@ def evaluate_model(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir:
     for file in files:
         run.log_artifact(file)
     job.results = result.metrics
-    print_metrics(result.metrics, f"evaluation on {data_name}")
-    print(result.detail.to_string(index=False, float_format="%.4f"))
+    if not job.in_sweep:  # a sweep's trial prints one line when it ends
+        print_metrics(result.metrics, f"evaluation on {data_name}")
+        print(result.detail.to_string(index=False, float_format="%.4f"))
 
 
 def predict_inputs(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir: Path) -> None:
@@ -58,4 +60,5 @@ def predict_inputs(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir:
     run.log_metrics({"predictions": float(len(ids))})
     run.log_artifact(path)
     job.results = {"predictions": float(len(ids))}
-    print(f"{len(ids)} predictions written to {path}")
+    if not job.in_sweep:
+        print(f"{len(ids)} predictions written to {path}")

@@ -41,10 +41,11 @@ def export_model(cfg: DictConfig, job: "Job") -> float:
     rows = export(cfg, model, datamodule, model_dir)
     files = write_table(rows, model.task, output_dir)
     log_export(job, cfg, model, rows, files, model_dir, data_name)
-    print_table(rows, model.task)
-    print(
-        f"exported files: {model_dir}/ ({', '.join(sorted(p.name for p in model_dir.iterdir()))})"
-    )
+    if not job.in_sweep:  # a sweep's trial prints one line when it ends
+        print_table(rows, model.task)
+        shipped = ", ".join(sorted(p.name for p in model_dir.iterdir()))
+        print(f"exported files: {model_dir}/ ({shipped})")
+    job.objective_name = str(cfg.objective.metric)
     return objective(rows, cfg.objective.metric)
 
 

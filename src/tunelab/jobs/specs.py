@@ -18,9 +18,14 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
     """The training run, opened as the job starts (its store opens in the writer process
     while this one imports torch and Lightning); a sweep's trial unfinished in an earlier
     sweep, or requeued, continues in its own run."""
-    from tunelab.cli.runtime import imports_frozen_out_of_gc, remember_trial_command
+    from tunelab.cli.redact import mask_text
+    from tunelab.cli.runtime import (
+        imports_frozen_out_of_gc,
+        process_rank,
+        remember_trial_command,
+    )
     from tunelab.sweeps.state import earlier_trial, trial_identity
-    from tunelab.tracking.identity import job_identity
+    from tunelab.tracking.identity import data_label, job_identity
     from tunelab.tracking.run import open_run, relaunched_run
     from tunelab.training.rerun import recorded_source, rerun_tags
 
@@ -35,8 +40,12 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
             cfg.resume = stopped
     with imports_frozen_out_of_gc():
         lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
+        data = data_label(cfg, hydra_cfg.runtime.choices.get("data"))
         trial = trial_identity(hydra_cfg) if job.in_sweep else None  # (parent, tags, name)
-        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, trial)
+        identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, data, trial)
+        if not job.in_sweep and process_rank() == 0:  # what this run is, before anything else
+            overrides = " ".join(hydra_cfg.overrides.task) or "no overrides"
+            print(mask_text(f"run {identity.name}: {overrides}"), flush=True)
         config = resolved_config(cfg)
         source = recorded_source(cfg)  # resume=RUN_ID, reproduce=RUN_ID: the recorded run
         identity.tags.update(rerun_tags(cfg))
@@ -56,7 +65,8 @@ def train(cfg: DictConfig, job: Job) -> float:
     from tunelab.training.pipeline import train
 
     assert job.run is not None  # open_training_run opened it
-    return train(cfg, job.run)
+    job.objective_name = f"{cfg.objective.metric}_best"
+    return train(cfg, job.run, quiet=job.in_sweep)
 
 
 def evaluate(cfg: DictConfig, job: Job) -> float:

@@ -1,8 +1,9 @@
 """One wrapper for every job (train.py, eval.py, export.py): its config checked once before
 anything heavy is imported, its MLflow run ended once, and one failure policy.
 
-A job's run ends exactly once: FINISHED; FAILED with the error; KILLED on Ctrl-C, a stop
-signal, or when the Optuna sweeper prunes the trial. A user's mistake ends in one line and, in
+A job's run ends exactly once: FINISHED (a trial the Optuna sweeper pruned too, tagged
+trial.state=pruned); FAILED with the error; KILLED on Ctrl-C or a stop signal. A sweep's trial
+prints one line as it ends. A user's mistake ends in one line and, in
 a single run, leaves no run behind. In a sweep a failed trial is recorded and the sweep goes on
 (on_trial_error=continue) or stops. What differs between the jobs is a JobSpec
 (tunelab.jobs.specs): its check, its pipeline, and for training a run opened first.
@@ -11,6 +12,7 @@ a single run, leaves no run behind. In a sweep a failed trial is recorded and th
 import logging
 import math
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +54,9 @@ class Job:
     in_sweep: bool
     run: TrackedRun | None = None
     objective: float = math.nan  # what the job returns to Hydra's sweepers; NaN if it failed
+    objective_name: str = "objective"  # what `objective` is (val/acc_best, test/rmse), to show
     results: dict[str, float] = field(default_factory=dict)  # what it measured, by metric
+    started: float = field(default_factory=time.time)  # when the job began (its runs' start)
 
     @property
     def output_dir(self) -> str:
@@ -140,6 +144,8 @@ class Job:
         parent: str | None,
     ) -> TrackedRun:
         """A TrackedRun starting the run of `kind` (tunelab.tracking.requests.StartBeside)."""
+        from tunelab.tracking.identity import masked_provenance
+
         tracking = self.cfg.tracking
         start = StartBeside(
             uri=tracking.uri,
@@ -147,11 +153,12 @@ class Job:
             source_run_id=source_run_id,
             experiment=experiment,
             name=name,
-            tags={"tunelab.job": kind, **tags},
+            tags={**masked_provenance(self.cfg.paths.root_dir), "tunelab.job": kind, **tags},
             params=params or {},
             parent_run_id=parent,
             flush_seconds=tracking.flush_seconds,
             heartbeat_seconds=tracking.heartbeat_seconds,
+            started_ms=int(self.started * 1000),
         )
         return TrackedRun(
             writer=open_writer(tracking.writer),
@@ -192,6 +199,9 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
     mask_logs()
     if job.in_sweep:
         mask_saved_configs(hydra_cfg.sweep.dir)
+        from tunelab.cli.console import quiet_trial_console
+
+        quiet_trial_console()  # one line per trial on the console; everything in its log file
     environment = distributed_env()
     error: BaseException | None = None
     try:
@@ -217,18 +227,44 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
         if started and ended in ("failed", "interrupted") and (found := resumable(job.output_dir)):
             resume = f"resume={job.run.run_id} continues from checkpoints/{found}"
             job.run.set_tags({"resumable": resume})
-        end_run(job.run, ended, error, delete=mistake)
+        end_run(job.run, ended, error, delete=mistake, trial=job.in_sweep)
         if error is None and job.run.lost:  # it trained, and the store lost some of it
             error, ended = TrackingError(job.run.lost), "failed"
     end_distributed(environment)  # a DDP trial's processes: the next trial starts its own
     release_memory()  # the next trial of a sweep starts with none of this one's data
     if error is not None:
         job.objective = after_failure(error, ended, cfg, hydra_cfg, job.in_sweep)
-    elif job.run is not None and job.run.run_id:  # not on other ranks of a distributed job
+    if job.in_sweep:  # the trial's one line (a sweep that stops has raised above)
+        print_trial_line(job, ended, error)
+    elif error is None and job.run is not None and job.run.run_id:  # rank 0 of a DDP job
         from tunelab.cli.console import print_run
 
-        print_run(job.run.run_id, str(job.run.experiment_id), cfg.tracking.uri)
+        print_run(
+            job.run.run_id, str(job.run.experiment_id), cfg.tracking.uri, folder=job.output_dir
+        )
     return job
+
+
+def print_trial_line(job: Job, ended: str, error: BaseException | None) -> None:
+    """`trial #3 adamw lr=1e-3: finished, val/acc_best 0.9704 (2.1 s)` on the console, and in
+    the trial's log."""
+    from tunelab.cli.console import trial_line
+
+    name = trial_identity(job.hydra_cfg)[2]
+    seconds = time.time() - job.started
+    if ended == "pruned":
+        epoch, value = getattr(error, "epoch", "?"), getattr(error, "value", None)
+        monitor = job.cfg.get("objective", {}).get("metric", "objective")
+        result = f"pruned at epoch {epoch}" + ("" if value is None else f", {monitor} {value:.4f}")
+    elif ended == "finished":
+        result = f"finished, {job.objective_name} {job.objective:.4f}"
+    else:
+        reason = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        log_file = Path(job.output_dir) / f"{job.hydra_cfg.job.name}.log"
+        result = f"failed: {mask_text(reason)} (the traceback: {log_file})"
+    line = trial_line(name, result, seconds)
+    print(line, flush=True)
+    log.info(line)  # the trial's log file (its console shows warnings only)
 
 
 def resolved_config(cfg: DictConfig) -> dict[str, Any]:
@@ -247,8 +283,15 @@ def prepare_console(config: dict[str, Any] | None) -> None:
     quiet_library_noise()
 
 
-# How a job ended, and the status its run gets.
-STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
+# How a job ended, the status its run gets, and a sweep trial's state (tag trial.state). A
+# pruned trial stopped as designed: FINISHED, not KILLED (MLflow has no state for it).
+STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "FINISHED"}
+TRIAL_STATE = {
+    "finished": "finished",
+    "failed": "failed",
+    "interrupted": "stopped",
+    "pruned": "pruned",
+}
 
 
 def how_it_ended(error: BaseException | None) -> str:
@@ -263,17 +306,29 @@ def how_it_ended(error: BaseException | None) -> str:
     return "failed"
 
 
-def end_run(run: TrackedRun, ended: str, error: BaseException | None, delete: bool = False) -> None:
-    """The one place a job's run ends: its status, why, and an error's traceback."""
-    why: dict[str, str] = {}
+def end_run(
+    run: TrackedRun,
+    ended: str,
+    error: BaseException | None,
+    delete: bool = False,
+    trial: bool = False,
+) -> None:
+    """The one place a job's run ends: its status, why, an error's traceback, and a sweep
+    trial's state; a pruned trial's epoch and the objective it had reached then."""
+    why: dict[str, str] = {"trial.state": TRIAL_STATE[ended]} if trial else {}
     if ended == "pruned":
-        why, error = {"pruned": "true", "pruned.reason": str(error)}, None  # no traceback
+        epoch, value = getattr(error, "epoch", None), getattr(error, "value", None)
+        if epoch is not None:
+            why["trial.pruned_epoch"] = str(epoch)
+        if epoch is not None and value is not None:
+            run.log_metrics({"objective": value, "epochs_trained": epoch + 1})
+        error = None  # no traceback: nothing went wrong
     elif ended == "interrupted" and (name := stop_signal_name()):
-        why = {
-            "error": f"{name}: stopped by a signal ({'Ctrl-C' if name == 'SIGINT' else 'kill, a scheduler'})"
-        }
+        why["error"] = (
+            f"{name}: stopped by a signal ({'Ctrl-C' if name == 'SIGINT' else 'kill, a scheduler'})"
+        )
     elif error is not None:
-        why = {"error": mask_text(f"{type(error).__name__}: {error}")}
+        why["error"] = mask_text(f"{type(error).__name__}: {error}")
     run.end(STATUS[ended], why, error, delete)
 
 
@@ -284,7 +339,6 @@ def after_failure(
     user's mistake as one line."""
     if ended == "pruned":
         if in_sweep:
-            log.info("trial %s pruned: %s", hydra_cfg.job.num, error)
             tell_pruned(hydra_cfg.sweep.dir)  # at once, so the sweeper and other trials see it
         else:  # a DDP trial's other rank, run outside the sweep: its rank 0 told the study
             log.info("pruned: %s", error)
@@ -293,7 +347,9 @@ def after_failure(
         what = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         trial = mask_text(f"trial {hydra_cfg.job.num} failed: {what}")
         if cfg.get("on_trial_error", "continue") == "continue":
-            log.error("%s (its run is FAILED in MLflow; the sweep goes on)", trial)
+            # The traceback to the trial's log file only: its console shows warnings and up,
+            # and the trial's one line (print_trial_line) says where to find it.
+            log.info("%s (its run is FAILED in MLflow; the sweep goes on)", trial, exc_info=error)
             return math.nan
         stop_sweep(hydra_cfg, trial)
         if isinstance(error, UserError):  # one line, as a single run's (it says what to change)

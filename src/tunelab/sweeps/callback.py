@@ -12,7 +12,13 @@ from omegaconf import DictConfig
 
 from tunelab.cli.runtime import received_signals, stop_signal_name
 from tunelab.sweeps.requests import FinishParent, OpenParent
-from tunelab.sweeps.state import PARENT_FILE, sweep_identity, swept_keys, write_swept_keys
+from tunelab.sweeps.state import (
+    PARENT_FILE,
+    STATES,
+    sweep_identity,
+    swept_keys,
+    write_swept_keys,
+)
 from tunelab.tracking.requests import Request
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,7 @@ class MLflowSweepCallback(Callback):
         from tunelab.cli.redact import mask_logs, mask_text
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
+        quiet_launchers()
         if problem := sweep_storage_error(config):  # before the sweep's run is opened
             raise SystemExit(mask_text(f"tunelab: {problem}"))
         self.config = config
@@ -162,15 +169,15 @@ class MLflowSweepCallback(Callback):
             )
         )()
         self.parent_run_id = None
-        print(
-            f"sweep {status.lower()}: {summary['trials_finished']} of {summary['trials_total']} "
-            f"trials finished, {summary['trials_failed']} failed, "
-            f"{summary['trials_killed']} pruned or stopped"
+        counts = ", ".join(
+            f"{summary[f'trials_{state}']} {state}"
+            for state in STATES
+            if summary[f"trials_{state}"] or state in ("finished", "failed")
         )
+        print(f"sweep {status.lower()}: {summary['trials_total']} trials: {counts}")
         if "best.overrides" in summary:
-            print(
-                f"best trial #{summary['best.trial']}: {summary['best.overrides']} -> {summary['best_objective']:.4f}"
-            )
+            objective = f"{self.config.objective.metric}_best {summary['best_objective']:.4f}"
+            print(f"best trial #{summary['best.trial']}, {objective}: {summary['best.overrides']}")
         if "best_fold.overrides" in summary:
             print(
                 f"best fold group: {summary['best_fold.overrides']} -> "
@@ -180,6 +187,20 @@ class MLflowSweepCallback(Callback):
             print(f"{key}: {value}")
         print(f"summary in {sweep_dir / 'summary'}")
         print_run(run_id, self.experiment_id, tracking.uri, "MLflow parent run")
+
+
+# Launchers that log every job's overrides as they start it: each trial prints one line with
+# its values when it ends (tunelab.jobs.wrapper.print_trial_line); their warnings still show.
+LAUNCHER_LOGGERS = (
+    "hydra._internal.core_plugins.basic_launcher",
+    "hydra_plugins.hydra_joblib_launcher._core",
+    "hydra_plugins.tunelab_ray_launcher._core",
+)
+
+
+def quiet_launchers() -> None:
+    for name in LAUNCHER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def search_lines(config: DictConfig) -> dict[str, str]:

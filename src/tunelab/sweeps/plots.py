@@ -29,7 +29,7 @@ def objective_vs_param(
 ) -> Path:
     """A scatter of the objective over one swept key, the best trial marked; a log axis when
     the key was sampled on one (`log`) or its values span a decade or more."""
-    points = [(t, t.overrides.get(key, "")) for t in trials if not math.isnan(t.objective)]
+    points = [(t, t.overrides.get(key, "")) for t in trials if t.scored]
     figure, axis = plt.subplots()
     parsed = [_as_number(v) for _, v in points]
     if points and all(n is not None for n in parsed):

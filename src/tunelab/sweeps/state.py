@@ -7,12 +7,16 @@ from typing import Any
 
 from tunelab.cli.overrides import is_sweep, override_key, overrides_dict
 from tunelab.sweeps.pruning import optuna_trial_number
-from tunelab.tracking.identity import RunIdentity, masked, provenance_tags
+from tunelab.tracking.identity import RunIdentity, data_label, masked, provenance_tags
 
 # Written by the sweep callback into the sweep folder, read by every trial, whatever
 # process or machine the launcher runs it in: the parent run's id, and the swept keys.
 PARENT_FILE = ".mlflow_parent_run_id"
 SWEPT_FILE = ".swept_keys.json"
+
+# A trial's states (its run's tag trial.state, set by tunelab.jobs.wrapper.end_run), in the
+# order a sweep's summary counts them: stopped is a signal or a killed worker.
+STATES = ("finished", "pruned", "failed", "stopped")
 
 # Short names of swept keys in trial names; any other key is named by its last part, and a
 # group choice (optimizer=adamw) by its value alone.
@@ -78,8 +82,9 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str], str]:
 
 
 def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentity:
-    """A multirun's parent run: named after its search (hparams_search) or its swept keys, and
-    when it started, so two sweeps of the same keys tell apart: `sweep lr wd 11-24 10:03:12`."""
+    """A multirun's parent run: named after its search (hparams_search) or its swept keys, its
+    data unless swept, and when it started, so two sweeps of the same keys tell apart:
+    `sweep lr wd on digits 11-24 10:03:12`."""
     from datetime import datetime
 
     search = config.hydra.runtime.choices.get("hparams_search")
@@ -89,6 +94,9 @@ def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentit
         if (search or keys)
         else "sweep"
     )
+    data = data_label(config, config.hydra.runtime.choices.get("data"))
+    if data and not any(key == "data" or key.startswith("data.source.") for key in swept):
+        what += f" on {data}"
     tags = {
         **provenance_tags(config.paths.root_dir),
         "sweep.overrides": " ".join(overrides) or "(none)",

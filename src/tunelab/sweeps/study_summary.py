@@ -8,6 +8,7 @@ from typing import Any
 from unittest.mock import patch
 
 from mlflow import MlflowClient
+from optuna.trial import TrialState
 
 from tunelab.sweeps.state import PARENT_FILE
 from tunelab.tracking.store import log_batch
@@ -21,40 +22,21 @@ def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
         return
     parent = parent_file.read_text().strip()
     client = MlflowClient(config.tracking.uri)
-    states = {str(t.number): t.state.name for t in study.get_trials(deepcopy=False)}
-    tag_children(client, parent, states)
     folder = sweep_dir / "optuna"
     folder.mkdir(exist_ok=True)
     study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
     save_plots(study, folder)
     client.log_artifacts(parent, str(folder), "optuna")
 
-    # COMPLETE trials and the best value are the sweep summary's trials_finished and
-    # best_objective: only what it cannot know is logged here.
-    counts = {s: sum(v == s for v in states.values()) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    metrics = {f"optuna.trials_{s.lower()}": counts[s] for s in ("PRUNED", "FAIL")}
-    params, tags = (
-        {},
-        {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name},
-    )
-    if counts["COMPLETE"]:
+    # The trials' states are counted once, by the sweep summary (trials_finished, _pruned,
+    # _failed: each trial's run says its own, tag trial.state), and so is the best value: only
+    # what the study alone knows is logged here.
+    params: dict[str, str] = {}
+    tags = {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name}
+    if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)
-    log_batch(client, parent, metrics=metrics, params=params, tags=tags)
-
-
-def tag_children(client: MlflowClient, parent: str, states: dict[str, str]) -> None:
-    """Each trial's run gets the state Optuna recorded for it."""
-    parent_run = client.get_run(parent)
-    children = client.search_runs(
-        [parent_run.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
-        max_results=10_000,
-    )
-    for run in children:
-        state = states.get(run.data.tags.get("optuna.trial", ""))
-        if state:
-            client.set_tag(run.info.run_id, "optuna.state", state)
+    log_batch(client, parent, params=params, tags=tags)
 
 
 def save_plots(study: Any, folder: Path) -> None:

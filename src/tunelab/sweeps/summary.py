@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from tunelab.sweeps.plots import objective_vs_param, validation_curves
-from tunelab.sweeps.state import short_value
+from tunelab.sweeps.state import STATES, short_value
 from tunelab.sweeps.trials import (
     FOLD_KEY,
     Trial,
@@ -69,16 +69,13 @@ def log_sweep_summary(
         validation_curves(client, trials, metric, swept_keys(trials), curves, best)
     client.log_artifacts(parent_run_id, str(folder), "sweep")
 
-    counts = {s: sum(t.status == s for t in trials) for s in ("FINISHED", "FAILED", "KILLED")}
     metrics: dict[str, float] = {
         "trials_total": len(trials),
-        "trials_finished": counts["FINISHED"],
-        "trials_failed": counts["FAILED"],
-        "trials_killed": counts["KILLED"],
+        **{f"trials_{state}": sum(t.state == state for t in trials) for state in STATES},
     }
     params: dict[str, str] = {}
     if best is not None:
-        metrics["best_objective"] = best.objective
+        metrics["best_objective"] = best.objective  # the parent's headline in the run list
         params = {
             "best.trial": str(best.number),
             "best.run_id": best.run_id,
@@ -89,8 +86,9 @@ def log_sweep_summary(
         metrics |= {"best_fold_mean": group.mean, "best_fold_std": group.std}
         params["best_fold.overrides"] = group.overrides
     note = sweep_note(trials, best, metric, mode, experiment_id, search or {})
-    log_batch(client, parent_run_id, metrics=metrics, params=params, tags={NOTE: note})
-    log_batch(client, parent_run_id, metrics=objective_by_trial(trials))
+    counts = {k: v for k, v in metrics.items() if k != "best_objective"}  # that one: a series
+    log_batch(client, parent_run_id, metrics=counts, params=params, tags={NOTE: note})
+    log_batch(client, parent_run_id, metrics=best_so_far(trials, mode))
     return {**metrics, **params}
 
 
@@ -120,14 +118,15 @@ def variant_points(trials: list[Trial]) -> list[Point]:
 NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its page
 
 
-def objective_by_trial(trials: list[Trial]) -> list[Metric]:
-    """`trial_objective` stepped by trial number: the optimisation history as a live chart."""
-    now = int(time.time() * 1000)
-    return [
-        Metric("trial_objective", t.objective, now, t.number)
-        for t in trials
-        if t.status == "FINISHED" and not math.isnan(t.objective)
-    ]
+def best_so_far(trials: list[Trial], mode: str) -> list[Metric]:
+    """`best_objective` stepped by trial number, the best of the trials up to each: the search's
+    progress as a chart, whose last value (the one the run list shows) is the sweep's best."""
+    now, points = int(time.time() * 1000), []
+    best = -math.inf if mode == "max" else math.inf
+    for trial in (t for t in trials if t.scored):
+        best = max(best, trial.objective) if mode == "max" else min(best, trial.objective)
+        points.append(Metric("best_objective", best, now, trial.number))
+    return points
 
 
 def sweep_note(
@@ -147,21 +146,18 @@ def sweep_note(
     lines = [f"**Objective**: `{metric}`, {'maximised' if mode == 'max' else 'minimised'}."]
     if best is not None:
         lines.append(f"**Best**: {link(best)} with {best.objective:.4f}.")
-        ties = [
-            t
-            for t in trials
-            if t is not best and t.status == "FINISHED" and t.objective == best.objective
-        ]
+        ties = [t for t in trials if t is not best and t.scored and t.objective == best.objective]
         if ties:
             others = ", ".join(f"#{t.number}" for t in ties)
             lines.append(f"Tied with {others}: the lowest trial number is picked.")
     lines += ["", "**Search**:", *(f"- `{k}`: {v}" for k, v in search.items())]
     keys = swept_keys(trials)
-    header = ["trial", *keys, "objective", "epochs", "status"]
+    header = ["trial", *keys, "objective", "epochs", "state"]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for t in trials:
         values = [short_value(t.overrides.get(k, "")) for k in keys]
         objective = "" if math.isnan(t.objective) else f"{t.objective:.4f}"
-        row = [link(t), *values, objective, str(t.epochs if t.epochs is not None else ""), t.status]
+        epochs = str(t.epochs if t.epochs is not None else "")
+        row = [link(t), *values, objective, epochs, t.shown_state]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

@@ -28,6 +28,27 @@ class Trial:
     metrics: dict[str, float] = field(default_factory=dict)  # each metric's last value
 
     @property
+    def state(self) -> str:
+        """finished, pruned, failed or stopped (a signal, a killed worker): the tag the job
+        set (trial.state), else read from the run's status (a run whose process died)."""
+        if state := self.tags.get("trial.state"):
+            return state
+        if self.tags.get("pruned") == "true":  # a pruned trial's run before trial.state
+            return "pruned"
+        return {"FINISHED": "finished", "FAILED": "failed"}.get(self.status, "stopped")
+
+    @property
+    def shown_state(self) -> str:
+        """The state as tables show it: `pruned @ epoch 3` names the epoch it stopped after."""
+        epoch = self.tags.get("trial.pruned_epoch")
+        return f"pruned @ epoch {epoch}" if self.state == "pruned" and epoch else self.state
+
+    @property
+    def scored(self) -> bool:
+        """Finished with an objective: a candidate for the best trial."""
+        return self.state == "finished" and not math.isnan(self.objective)
+
+    @property
     def overrides_text(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.overrides.items())
 
@@ -72,7 +93,7 @@ def swept_keys(trials: list[Trial]) -> list[str]:
 
 
 def best_trial(trials: list[Trial], mode: str) -> Trial | None:
-    scored = [t for t in trials if t.status == "FINISHED" and not math.isnan(t.objective)]
+    scored = [t for t in trials if t.scored]
     if not scored:
         return None
     return (max if mode == "max" else min)(scored, key=lambda t: t.objective)
@@ -99,8 +120,7 @@ def fold_groups(trials: list[Trial]) -> list[FoldGroup]:
     groups: dict[str, list[float]] = {}
     for trial in trials:
         rest = " ".join(f"{k}={v}" for k, v in trial.overrides.items() if k != FOLD_KEY)
-        finished = trial.status == "FINISHED" and not math.isnan(trial.objective)
-        groups.setdefault(rest, []).extend([trial.objective] if finished else [])
+        groups.setdefault(rest, []).extend([trial.objective] if trial.scored else [])
     return [FoldGroup(k, v) for k, v in groups.items()]
 
 
@@ -114,7 +134,7 @@ def trials_table(trials: list[Trial]) -> list[dict[str, object]]:
             "overrides": t.overrides_text,
             "objective": t.objective,
             "epochs": t.epochs,
-            "status": t.status,
+            "state": t.shown_state,
             "run_id": t.run_id,
         }
         for t in trials

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tunelab.cli.runtime import this_process
 
@@ -86,8 +87,27 @@ def provenance_tags(root: str | Path) -> dict[str, str]:
     }
 
 
-def run_name(choices: dict[str, str], lr: float | None, fold: int | None) -> str:
-    """cnn-adam-lr0.001, plus the scheduler unless constant, and the fold when one is set."""
+def data_label(cfg: Any, choice: str | None) -> str | None:
+    """What a run trains on, for its name: the data set (`choice`, conf/data: digits), or a
+    table or image folder of your own by its file or folder name (data.source.path or root)."""
+    from omegaconf import OmegaConf
+
+    for key in ("data.source.path", "data.source.root"):
+        if location := OmegaConf.select(cfg, key, default=None):
+            return Path(str(location)).stem or choice
+    return choice
+
+
+def masked_provenance(root: str | Path) -> dict[str, str]:
+    """provenance_tags with secrets masked in the command line: an evaluation's or export's run."""
+    from tunelab.cli.redact import mask_text
+
+    return {key: mask_text(value) for key, value in provenance_tags(root).items()}
+
+
+def run_name(choices: dict[str, str], lr: float | None, fold: int | None, data: str | None) -> str:
+    """`cnn-adam-lr0.001 on digits`: the network, the optimizer and its learning rate, the
+    scheduler unless constant, the fold when one is set, and the data."""
     parts = [choices.get("model", "model"), choices.get("optimizer", "opt")]
     if lr is not None:
         parts.append(f"lr{lr:g}")
@@ -95,7 +115,7 @@ def run_name(choices: dict[str, str], lr: float | None, fold: int | None) -> str
         parts.append(choices["scheduler"])
     if fold is not None:
         parts.append(f"fold{fold}")
-    return "-".join(parts)
+    return "-".join(parts) + (f" on {data}" if data else "")
 
 
 def job_identity(
@@ -103,9 +123,10 @@ def job_identity(
     root: str | Path,
     lr: float | None,
     fold: int | None,
+    data: str | None,
     trial: tuple[str | None, dict[str, str], str] | None = None,
 ) -> RunIdentity:
-    """A job's run: named from its main choices, learning rate and fold; a sweep's trial
+    """A job's run: named from its main choices, learning rate, fold and data; a sweep's trial
     (`trial`: its parent run id, tags and name, tunelab.sweeps.state.trial_identity) is the
     child of the sweep's parent run."""
     choices = {
@@ -118,7 +139,7 @@ def job_identity(
         "hydra.overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
         "hydra.output_dir": hydra_cfg.runtime.output_dir,
     }
-    parent, name = None, run_name(choices, lr, fold)
+    parent, name = None, run_name(choices, lr, fold, data)
     if trial is not None:
         parent, trial_tags, name = trial
         tags.update(trial_tags)

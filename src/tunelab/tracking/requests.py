@@ -46,10 +46,10 @@ class StartRun(Request):
 @dataclass(frozen=True)
 class StartBeside(Request):
     """Create the run of an evaluation, prediction or export (`kind`: evaluate, predict, export)
-    beside the run that trained its model: in that run's experiment, named KIND-its name,
-    tagged tunelab.source_run. A model from another store: in `experiment`, named KIND-`name`.
-    A trial of an export sweep: the child of `parent_run_id`, named `name`. Answers (run id,
-    experiment id)."""
+    under the run that trained its model: its child, named `eval of` its name, tagged
+    tunelab.source_run. A model from another store: in `experiment`, named `eval of NAME`.
+    A trial of a sweep: the child of `parent_run_id`, named `name`. The run starts at
+    `started_ms` (the job's start: its duration is the job's). Answers (run id, experiment id)."""
 
     answered: ClassVar[bool] = True
     needs_run: ClassVar[bool] = False
@@ -63,6 +63,7 @@ class StartBeside(Request):
     parent_run_id: str | None = None
     flush_seconds: float = 5.0
     heartbeat_seconds: float = 0.0
+    started_ms: int | None = None
 
 
 @dataclass(frozen=True)

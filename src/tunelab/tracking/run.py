@@ -68,10 +68,14 @@ class WriterProcess:
             if os.name == "nt"
             else {"start_new_session": True}
         )
+        # MLflow's INFO lines (a new store's "Creating initial MLflow database tables...")
+        # say nothing a user acts on; MLFLOW_LOGGING_LEVEL=INFO in the environment brings them back.
+        env = {"MLFLOW_LOGGING_LEVEL": "WARNING", **os.environ}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tunelab.tracking.writer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=env,
             **detached,
         )
 

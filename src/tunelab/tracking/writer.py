@@ -191,24 +191,27 @@ class RunWriter:
         (tunelab.tracking.requests.StartBeside says where)."""
         self.begin(request.uri, request.flush_seconds)
         source = self.source_run(request.source_run_id)
-        if request.parent_run_id:  # an export sweep's trial
-            experiment = self.client.get_run(request.parent_run_id).info.experiment_id
+        parent = request.parent_run_id  # a sweep's trial: the child of the sweep's run
+        if parent:
+            experiment = self.client.get_run(parent).info.experiment_id
             name = request.name
-        elif source is not None:
-            experiment = source.info.experiment_id
-            name = f"{RUN_PREFIX[request.kind]}-{source.info.run_name}"
+        elif source is not None:  # nested under the run that trained the model
+            experiment, parent = source.info.experiment_id, source.info.run_id
+            name = f"{RUN_PREFIX[request.kind]} of {source.info.run_name}"
         else:  # a checkpoint from elsewhere: the experiment it was trained in, by name
             experiment = experiment_id(self.client, request.experiment, request.uri)
-            name = f"{RUN_PREFIX[request.kind]}-{request.name}"
+            name = f"{RUN_PREFIX[request.kind]} of {request.name}"
         trained_by = source.info.run_name if source is not None else request.name
         tags = {
             **request.tags,
             "tunelab.source_run": request.source_run_id or "unknown",
             "mlflow.note.content": description(request.kind, request.source_run_id, trained_by),
         }
-        if request.parent_run_id:
-            tags["mlflow.parentRunId"] = request.parent_run_id
-        run = self.client.create_run(experiment, run_name=clip(name, MAX_RUN_NAME))
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        run = self.client.create_run(
+            experiment, start_time=request.started_ms, run_name=clip(name, MAX_RUN_NAME)
+        )
         self.run_id, self.experiment_id = run.info.run_id, experiment
         log_batch(self.client, self.run_id, params=request.params, tags=tags)
         self.beat(request.heartbeat_seconds)
@@ -478,9 +481,9 @@ def source_missing(request: Request) -> bool:
     return path is not None and not Path(path).exists()
 
 
-# A run beside its model's training run, by job (its tunelab.job tag): its name's prefix, and
-# what its description says it holds.
-RUN_PREFIX = {"evaluate": "eval", "predict": "predict", "export": "export"}
+# A run under its model's training run, by job (its tunelab.job tag): its name's first word
+# (`eval of cnn-adam-lr0.001 on digits`), and what its description says it holds.
+RUN_PREFIX = {"evaluate": "eval", "predict": "predictions", "export": "export"}
 HOLDS = {"evaluate": "Evaluation", "predict": "Predictions", "export": "Exported files"}
 
 

@@ -30,15 +30,19 @@ from tunelab.training.schedules import build_schedule
 from tunelab.training.trainer import build_callbacks, build_trainer
 
 
-def train(cfg: DictConfig, run: TrackedRun) -> float:
-    """Train and test one model; return the objective (its best validation value) for sweepers."""
+def train(cfg: DictConfig, run: TrackedRun, quiet: bool = False) -> float:
+    """Train and test one model; return the objective (its best validation value) for sweepers.
+    quiet (a sweep's trial): no progress bar and no results table."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data, cfg.task)
     metadata = checkpoint_metadata(run.config, datamodule)
     model = build_learner(
         cfg, datamodule.input_shape, datamodule.num_outputs, datamodule.target_scale, metadata
     )
-    callbacks = [*build_callbacks(cfg.callbacks), *trial_callbacks(cfg.objective.metric)]
+    callbacks = [
+        *build_callbacks(cfg.callbacks, progress_bar=not quiet),
+        *trial_callbacks(cfg.objective.metric),
+    ]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
     metadata["run_id"] = run.run_id  # every checkpoint names its run
@@ -53,7 +57,8 @@ def train(cfg: DictConfig, run: TrackedRun) -> float:
     if isinstance(model, Classifier):
         run.log_confusion_matrix(model.test_confusion, metadata["classes"])
     run.log_model(best, metadata, input_example(datamodule, metadata), results[0])
-    print_results(results[0], f"{cfg.objective.metric}_best", objective)
+    if not quiet:
+        print_results(results[0], f"{cfg.objective.metric}_best", objective)
     return objective
 
 

@@ -17,9 +17,11 @@ from tunelab.errors import UserError, instantiate
 log = logging.getLogger(__name__)
 
 
-def build_callbacks(cfg: Any) -> list[Callback]:
-    """Every entry of conf/callbacks; an entry set to null is left out."""
-    return [instantiate(c) for c in (cfg or {}).values() if c is not None]
+def build_callbacks(cfg: Any, progress_bar: bool = True) -> list[Callback]:
+    """Every entry of conf/callbacks; an entry set to null is left out, and the progress bar
+    when `progress_bar` is false (a sweep's trial, which prints one line when it ends)."""
+    built = [instantiate(c) for c in (cfg or {}).values() if c is not None]
+    return [c for c in built if progress_bar or not isinstance(c, ProgressBar)]
 
 
 def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer:

@@ -1,0 +1,89 @@
+"""What a person reads: the console lines of a 6-trial Optuna search, a single run, eval.py and
+export.py on digits, as a pipe or a log file sees them (not a terminal), stdout and stderr
+together.
+
+python -m benchmarks.console [--tiny] [--code CHECKOUT]
+
+--code runs another checkout's entry points and package (its src/): the before/after of a
+change. --tiny: a 3-trial search of 2 epochs, and no export.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.common import ROOT, report, scratch
+
+# The how-to's own search, on a smaller budget (issue 31's command).
+SEARCH = ["-m", "hparams_search=digits_tpe", "trainer.max_epochs=4"]
+
+
+def lines_of(code: Path, script: str, args: list[str], root: Path) -> list[str]:
+    """The console lines of `python CODE/SCRIPT ARGS` run in `root` (its store and outputs)."""
+    env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONPATH": str(code / "src")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [sys.executable, str(code / script), *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    return done.stdout.splitlines()
+
+
+def run_id(lines: list[str]) -> str:
+    return next(m.group(1) for line in lines if (m := re.match(r"MLflow run: (\w+)", line)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiny", action="store_true", help="3 trials of 2 epochs, no export")
+    parser.add_argument(
+        "--code", type=Path, default=ROOT, help="a checkout to run (default: this one)"
+    )
+    options = parser.parse_args()
+    code, root = options.code.resolve(), scratch()
+    trials = 3 if options.tiny else 6
+    search = [*SEARCH, f"hydra.sweeper.n_trials={trials}"]
+    if options.tiny:
+        search = [*search, "trainer.max_epochs=2"]
+    jobs = {f"{trials}-trial Optuna search": lines_of(code, "train.py", search, root)}
+    jobs["single run"] = single = lines_of(code, "train.py", ["trainer.max_epochs=4"], root)
+    jobs["eval.py"] = lines_of(code, "eval.py", [f"run_id={run_id(single)}"], root)
+    if not options.tiny:
+        jobs["export.py"] = lines_of(code, "export.py", [f"run_id={run_id(single)}"], root)
+    rows = [
+        {
+            "command": name,
+            "lines": len(lines),
+            "config tree": sum(
+                line == "config" or line.startswith(("├── ", "└── ", "│   ")) for line in lines
+            ),
+            "Lightning info": sum(
+                line.startswith(("GPU available", "TPU available", "`Trainer(limit_"))
+                for line in lines
+            ),
+        }
+        for name, lines in jobs.items()
+    ]
+    report(
+        "console" if code == ROOT else "console_other_code",
+        f"Console lines (not a terminal) of {code}",
+        rows,
+        [
+            "config tree: the lines of the printed config; Lightning info: its device and "
+            "limit_*_batches lines",
+            f"python -m benchmarks.console --code {options.code}",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
