@@ -63,11 +63,12 @@ def sqlite_artifact_root(uri: str) -> str | None:
 # A new experiment's description (its note) and kind: model training, not a GenAI app.
 EXPERIMENT_TAGS = {
     "mlflow.note.content": (
-        "Runs of tunelab's `train.py`: each training run is named after its model, optimizer "
-        "and learning rate; a sweep is a parent run (its note tells the search and links the "
-        "best trial) with a child run per trial; `eval.py` adds evaluation runs linked to the "
-        "run they evaluate. Every run holds its resolved `config.yaml`, its knobs as params "
-        "and its model."
+        "Runs of tunelab's `train.py`: each training run is named after its model, optimizer, "
+        "learning rate and data; a sweep is a parent run (its note tells the search and links "
+        "the best trial) with a child run per trial, whose tag `trial.state` says finished, "
+        "pruned or failed; `eval.py` and `export.py` runs are nested under the run whose model "
+        "they used. Every run holds its resolved `config.yaml`, its knobs as params and its "
+        "model."
     ),
     "mlflow.experimentKind": "custom_model_development",
 }
