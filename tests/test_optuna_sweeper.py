@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import png_width, run_entry
 
@@ -219,3 +220,62 @@ def test_a_failed_trial_is_retried_with_the_same_params(tmp_path) -> None:
     assert retry.params == study.trials[0].params
     assert retry.user_attrs["retry_of"] == 0 and retry.user_attrs["retry"] == 1
     assert sorted(c.info.status for c in children) == ["FAILED", "FAILED"]
+
+
+def test_each_choice_brings_its_own_knobs_to_the_trials_that_pick_it(tmp_path) -> None:
+    """hparams_search=digits_models: model, optimizer and schedule are picked per trial, and
+    each pick's own space (conf/search_space) is searched in that trial only."""
+    from hydra_plugins.tunelab_optuna_sweeper._search_space import knob_key
+    from tests.conftest import CONF
+
+    args = ["hparams_search=digits_models", "hydra.sweeper.n_trials=5", "trainer.max_epochs=1"]
+    args += [
+        "hydra/sweeper/pruner=none",
+        "tracking.experiment=study",
+        "hydra.sweeper.study_name=test",
+    ]
+    run_entry(["-m", *args, f"hydra.sweeper.storage={tmp_path}/study.journal"], tmp_path)
+    study, _, parents, children = load(tmp_path)
+    assert len(children) == 5 and {c.info.status for c in children} == {"FINISHED"}
+    searched = set(
+        OmegaConf.load(CONF / "hparams_search" / "digits_models.yaml").hydra.sweeper.params
+    )
+    for child in children:
+        params = child.data.params
+        trial = study.trials[int(child.data.tags["optuna.trial"])]
+        own = set()
+        for group in ("model", "optimizer", "scheduler"):
+            file = CONF / "search_space" / group / f"{params[group]}.yaml"
+            own |= set(OmegaConf.load(file)) if file.exists() else set()
+        assert {knob_key(name) for name in trial.params} == searched | own, trial.params
+        for name, value in trial.params.items():  # the run trained with what was sampled
+            logged, sampled = params[knob_key(name)], str(value)
+            assert logged.lower().replace(" ", "") == sampled.lower().replace(" ", ""), name
+        # the run's params are its model's knobs only: no key of a model it did not pick
+        model_keys = {k.removeprefix("model.") for k in params if k.startswith("model.")}
+        chosen = OmegaConf.load(CONF / "model" / f"{params['model']}.yaml")
+        assert model_keys == set(chosen) - {"_target_"}, (params["model"], model_keys)
+
+
+def test_a_search_stops_on_its_patience_and_on_its_timeout_and_says_why(tmp_path) -> None:
+    # one configuration only: every trial ties the first, so none is a new best
+    same = [
+        "hydra/sweeper/pruner=none",
+        "trainer.max_epochs=1",
+        "regularization.dropout=choice(0.0)",
+    ]
+    result = study_sweep(tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.patience=2", *same)
+    study, client, parents, children = load(tmp_path)
+    assert len(study.trials) == 3 and len(children) == 3  # the best, then 2 without a better
+    reason = "no new best in the last 2 finished trials (hydra.sweeper.patience=2)"
+    assert parents[0].data.tags["sweep.stopped_by"] == reason
+    assert f"the search stopped before n_trials=10: {reason}" in result.stdout
+    # a second study: its 1 s is spent during the first trial, so no second one starts
+    more = ["hydra.sweeper.study_name=timed", "tracking.experiment=timed"]
+    study_sweep(tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.timeout=1", *same, *more)
+    timed = [r for r in client.search_runs([client.get_experiment_by_name("timed").experiment_id])]
+    (parent,) = [r for r in timed if "mlflow.parentRunId" not in r.data.tags]
+    assert (
+        len(timed) == 2
+        and parent.data.tags["sweep.stopped_by"] == "hydra.sweeper.timeout=1 s reached"
+    )

@@ -9,7 +9,13 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from hydra_plugins.tunelab_optuna_sweeper import config
 from hydra_plugins.tunelab_optuna_sweeper._impl import tell_once
-from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
+from hydra_plugins.tunelab_optuna_sweeper._search_space import (
+    conditional_space,
+    grid_of,
+    split_search_space,
+)
+from tests.conftest import CONF
+from tunelab.sweeps.choice_spaces import choice_space_problem, choice_spaces
 
 
 def space_of(params: dict[str, str], arguments: list[str] = ()):
@@ -59,6 +65,7 @@ def test_every_sampler_config_asks_trials_in_the_space(name: str) -> None:
         "grid": config.GridSamplerConf,
         "cmaes": config.CmaEsSamplerConf,
         "qmc": config.QMCSamplerConf,
+        "gp": config.GPSamplerConf,
     }
     if name == "grid":
         space, _ = space_of({"x": "choice(1, 2, 3)", "y": "range(0, 2)"})
@@ -88,3 +95,110 @@ def test_every_pruner_config_builds(name: str) -> None:
         "none": config.NopPrunerConf,
     }
     assert isinstance(instantiate(OmegaConf.structured(nodes[name])), optuna.pruners.BasePruner)
+
+
+def digits_models_space():
+    """conf/hparams_search/digits_models.yaml's space, with every choice's own (conf/search_space)."""
+    params = OmegaConf.load(CONF / "hparams_search" / "digits_models.yaml").hydra.sweeper.params
+    params = {str(k): str(v) for k, v in params.items()}
+    spaces = choice_spaces(params, [CONF / "search_space"])
+    searched, _ = space_of(params)
+    return conditional_space(searched, spaces, OverridesParser.create()), spaces
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "gp"])
+def test_a_choice_brings_its_own_knobs_and_only_in_the_trials_that_pick_it(sampler) -> None:
+    space, spaces = digits_models_space()
+    assert {(s.group, s.choice) for s in spaces} >= {
+        ("model", "mlp"),
+        ("model", "cnn"),
+        ("model", "resnet18"),
+        ("optimizer", "sgd"),
+        ("scheduler", "step"),
+    }
+    own = {(s.group, s.choice): set(s.knobs) for s in spaces}
+    nodes = {
+        "tpe": config.TPESamplerConf,
+        "random": config.RandomSamplerConf,
+        "gp": config.GPSamplerConf,
+    }
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=instantiate(OmegaConf.structured(nodes[sampler])))
+    picked = set()
+    for number in range(24):
+        trial = study.ask()
+        params = space.sample(trial)
+        expected = set(space.always)
+        for group in ("model", "optimizer", "scheduler"):
+            expected |= own.get((group, params[group]), set())
+            picked.add((group, params[group]))
+        assert set(params) == expected, params  # exactly the chosen choices' knobs
+        for name in trial.params:  # a choice's knob is a param of its own: model.hidden_dim/mlp
+            assert "/" not in name or name.endswith(f"/{params[name.split('.')[0]]}")
+        tell_once(study, trial, values=float(number % 5))
+    assert {("model", "mlp"), ("model", "cnn"), ("model", "resnet18")} <= picked
+
+
+def test_a_search_narrows_a_choices_knob_which_stays_that_choices() -> None:
+    params = {"model": "choice(mlp, cnn)", "model.hidden_dim": "choice(32)"}
+    searched, _ = space_of(params)
+    space = conditional_space(
+        searched, choice_spaces(params, [CONF / "search_space"]), OverridesParser.create()
+    )
+    assert set(space.always) == {"model"}  # hidden_dim is the MLP's and the CNN's, not global
+    for choice in ("mlp", "cnn"):
+        assert space.by_choice[("model", choice)]["model.hidden_dim"].choices == (32,)
+
+
+@pytest.mark.parametrize(
+    ("space_file", "says"),
+    [
+        (
+            "model.width: choice(32, 64)",
+            "model.width does not exist under model=mlp (its keys there: _target_, hidden_dim, num_layers)",
+        ),
+        (
+            "model.hidden_dim: 64",
+            "model.hidden_dim: 64 is one value, not a space: write choice(64)",
+        ),
+    ],
+)
+def test_a_choices_space_that_cannot_work_is_one_line_naming_its_file(
+    tmp_path, space_file, says
+) -> None:
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "search_space" / "model" / "mlp.yaml").write_text(space_file + "\n")
+    overrides = ["hparams_search=digits_models"]
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        config = compose("train", overrides, return_hydra_config=True)
+        problem = choice_space_problem(config)
+    assert (
+        problem is not None
+        and says in problem
+        and str(conf / "search_space" / "model" / "mlp.yaml") in problem
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("hydra.sweeper.timeout=-5", "hydra.sweeper.timeout=-5: must be seconds above 0, or null"),
+        (
+            "hydra.sweeper.patience=0",
+            "hydra.sweeper.patience=0: must be a whole number of trials above 0",
+        ),
+    ],
+)
+def test_a_budget_out_of_range_is_one_line(setting: str, says: str) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from tunelab.sweeps.callback import search_error
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("train", ["hparams_search=digits_tpe", setting], return_hydra_config=True)
+        assert says in (search_error(config) or "")

@@ -1,13 +1,16 @@
 """Multirun sweeps land in MLflow as one parent run with a child per trial and a summary."""
 
 import json
+import os
 import re
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import png_width, run_entry
+from tests.conftest import ROOT, png_width, run_entry
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
@@ -73,6 +76,31 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     text = Path(table).read_text()
     assert text.count(",finished,") == 2 and best.info.run_id in text
     assert f"MLflow parent run: {parent.info.run_id}" in result.stdout
+    # the winner became a config, which trains the best trial again, epoch for epoch
+    promoted = Path(parent.data.tags["promoted_to"])
+    assert promoted == tmp_path / "conf" / "experiment" / "sweep_lr_best.yaml"
+    assert f"promoted_to: {promoted}" in result.stdout
+    again = [f"experiment={promoted.stem}", f"hydra.searchpath=[file://{tmp_path}/conf]"]
+    run_entry(again, tmp_path)
+    (rerun,) = [
+        r
+        for r in client.search_runs([parent.info.experiment_id])
+        if r.info.run_id not in {parent.info.run_id, *(c.info.run_id for c in children)}
+    ]
+
+    def curve(run) -> list[tuple[int, float]]:
+        return [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "val/acc")]
+
+    assert curve(rerun) == curve(best) and len(curve(best)) == 2
+    # any finished sweep's trial, on demand
+    promote = [sys.executable, "-m", "tunelab.sweeps.promote", parent.info.run_id, "--trial", "1"]
+    env = {
+        **os.environ,
+        "TUNELAB_ROOT": str(tmp_path),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+    }
+    done = subprocess.run(promote, env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert f"wrote {promoted}" in done.stdout and "trial #1" in promoted.read_text()
 
 
 def test_joblib_two_workers_lose_nothing(tmp_path) -> None:

@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,10 +18,19 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from hydra_plugins.tunelab_optuna_sweeper._search_space import grid_of, split_search_space
+from hydra_plugins.tunelab_optuna_sweeper._search_space import (
+    SearchSpace,
+    conditional_space,
+    grid_of,
+    knob_key,
+    split_search_space,
+)
+from tunelab.cli.overrides import is_sweep, overrides_dict
 from tunelab.cli.runtime import process_gone, this_process
 from tunelab.errors import instantiate
+from tunelab.sweeps.choice_spaces import ChoiceSpace, choice_spaces, space_folders
 from tunelab.sweeps.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
+from tunelab.sweeps.state import add_swept_keys
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +39,12 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", "Heartbeat of storage is supposed", UserWarning)
 warnings.filterwarnings(
     "ignore", ".*fail_stale_trials is experimental", optuna.exceptions.ExperimentalWarning
+)
+# TPE's `group` (conditional spaces) and GPSampler are marked experimental since Optuna 2.8 / 3.6.
+warnings.filterwarnings(
+    "ignore",
+    r"(Argument ``group``|GPSampler) is (an )?experimental",
+    optuna.exceptions.ExperimentalWarning,
 )
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -50,6 +66,8 @@ class OptunaSearch:
         retries: int,
         refill: bool,
         params: dict[str, str] | None,
+        timeout: float | None = None,
+        patience: int | None = None,
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -64,13 +82,16 @@ class OptunaSearch:
         self.n_trials, self.n_jobs, self.retries = n_trials, max(1, n_jobs), max(0, retries)
         self.params = dict(params or {})
         self.refill = refill
+        self.budget = Budget(timeout, patience)
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
         # Optuna's own INFO lines ("A new study created ...") say what the line below says.
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        space, fixed = split_search_space(self.params, arguments, parser)
+        searched, fixed = split_search_space(self.params, arguments, parser)
+        space = conditional_space(searched, self.choice_spaces(arguments), parser)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        add_swept_keys(self.sweep_dir, space.keys())  # trial names show the choices' knobs
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self.open_study(space)
         for stale in fail_stale_trials(study):
@@ -79,18 +100,30 @@ class OptunaSearch:
             f"study {self.study_name!r} in {self.storage}: "
             f"{trials_done(study)} trials done, {self.n_trials} wanted"
         )
+        self.budget.start()
         if self.n_jobs > 1 and self.refill and runs_jobs_concurrently(self.launcher):
             returns = self.run_refilling(study, space, fixed)
         else:
             returns = self.run_batches(study, space, fixed)
+        if self.budget.stopped_by:
+            log.info(
+                f"the search stopped before n_trials={self.n_trials}: {self.budget.stopped_by}"
+            )
         self.finish(study, space)
         return returns
 
-    def run_batches(self, study: optuna.Study, space: dict, fixed: list[str]) -> list[JobReturn]:
+    def choice_spaces(self, arguments: list[str]) -> list[ChoiceSpace]:
+        """The spaces of the choices this search can pick (tunelab.sweeps.choice_spaces)."""
+        searched = {**self.params, **overrides_dict(filter(is_sweep, arguments))}
+        return choice_spaces(searched, space_folders(self.config.hydra.runtime.config_sources))
+
+    def run_batches(
+        self, study: optuna.Study, space: SearchSpace, fixed: list[str]
+    ) -> list[JobReturn]:
         """n_jobs trials asked at once, launched together, told when the whole batch ended."""
         returns: list[JobReturn] = []
         done = trials_done(study)
-        while done < self.n_trials:
+        while done < self.n_trials and not self.budget.spent(study):
             trials = [self.ask(study, space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             batch = [self.trial_overrides(trial, fixed) for trial in trials]
             results = self.launcher.launch(batch, initial_job_idx=len(returns))
@@ -100,7 +133,9 @@ class OptunaSearch:
             returns.extend(results)
         return returns
 
-    def run_refilling(self, study: optuna.Study, space: dict, fixed: list[str]) -> list[JobReturn]:
+    def run_refilling(
+        self, study: optuna.Study, space: SearchSpace, fixed: list[str]
+    ) -> list[JobReturn]:
         """n_jobs slots, each launching one trial at a time: the next trial is asked for the
         moment any trial ends (complete, pruned or failed), so no slot waits for the slowest
         trial of a batch. Optuna's own study.optimize(n_jobs=N) keeps N threads busy the same
@@ -115,6 +150,8 @@ class OptunaSearch:
             while True:
                 with lock:
                     if stopped or trials_done(study) + len(running) >= self.n_trials:
+                        return
+                    if self.budget.spent(study):  # the running trials finish; none starts
                         return
                     trial, number = self.ask(study, space), next(numbers)
                     running.add(number)
@@ -141,7 +178,7 @@ class OptunaSearch:
                 raise
         return [returns[idx] for idx in sorted(returns)]
 
-    def open_study(self, space: dict) -> optuna.Study:
+    def open_study(self, space: SearchSpace) -> optuna.Study:
         if self.storage.endswith(JOURNAL_SUFFIX):
             Path(self.storage).parent.mkdir(parents=True, exist_ok=True)
         storage = open_storage(self.storage, self.beats.seconds, on_stale=retry_stale)
@@ -159,28 +196,39 @@ class OptunaSearch:
         (self.sweep_dir / STUDY_FILE).write_text(json.dumps(spec))
         return study
 
-    def sampler(self, space: dict) -> optuna.samplers.BaseSampler:
+    def sampler(self, space: SearchSpace) -> optuna.samplers.BaseSampler:
         if not self.sampler_cfg._target_.endswith("GridSampler"):
             return instantiate(self.sampler_cfg)
-        grid = grid_of(space)
+        if space.conditional:  # a grid is one fixed set of keys
+            group, choice = next(iter(space.by_choice))
+            raise ValueError(
+                f"hydra/sweeper/sampler=grid cannot search {group}={choice}'s own space (its keys "
+                "exist in some trials only): use tpe or random, or list the combinations"
+            )
+        grid = grid_of(space.always)
         points = math.prod(len(values) for values in grid.values())
         if points < self.n_trials:
             log.info(f"the grid has {points} points: n_trials lowered from {self.n_trials}")
             self.n_trials = points
         return instantiate(self.sampler_cfg, search_space=grid)
 
-    def ask(self, study: optuna.Study, space: dict) -> optuna.Trial:
-        """The next trial (a retry enqueued earlier comes first), marked with the process that
-        runs it and beating while it runs, so that a later sweep can tell whether a RUNNING
-        trial is still alive."""
-        trial = study.ask(space)
+    def ask(self, study: optuna.Study, space: SearchSpace) -> optuna.Trial:
+        """The next trial (a retry enqueued earlier comes first), its values sampled (a
+        choice's own knobs only when it is picked), marked with the process that runs it and
+        beating while it runs, so that a later sweep can tell whether a RUNNING trial is still
+        alive."""
+        if space.conditional:
+            trial = study.ask()
+            space.sample(trial)
+        else:
+            trial = study.ask(space.always)
         trial.set_user_attr(PROCESS_ATTR, this_process())
         self.beats.start(trial)
         return trial
 
     @staticmethod
     def trial_overrides(trial: optuna.Trial, fixed: list[str]) -> list[str]:
-        chosen = [f"{key}={value}" for key, value in trial.params.items()]
+        chosen = [f"{knob_key(name)}={value}" for name, value in trial.params.items()]
         # The trial's number reaches its job as an environment variable, not a config key, so
         # runs keep clean overrides and params.
         return [*fixed, *chosen, f"++hydra.job.env_set.{TRIAL_ENV}={trial.number}"]
@@ -203,7 +251,7 @@ class OptunaSearch:
         if result.status == JobStatus.FAILED and self.config.get("on_trial_error") == "stop":
             _ = result.return_value  # re-raises the trial's error: the sweep stops here
 
-    def finish(self, study: optuna.Study, space: dict) -> None:
+    def finish(self, study: optuna.Study, space: SearchSpace) -> None:
         completed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
         results: dict[str, Any] = {
             "name": "optuna",
@@ -212,11 +260,45 @@ class OptunaSearch:
         }
         if completed:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
+        if self.budget.stopped_by:
+            results["stopped_by"] = self.budget.stopped_by
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
         # Imported at the end: MLflow stays out of this process while the trials run.
         from tunelab.sweeps.study_summary import log_study_summary
 
-        log_study_summary(study, self.config, self.sweep_dir)
+        log_study_summary(study, self.config, self.sweep_dir, self.budget.stopped_by)
+
+
+class Budget:
+    """When a study stops asking before n_trials: after `timeout` seconds of this sweep, or
+    after `patience` finished trials in a row without a new best. Running trials finish."""
+
+    def __init__(self, timeout: float | None, patience: int | None) -> None:
+        self.timeout, self.patience = timeout, patience
+        self.started = time.monotonic()
+        self.stopped_by: str | None = None  # why, once spent
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def spent(self, study: optuna.Study) -> bool:
+        if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
+            self.stopped_by = f"hydra.sweeper.timeout={self.timeout:g} s reached"
+        elif self.patience and (since := trials_since_best(study)) >= self.patience:
+            self.stopped_by = (
+                f"no new best in the last {since} finished trials (hydra.sweeper.patience="
+                f"{self.patience})"
+            )
+        return self.stopped_by is not None
+
+
+def trials_since_best(study: optuna.Study) -> int:
+    """Trials finished (complete, pruned, failed) after the best one; 0 before any is complete."""
+    trials = study.get_trials(deepcopy=False)
+    if not any(t.state == TrialState.COMPLETE for t in trials):
+        return 0
+    best = study.best_trial.number
+    return sum(t.state in FINISHED and t.number > best for t in trials)
 
 
 # Trial user attributes: who runs it (host:pid), and which failed trial it repeats, how often.

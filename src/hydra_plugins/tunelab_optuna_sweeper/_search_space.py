@@ -1,4 +1,15 @@
-"""Hydra sweep syntax to Optuna distributions: interval, tag(log, ...), int(...), range, choice."""
+"""Hydra sweep syntax to Optuna distributions: interval, tag(log, ...), int(...), range, choice;
+and the search space they make, conditional where a choice brings knobs of its own.
+
+A group choice (model=cnn) may declare what a search samples when it is picked, in
+conf/search_space/GROUP/CHOICE.yaml (model.channels: choice(...), in the same sweep syntax).
+A search that picks among a group's choices samples each choice's knobs only in the trials
+that pick it (Optuna's define-by-run), and a choice's space may pick in another group
+(optimizer=sgd's may search scheduler: choice(...)), whose choices bring theirs in turn.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import (
@@ -14,6 +25,8 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+
+from tunelab.sweeps.choice_spaces import ChoiceSpace
 
 
 def distribution(override: Override) -> BaseDistribution:
@@ -68,3 +81,72 @@ def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list]:
                 f"hydra/sweeper/sampler=grid cannot search {key}: give it choice() or range() values"
             )
     return grid
+
+
+@dataclass
+class SearchSpace:
+    """The searched keys: `always` in every trial; `by_choice[(group, choice)]` only in the
+    trials that pick that choice (tunelab.sweeps.choice_spaces)."""
+
+    always: dict[str, BaseDistribution]
+    by_choice: dict[tuple[str, str], dict[str, BaseDistribution]] = field(default_factory=dict)
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.by_choice)
+
+    def keys(self) -> list[str]:
+        """Every key some trial may search, in the order they are sampled."""
+        keys = list(self.always)
+        for knobs in self.by_choice.values():
+            keys += [k for k in knobs if k not in keys]
+        return keys
+
+    def sample(self, trial: Any) -> dict[str, Any]:
+        """The trial's values by key, define-by-run: a group's choice first, then that choice's
+        knobs, each an Optuna param of its own (knob_name): the MLP's hidden_dim and the CNN's
+        are two knobs, with their own ranges and their own history."""
+        values: dict[str, Any] = {}
+        pending = [(key, key, dist) for key, dist in self.always.items()]
+        while pending:
+            name, key, dist = pending.pop(0)
+            values[key] = suggest(trial, name, dist)
+            knobs = self.by_choice.get((key, str(values[key])), {})
+            pending += [(knob_name(k, str(values[key])), k, d) for k, d in knobs.items()]
+        return values
+
+
+def knob_name(key: str, choice: str) -> str:
+    """A choice's knob as an Optuna param: model.hidden_dim/mlp (a name MLflow accepts too)."""
+    return f"{key}/{choice}"
+
+
+def knob_key(name: str) -> str:
+    """The config key of an Optuna param: model.hidden_dim/mlp -> model.hidden_dim."""
+    return name.split("/", 1)[0]
+
+
+def suggest(trial: Any, key: str, dist: BaseDistribution) -> Any:
+    """trial.suggest_* for `dist` (Optuna has no public suggest that takes a distribution)."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(key, dist.low, dist.high, step=dist.step, log=dist.log)
+    assert isinstance(dist, FloatDistribution)
+    return trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+def conditional_space(
+    searched: dict[str, BaseDistribution], spaces: list[ChoiceSpace], parser: OverridesParser
+) -> SearchSpace:
+    """`searched` (the search's params and command line) with its choices' own spaces. A key
+    the search names that a choice's space declares too is that choice's knob, searched only
+    under it, with the search's range (the search file narrows or replaces a choice's space)."""
+    by_choice: dict[tuple[str, str], dict[str, BaseDistribution]] = {}
+    for space in spaces:
+        overrides = parser.parse_overrides([f"{k}={v}" for k, v in space.knobs.items()])
+        knobs = {o.get_key_element(): distribution(o) for o in overrides}
+        by_choice[(space.group, space.choice)] = {k: searched.get(k, d) for k, d in knobs.items()}
+    conditional = {key for knobs in by_choice.values() for key in knobs}
+    always = {k: d for k, d in searched.items() if k not in conditional}
+    return SearchSpace(always, by_choice)

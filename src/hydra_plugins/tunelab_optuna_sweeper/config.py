@@ -13,6 +13,9 @@ class TPESamplerConf:
     seed: int | None = 42
     n_startup_trials: int = 5
     multivariate: bool = True
+    # Conditional spaces (a choice's own knobs, tunelab.sweeps.choice_spaces): the knobs that
+    # appear together are modelled together, instead of falling back to independent sampling.
+    group: bool = True
     constant_liar: bool = True  # parallel trials asked at once spread out instead of colliding
 
 
@@ -43,6 +46,17 @@ class QMCSamplerConf:
     seed: int | None = 42
     qmc_type: str = "sobol"
     scramble: bool = True
+
+
+@dataclass
+class GPSamplerConf:
+    """Gaussian-process Bayesian optimisation: strong on small budgets (tens of trials)."""
+
+    _target_: str = "optuna.samplers.GPSampler"
+    seed: int | None = 42
+    n_startup_trials: int = 10
+    # A choice's own knobs exist in some trials only: GP samples them at random, by design.
+    warn_independent_sampling: bool = False
 
 
 @dataclass
@@ -96,6 +110,11 @@ class OptunaSweeperConf:
     retries: int = 0
     # The search space, in Hydra's sweep syntax: interval(), tag(log, ...), int(), range(), choice().
     params: dict[str, str] | None = None
+    # Budgets besides n_trials (null: none). timeout: seconds of this sweep after which no new
+    # trial starts (the running ones finish); patience: stop after this many finished trials in
+    # a row without a new best. The parent run's tag sweep.stopped_by says which one stopped it.
+    timeout: float | None = None
+    patience: int | None = None
 
 
 def register() -> None:
@@ -108,6 +127,7 @@ def register() -> None:
         "grid": GridSamplerConf,
         "cmaes": CmaEsSamplerConf,
         "qmc": QMCSamplerConf,
+        "gp": GPSamplerConf,
     }
     for name, node in samplers.items():
         store.store(group="hydra/sweeper/sampler", name=name, node=node, provider=provider)

@@ -40,6 +40,24 @@ def sweep_storage_error(config: DictConfig) -> str | None:
     return None
 
 
+def search_error(config: DictConfig) -> str | None:
+    """The Optuna sweeper's settings that cannot work, as one line: a budget out of range, a
+    choice's own space (tunelab.sweeps.choice_spaces)."""
+    sweeper = config.hydra.sweeper
+    if "optuna" not in str(sweeper.get("_target_", "")):
+        return None
+    for key, whole in (("timeout", False), ("patience", True)):
+        value = sweeper.get(key)
+        number = isinstance(value, int) if whole else isinstance(value, int | float)
+        if value is not None and (isinstance(value, bool) or not number or value <= 0):
+            what = "a whole number of trials" if whole else "seconds"
+            shown = f"{value:g}" if isinstance(value, float) else value
+            return f"hydra.sweeper.{key}={shown}: must be {what} above 0, or null for no limit"
+    from tunelab.sweeps.choice_spaces import choice_space_problem
+
+    return choice_space_problem(config)
+
+
 class MLflowSweepCallback(Callback):
     """on_multirun_start opens the parent run; on_multirun_end writes its summary and ends it.
 
@@ -57,8 +75,8 @@ class MLflowSweepCallback(Callback):
 
         mask_logs()  # Hydra logs each trial's overrides as it launches it
         quiet_launchers()
-        if problem := sweep_storage_error(config):  # before the sweep's run is opened
-            raise SystemExit(mask_text(f"tunelab: {problem}"))
+        if problem := sweep_storage_error(config) or search_error(config):
+            raise SystemExit(mask_text(f"tunelab: {problem}"))  # before the sweep's run opens
         self.config = config
         overrides = list(config.hydra.overrides.task)
         swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
@@ -166,6 +184,7 @@ class MLflowSweepCallback(Callback):
                 search_lines(self.config),
                 register,
                 stop_signal_name(),
+                promotion(self.config),
             )
         )()
         self.parent_run_id = None
@@ -184,7 +203,8 @@ class MLflowSweepCallback(Callback):
                 f"{summary['best_fold_mean']:.4f} +- {summary['best_fold_std']:.4f}"
             )
         for key, value in registered.items():
-            print(f"{key}: {value}")
+            if not key.endswith(".version"):  # said in registered_model's line
+                print(f"{key}: {value}")
         print(f"summary in {sweep_dir / 'summary'}")
         print_run(run_id, self.experiment_id, tracking.uri, "MLflow parent run")
 
@@ -201,6 +221,16 @@ LAUNCHER_LOGGERS = (
 def quiet_launchers() -> None:
     for name in LAUNCHER_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def promotion(config: DictConfig) -> dict[str, str] | None:
+    """Where the best trial's config goes (promote_to, conf/train.yaml) and the config folder it
+    is composed from; None: no file (promote_to=null, or eval and export sweeps)."""
+    conf = next(
+        (str(s.path) for s in config.hydra.runtime.config_sources if s.provider == "main"), None
+    )
+    to = config.get("promote_to")
+    return {"conf": conf, "to": str(to)} if to and conf else None
 
 
 def search_lines(config: DictConfig) -> dict[str, str]:

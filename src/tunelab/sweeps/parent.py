@@ -86,10 +86,12 @@ def finish_parent(
     search: dict[str, str],
     register: dict[str, str] | None,
     stopped_by: str | None = None,
+    promote: dict[str, str] | None = None,
 ) -> tuple[dict[str, object], dict[str, str]]:
     """End the parent with `status`: children cut off ended KILLED, the summary written, the
-    best model registered (`register`: its name and alias; FINISHED sweeps only). The summary
-    and the registration's tags."""
+    best model registered (`register`: its name and alias; FINISHED sweeps only) and its
+    config written as an experiment (`promote`: the config folder and the file's folder). The
+    summary, and the tags of the registration and the promotion."""
     from tunelab.sweeps.summary import log_sweep_summary
 
     if stopped_by:
@@ -105,8 +107,33 @@ def finish_parent(
         search,
     )
     registered = register_best_trial(client, run_id, summary, objective["mode"], register)
+    if promote and status == "FINISHED" and summary.get("best.run_id"):
+        registered |= promote_best_trial(client, run_id, promote, registered)
     client.set_terminated(run_id, status)
     return summary, registered
+
+
+def promote_best_trial(
+    client: MlflowClient, run_id: str, promote: dict[str, str], registered: dict[str, str]
+) -> dict[str, str]:
+    """conf/experiment/<sweep>_best.yaml (tunelab.sweeps.promote); the registered version and
+    the file name each other (the file's header, the version's tag tunelab.experiment)."""
+    from tunelab.sweeps.promote import promote_trial
+
+    about = [f"{k}: {v}" for k, v in registered.items() if k.startswith("registered_model")]
+    try:
+        path = promote_trial(
+            client, run_id, None, Path(promote["conf"]), Path(promote["to"]), about
+        )
+    except Exception as error:  # the sweep's results stand; the parent still ends
+        log.warning("writing the best trial's config failed: %s", error)
+        return {"promoted_to": f"failed: {type(error).__name__}: {error}"}
+    tags = {"promoted_to": str(path)}
+    log_batch(client, run_id, tags=tags)
+    if version := registered.get("registered_model.version"):
+        name = registered["registered_model"].rsplit(" version ", 1)[0]
+        client.set_model_version_tag(name, version, "tunelab.experiment", path.stem)
+    return tags
 
 
 def register_best_trial(

@@ -51,6 +51,7 @@ class FinishParent(Request):
     search: dict[str, str]
     register: dict[str, str] | None
     stopped_by: str | None = None
+    promote: dict[str, str] | None = None  # conf: the config folder, to: where the file goes
 
     def apply(self, store: Callable[[str], Any]) -> tuple[dict[str, object], dict[str, str]]:
         from tunelab.sweeps.parent import finish_parent
@@ -65,4 +66,5 @@ class FinishParent(Request):
             self.search,
             self.register,
             self.stopped_by,
+            self.promote,
         )

@@ -34,6 +34,13 @@ def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
     (sweep_dir / SWEPT_FILE).write_text(json.dumps(keys))
 
 
+def add_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
+    """Keys the sweeper searches beyond the callback's (a choice's own knobs)."""
+    file = sweep_dir / SWEPT_FILE
+    known = json.loads(file.read_text()) if file.exists() else []
+    write_swept_keys(sweep_dir, list(dict.fromkeys([*known, *keys])))
+
+
 def short_value(value: str) -> str:
     """0.0031622776 -> 3.2e-3, 0.25 -> 0.25, 128 -> 128, adamw -> adamw."""
     try:

@@ -16,7 +16,10 @@ from tunelab.tracking.store import log_batch
 log = logging.getLogger(__name__)
 
 
-def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
+def log_study_summary(
+    study: Any, config: Any, sweep_dir: Path, stopped_by: str | None = None
+) -> None:
+    """The study on its sweep's parent run; `stopped_by`: the budget that ended it early."""
     parent_file = sweep_dir / PARENT_FILE
     if not parent_file.exists():  # tracking's sweep callback is off: nothing to attach to
         return
@@ -33,6 +36,8 @@ def log_study_summary(study: Any, config: Any, sweep_dir: Path) -> None:
     # what the study alone knows is logged here.
     params: dict[str, str] = {}
     tags = {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name}
+    if stopped_by:
+        tags["sweep.stopped_by"] = stopped_by
     if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)

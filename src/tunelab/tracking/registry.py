@@ -218,6 +218,7 @@ def register_best(
         client.set_registered_model_alias(name, alias, version.version)
     return {
         "registered_model": f"{name} version {version.version}",
+        "registered_model.version": str(version.version),
         f"registered_model.{alias}": (
             f"moved to version {version.version}"
             if better

@@ -28,13 +28,14 @@ log = logging.getLogger(__name__)
 RERUN_KEYS = ("resume", "reproduce")
 BUDGET = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 DISPLAY = ("print_config", "callbacks.progress_bar")
-# How the run reaches the store, not what it trains: a resumed run may differ there (and a run
+# How the run is recorded, not what it trains: a resumed run may differ there (and a run
 # recorded before one of them existed resumes).
 BOOKKEEPING = (
     "tracking.writer",
     "tracking.flush_seconds",
     "tracking.system_metrics_seconds",
     "tracking.heartbeat_seconds",
+    "promote_to",  # where a sweep writes its best trial's config
 )
 
 
