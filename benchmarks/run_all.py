@@ -21,6 +21,7 @@ SCRIPTS = [
     "regression",
     "faults",
     "console",
+    "search_space",
 ]
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ FAST = [  # the console's defaults kept: the line budget below is a user's
 ]
 
 
-def study_sweep(root, *args: str):
+def study_sweep(root, *args: str, check: bool = True):
     """Run a sweep with the study's journal at a fixed place, so later sweeps can resume it."""
     storage = f"hydra.sweeper.storage={root}/study.journal"
-    return run_entry(["-m", *FAST, storage, *args], root)
+    return run_entry(["-m", *FAST, storage, *args], root, check=check)
 
 
 def load(root):
@@ -278,4 +278,29 @@ def test_a_search_stops_on_its_patience_and_on_its_timeout_and_says_why(tmp_path
     assert (
         len(timed) == 2
         and parent.data.tags["sweep.stopped_by"] == "hydra.sweeper.timeout=1 s reached"
+    )
+
+
+def test_a_search_starts_from_the_runs_the_store_already_holds(tmp_path) -> None:
+    """warm_start: the earlier runs inside the space join the study as complete trials (one
+    outside it is skipped and counted); then the current config is asked first."""
+    earlier = [*FAST[:3], "trainer.max_epochs=1", "optimizer.lr=1e-3,5e-2"]  # a grid sweep
+    run_entry(["-m", *earlier], tmp_path)
+    space = ["optimizer.lr=tag(log, interval(1e-4, 1e-2))", "hydra/sweeper/pruner=none"]
+    warm = ["hydra.sweeper.warm_start=study", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1"]
+    result = study_sweep(tmp_path, *space, *warm)
+    study, _, parents, _ = load(tmp_path)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3  # 1 earlier run, 2 asked
+    (earlier_run,) = [t for t in study.trials if "warm_start_run" in t.user_attrs]
+    assert earlier_run.number == 0 and earlier_run.params["optimizer.lr"] == pytest.approx(1e-3)
+    # the current config (lr 1e-3) is the earlier run: not asked again
+    assert all(t.params["optimizer.lr"] != pytest.approx(1e-3) for t in study.trials[1:])
+    (parent,) = [p for p in parents if "optuna.study_name" in p.data.tags]
+    said = "warm start from study: 1 finished runs added as complete trials, 1 outside"
+    assert parent.data.tags["sweep.warm_start"].startswith(said) and said in result.stdout
+    assert parent.data.tags["sweep.enqueued"] == "the current config (in the study already)"
+    nothing = study_sweep(tmp_path, *space, "hydra.sweeper.warm_start=nowhere", check=False)
+    assert nothing.returncode != 0 and nothing.stderr.strip().splitlines()[-1] == (
+        "tunelab: the sweep cannot use hydra.sweeper.warm_start=nowhere: no experiment of that "
+        "name (give an experiment's name, a sweep's parent run id, or a list of run ids)"
     )

@@ -202,3 +202,59 @@ def test_a_budget_out_of_range_is_one_line(setting: str, says: str) -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         config = compose("train", ["hparams_search=digits_tpe", setting], return_hydra_config=True)
         assert says in (search_error(config) or "")
+
+
+def test_a_warm_start_adds_the_runs_inside_the_space_as_complete_trials() -> None:
+    from hydra_plugins.tunelab_optuna_sweeper._impl import trials_done
+    from hydra_plugins.tunelab_optuna_sweeper._start import WARM_ATTR, add_runs
+
+    params = {"optimizer.lr": "tag(log, interval(1e-4, 1e-1))", "optimizer": "choice(adam, sgd)"}
+    searched, _ = space_of(params)
+    space = conditional_space(searched, [], OverridesParser.create())
+    base = {"optimizer": "adam", "trainer.max_epochs": "4", "objective.metric": "val/acc"}
+    runs = [
+        {"run_id": "a", "params": {**base, "optimizer.lr": "0.001"}, "objective": 0.9},
+        {"run_id": "b", "params": {**base, "optimizer.lr": "0.5"}, "objective": 0.5},  # lr outside
+        {
+            "run_id": "c",
+            "params": {**base, "optimizer": "rmsprop", "optimizer.lr": "0.01"},
+            "objective": 0.6,
+        },
+        {
+            "run_id": "d",
+            "params": {**base, "optimizer.lr": "0.01", "trainer.max_epochs": "40"},
+            "objective": 0.95,
+        },
+        {
+            "run_id": "e",
+            "params": {**base, "optimizer.lr": "0.01", "objective.metric": "val/loss"},
+            "objective": 0.1,
+        },
+    ]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    objective = {"metric": "val/acc", "mode": "max"}
+    assert add_runs(study, space, runs, {"trainer.max_epochs": "4"}, objective) == (1, 4)
+    (trial,) = study.trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs[WARM_ATTR] == "a"
+    assert trial.params == {"optimizer.lr": 0.001, "optimizer": "adam"} and study.best_value == 0.9
+    assert trials_done(study) == 0  # n_trials counts the trials this search runs
+    assert add_runs(study, space, runs[:1], {}, objective) == (0, 0)  # each run joins once
+
+
+def test_the_current_config_is_the_first_trial_when_it_is_inside_the_space() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from hydra_plugins.tunelab_optuna_sweeper._start import current_point
+
+    space, _ = digits_models_space()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("train", ["hparams_search=digits_models"], return_hydra_config=True)
+        values, _ = current_point(space, config, {})
+        assert values["model"] == "cnn" and values["optimizer.lr"] == 0.001
+        assert values["model.channels/cnn"] == "[32,64]" and "model.num_layers/mlp" not in values
+        mlp = {"model": "mlp", "model.hidden_dim": 64, "model.num_layers": 2, "optimizer.lr": 0.01}
+        picked = current_point(space, config, mlp)[0]
+        assert picked["model.num_layers/mlp"] == 2 and picked["optimizer.lr"] == 0.01
+        assert current_point(space, config, {"model": "mlp"}) is None  # the MLP's knobs unsaid
+        assert current_point(space, config, {"optimizer.lr": 5.0}) is None  # outside

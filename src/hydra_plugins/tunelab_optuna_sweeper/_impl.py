@@ -25,12 +25,18 @@ from hydra_plugins.tunelab_optuna_sweeper._search_space import (
     knob_key,
     split_search_space,
 )
+from hydra_plugins.tunelab_optuna_sweeper._start import (
+    WARM_ATTR,
+    add_runs,
+    current_point,
+    enqueue,
+)
 from tunelab.cli.overrides import is_sweep, overrides_dict
 from tunelab.cli.runtime import process_gone, this_process
 from tunelab.errors import instantiate
 from tunelab.sweeps.choice_spaces import ChoiceSpace, choice_spaces, space_folders
 from tunelab.sweeps.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
-from tunelab.sweeps.state import add_swept_keys
+from tunelab.sweeps.state import add_swept_keys, plain
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,9 @@ class OptunaSearch:
         params: dict[str, str] | None,
         timeout: float | None = None,
         patience: int | None = None,
+        warm_start: Any = None,
+        enqueue_current: bool = True,
+        enqueue: Any = None,
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -83,6 +92,9 @@ class OptunaSearch:
         self.params = dict(params or {})
         self.refill = refill
         self.budget = Budget(timeout, patience)
+        self.warm_start, self.enqueue = plain(warm_start), list(plain(enqueue) or [])
+        self.enqueue_current = enqueue_current
+        self.notes: dict[str, str] = {}  # what the parent run records: the study's start, its stop
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
         # Optuna's own INFO lines ("A new study created ...") say what the line below says.
@@ -91,11 +103,12 @@ class OptunaSearch:
         searched, fixed = split_search_space(self.params, arguments, parser)
         space = conditional_space(searched, self.choice_spaces(arguments), parser)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        add_swept_keys(self.sweep_dir, space.keys())  # trial names show the choices' knobs
+        add_swept_keys(self.sweep_dir, space.searched_keys())  # trial names show the choices' knobs
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self.open_study(space)
         for stale in fail_stale_trials(study):
             log.warning(f"trial {stale} was left RUNNING by a sweep that died: FAIL, asked again")
+        self.start(study, space, fixed)
         log.info(
             f"study {self.study_name!r} in {self.storage}: "
             f"{trials_done(study)} trials done, {self.n_trials} wanted"
@@ -109,8 +122,53 @@ class OptunaSearch:
             log.info(
                 f"the search stopped before n_trials={self.n_trials}: {self.budget.stopped_by}"
             )
+            self.notes["sweep.stopped_by"] = self.budget.stopped_by
         self.finish(study, space)
         return returns
+
+    def start(self, study: optuna.Study, space: SearchSpace, fixed: list[str]) -> None:
+        """Earlier runs inside the space as complete trials (warm_start), then the current
+        config and the chosen points asked first (enqueue_current, enqueue); said on the
+        console and recorded on the parent run."""
+        if self.warm_start:
+            runs = self.finished_runs(self.warm_start)
+            objective = {"metric": self.config.objective.metric, "mode": self.config.objective.mode}
+            given = overrides_dict(fixed)
+            same = {k: v for k, v in given.items() if k not in ("hparams_search", "experiment")}
+            added, skipped = add_runs(study, space, runs, same, objective)
+            line = (
+                f"warm start from {self.warm_start}: {added} finished runs added as complete "
+                f"trials, {skipped} outside the space or trained otherwise skipped"
+            )
+            log.info(line)
+            self.notes["sweep.warm_start"] = line
+        if self.sampler_cfg._target_.endswith("GridSampler"):
+            return  # a grid walks its own points
+        points: list[tuple[dict, str]] = (
+            [({}, "the current config")] if self.enqueue_current else []
+        )
+        points += [(dict(p), f"hydra.sweeper.enqueue {p}") for p in self.enqueue]
+        asked = []
+        for given_values, what in points:
+            point = current_point(space, self.config, given_values)
+            if point is None:
+                log.info(f"{what} is outside the search space: not asked")
+                continue
+            asked.append(what if enqueue(study, point) else f"{what} (in the study already)")
+        if asked:
+            self.notes["sweep.enqueued"] = "; ".join(asked)
+
+    def finished_runs(self, source: Any) -> list[dict[str, Any]]:
+        """The store's finished runs `source` names, read by the MLflow writer process."""
+        from tunelab.sweeps.requests import FinishedRuns
+        from tunelab.tracking.run import open_writer
+
+        writer = open_writer(self.config.tracking.writer)
+        writer.send(FinishedRuns(self.config.tracking.uri, source))
+        ok, value = writer.receive()
+        if not ok:
+            raise ValueError(f"hydra.sweeper.warm_start={source}: {value}")
+        return value
 
     def choice_spaces(self, arguments: list[str]) -> list[ChoiceSpace]:
         """The spaces of the choices this search can pick (tunelab.sweeps.choice_spaces)."""
@@ -266,7 +324,7 @@ class OptunaSearch:
         # Imported at the end: MLflow stays out of this process while the trials run.
         from tunelab.sweeps.study_summary import log_study_summary
 
-        log_study_summary(study, self.config, self.sweep_dir, self.budget.stopped_by)
+        log_study_summary(study, self.config, self.sweep_dir, self.notes)
 
 
 class Budget:
@@ -374,10 +432,13 @@ class TrialBeats:
 
 def trials_done(study: optuna.Study) -> int:
     """Finished trials (complete, pruned, failed) that count in n_trials: a failed trial that
-    is asked again counts once, through its retry."""
+    is asked again counts once, through its retry; a warm start's earlier runs do not count."""
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs[RETRY_OF_ATTR] for t in trials if RETRY_OF_ATTR in t.user_attrs}
-    return sum(t.state in FINISHED and t.number not in retried for t in trials)
+    return sum(
+        t.state in FINISHED and t.number not in retried and WARM_ATTR not in t.user_attrs
+        for t in trials
+    )
 
 
 def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna.trial.FrozenTrial:

@@ -95,7 +95,7 @@ class SearchSpace:
     def conditional(self) -> bool:
         return bool(self.by_choice)
 
-    def keys(self) -> list[str]:
+    def searched_keys(self) -> list[str]:
         """Every key some trial may search, in the order they are sampled."""
         keys = list(self.always)
         for knobs in self.by_choice.values():

@@ -115,6 +115,14 @@ class OptunaSweeperConf:
     # a row without a new best. The parent run's tag sweep.stopped_by says which one stopped it.
     timeout: float | None = None
     patience: int | None = None
+    # What the study starts from. warm_start: an experiment's name, a sweep's parent run id, or
+    # a list of run ids: their finished runs whose params fall inside this space (and whose
+    # fixed values and objective match) join the study as complete trials before the first ask
+    # (they do not count in n_trials). enqueue_current: the current config (its choices and
+    # values) is the first trial asked; enqueue: more points to ask first, [{key: value}].
+    warm_start: Any = None
+    enqueue_current: bool = True
+    enqueue: Any = None
 
 
 def register() -> None:

@@ -11,10 +11,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from tunelab.cli.runtime import received_signals, stop_signal_name
-from tunelab.sweeps.requests import FinishParent, OpenParent
+from tunelab.sweeps.requests import FinishedRuns, FinishParent, OpenParent
 from tunelab.sweeps.state import (
     PARENT_FILE,
     STATES,
+    plain,
     sweep_identity,
     swept_keys,
     write_swept_keys,
@@ -78,6 +79,8 @@ class MLflowSweepCallback(Callback):
         if problem := sweep_storage_error(config) or search_error(config):
             raise SystemExit(mask_text(f"tunelab: {problem}"))  # before the sweep's run opens
         self.config = config
+        if warm := config.hydra.sweeper.get("warm_start"):  # names something in the store?
+            self._ask(FinishedRuns(config.tracking.uri, plain(warm)))(opening=True)
         overrides = list(config.hydra.overrides.task)
         swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
         identity = sweep_identity(config, overrides, swept)
@@ -135,9 +138,8 @@ class MLflowSweepCallback(Callback):
         def answer(opening: bool = False) -> Any:
             ok, value = writer.receive()
             if not ok and opening:  # the store cannot be used: one line, before any trial
-                raise SystemExit(
-                    mask_text(f"tunelab: the sweep cannot use tracking.uri={uri}: {value}")
-                )
+                where = "" if "hydra.sweeper." in str(value) else f"tracking.uri={uri}: "
+                raise SystemExit(mask_text(f"tunelab: the sweep cannot use {where}{value}"))
             if not ok:
                 raise RuntimeError(f"the sweep's parent run: {value}")
             return value

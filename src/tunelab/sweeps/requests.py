@@ -68,3 +68,18 @@ class FinishParent(Request):
             self.stopped_by,
             self.promote,
         )
+
+
+@dataclass(frozen=True)
+class FinishedRuns(Request):
+    """Answers tunelab.sweeps.warm_start.finished_runs: what a search starts from."""
+
+    answered: ClassVar[bool] = True
+    needs_run: ClassVar[bool] = False
+    uri: str
+    source: str | list[str]
+
+    def apply(self, store: Callable[[str], Any]) -> list[dict[str, Any]]:
+        from tunelab.sweeps.warm_start import finished_runs
+
+        return finished_runs(store(self.uri), self.source)

@@ -23,6 +23,13 @@ STATES = ("finished", "pruned", "failed", "stopped")
 SHORT = {"weight_decay": "wd", "batch_size": "bs", "label_smoothing": "ls", "hidden_dim": "hidden"}
 
 
+def plain(value: Any) -> Any:
+    """A config value as plain Python (a ListConfig of run ids, of points to ask)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
 def swept_keys(overrides: list[str], search_space: dict | None) -> list[str]:
     """The keys a sweep varies: command-line overrides in sweep syntax (a list, a range, an
     interval, a choice) and the sweeper's own params (hparams_search)."""

@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def log_study_summary(
-    study: Any, config: Any, sweep_dir: Path, stopped_by: str | None = None
+    study: Any, config: Any, sweep_dir: Path, notes: dict[str, str] | None = None
 ) -> None:
-    """The study on its sweep's parent run; `stopped_by`: the budget that ended it early."""
+    """The study on its sweep's parent run; `notes`: tags on how it started and stopped
+    (sweep.warm_start, sweep.enqueued, sweep.stopped_by)."""
     parent_file = sweep_dir / PARENT_FILE
     if not parent_file.exists():  # tracking's sweep callback is off: nothing to attach to
         return
@@ -36,8 +37,7 @@ def log_study_summary(
     # what the study alone knows is logged here.
     params: dict[str, str] = {}
     tags = {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name}
-    if stopped_by:
-        tags["sweep.stopped_by"] = stopped_by
+    tags |= notes or {}
     if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)

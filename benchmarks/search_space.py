@@ -1,0 +1,115 @@
+"""Model selection against a flat search, and a warm-started study against a cold one, on digits.
+
+python -m benchmarks.search_space [--tiny]
+
+1. hparams_search=digits_models (each network, optimizer and schedule with its own knobs,
+   conf/search_space) against hparams_search=digits_tpe (the flat space: the default CNN,
+   optimizer and schedule choices, learning rate, decay, dropout, batch), the same number of
+   trials, three sampler seeds: the best trial's test accuracy and the search's wall time.
+2. digits_tpe cold, and warm-started from another digits_tpe search's runs in the store (a
+   different sampler seed): the best objective among the study's own trials after 5, 10 and 20.
+"""
+
+import argparse
+import statistics
+
+from benchmarks.common import ROOT, report, run, scratch
+
+
+def search(root, name: str, experiment: str, trials: int, seed: int, more: list[str]) -> float:
+    """Run one search in its own experiment; its wall seconds."""
+    args = [
+        str(ROOT / "train.py"),
+        "-m",
+        f"hparams_search={name}",
+        f"hydra.sweeper.n_trials={trials}",
+        f"hydra.sweeper.sampler.seed={seed}",
+        f"tracking.experiment={experiment}",
+        "promote_to=null",
+        *more,
+    ]
+    wall, _ = run(args, root)
+    return wall
+
+
+def children(client, experiment: str) -> tuple[object, list]:
+    runs = client.search_runs(
+        [client.get_experiment_by_name(experiment).experiment_id], max_results=1000
+    )
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    trials = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parent, sorted(trials, key=lambda r: int(r.data.tags.get("optuna.trial", 0)))
+
+
+def best_test_acc(client, experiment: str) -> float:
+    parent, _ = children(client, experiment)
+    return client.get_run(parent.data.params["best.run_id"]).data.metrics["test/acc"]
+
+
+def best_after(client, experiment: str, counts: list[int]) -> list[float]:
+    """The best objective among the study's first N own trials (finished ones), for each N."""
+    _, trials = children(client, experiment)
+    values = [
+        t.data.metrics.get("objective", float("nan"))
+        if t.data.tags.get("trial.state") == "finished"
+        else float("nan")
+        for t in trials
+    ]
+    return [max((v for v in values[:n] if v == v), default=float("nan")) for n in counts]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, one seed")
+    options = parser.parse_args()
+    from mlflow import MlflowClient
+
+    root = scratch()
+    trials, seeds = (2, [1]) if options.tiny else (30, [1, 2, 3])
+    epochs = ["trainer.max_epochs=1"] if options.tiny else []
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    rows = []
+    for name in ("digits_models", "digits_tpe"):
+        accuracy, walls = [], []
+        for seed in seeds:
+            experiment = f"{name}_{seed}"
+            walls.append(search(root, name, experiment, trials, seed, epochs))
+            accuracy.append(best_test_acc(client, experiment))
+        rows.append(
+            {
+                "search": f"{name}, {trials} trials",
+                "best test acc (mean)": statistics.fmean(accuracy),
+                "per seed": " ".join(f"{a:.4f}" for a in accuracy),
+                "wall s (mean)": statistics.fmean(walls),
+            }
+        )
+    counts = [1, 2] if options.tiny else [5, 10, 20]
+    budget = counts[-1]
+    search(root, "digits_tpe", "source", budget, 7, epochs)  # the runs a warm start finds
+    search(root, "digits_tpe", "cold", budget, 1, epochs)
+    search(root, "digits_tpe", "warm", budget, 1, [*epochs, "hydra.sweeper.warm_start=source"])
+    for name in ("cold", "warm"):
+        best = best_after(client, name, counts)
+        rows.append(
+            {
+                "search": f"digits_tpe {name}, {budget} trials",
+                "best test acc (mean)": best_test_acc(client, name),
+                "per seed": "best val/acc after "
+                + ", ".join(f"{n}: {b:.4f}" for n, b in zip(counts, best, strict=True)),
+                "wall s (mean)": float("nan"),
+            }
+        )
+    report(
+        "search_space",
+        "Model selection against a flat search; a warm start against a cold one (digits)",
+        rows,
+        [
+            "best test acc: the test accuracy of the trial the sweep picked (best val/acc)",
+            "warm: started from another digits_tpe search's finished runs (sampler seed 7)",
+            "python -m benchmarks.search_space",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The finished runs a search starts from (hydra.sweeper.warm_start), read in the MLflow writer
+process: an experiment's, a sweep's trials, or runs by id. The sweeper keeps those whose params
+fall inside its space (hydra_plugins.tunelab_optuna_sweeper._start)."""
+
+import re
+from typing import Any
+
+from mlflow import MlflowClient
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def finished_runs(client: MlflowClient, source: str | list[str]) -> list[dict[str, Any]]:
+    """{run_id, params, objective} of every FINISHED training run `source` names that reached an
+    objective (a pruned or failed trial did not). ValueError when it names nothing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        runs = named_runs(client, source)
+    except MlflowException as error:  # a run id that is not in this store
+        raise ValueError(f"hydra.sweeper.warm_start={source}: {error.message}") from None
+    return [
+        {
+            "run_id": run.info.run_id,
+            "params": dict(run.data.params),
+            "objective": run.data.metrics["objective"],
+        }
+        for run in runs
+        if run.info.status == "FINISHED"
+        and "objective" in run.data.metrics
+        and run.data.tags.get("trial.state", "finished") == "finished"
+    ]
+
+
+def named_runs(client: MlflowClient, source: str | list[str]) -> list[Any]:
+    if isinstance(source, list):
+        runs = [client.get_run(run_id) for run_id in source]
+    elif RUN_ID.match(source):  # a sweep's parent run: its trials
+        parent = client.get_run(source)
+        runs = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{source}'",
+            max_results=10_000,
+        )
+    else:
+        experiment = client.get_experiment_by_name(source)
+        if experiment is None:
+            raise ValueError(
+                f"hydra.sweeper.warm_start={source}: no experiment or run of that name"
+            )
+        runs = client.search_runs([experiment.experiment_id], max_results=10_000)
+    return runs
