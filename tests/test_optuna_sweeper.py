@@ -59,7 +59,9 @@ def test_tpe_study_of_four_trials(tmp_path) -> None:
     assert sorted(c.data.tags["optuna.trial"] for c in children) == ["0", "1", "2", "3"]
     for child in children:  # the trial number and each sampled value, short
         name, number = child.info.run_name, child.data.tags["optuna.trial"]
-        assert re.fullmatch(rf"#{number} lr=\S+ (adam|sgd) bs=(32|64)", name), name
+        # and each optimizer's own knobs (conf/search_space/optimizer), only under it
+        own = r"(adam bs=(32|64) amsgrad=\S+|sgd bs=(32|64) momentum=\S+ nesterov=\S+)"
+        assert re.fullmatch(rf"#{number} lr=\S+ {own}", name), name
     assert parent.info.run_name.startswith("sweep lr optimizer bs on digits ")
     assert {c.data.tags["trial.state"] for c in children} == {"finished"}
     assert parent.data.metrics["trials_finished"] == 4 and parent.data.metrics["trials_failed"] == 0

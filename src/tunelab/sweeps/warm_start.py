@@ -7,18 +7,20 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from tunelab.errors import UserError
+
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def finished_runs(client: MlflowClient, source: str | list[str]) -> list[dict[str, Any]]:
     """{run_id, params, objective} of every FINISHED training run `source` names that reached an
-    objective (a pruned or failed trial did not). ValueError when it names nothing."""
+    objective (a pruned or failed trial did not). UserError (one line) when it names nothing."""
     from mlflow.exceptions import MlflowException
 
     try:
         runs = named_runs(client, source)
     except MlflowException as error:  # a run id that is not in this store
-        raise ValueError(f"hydra.sweeper.warm_start={source}: {error.message}") from None
+        raise UserError(f"hydra.sweeper.warm_start={source}: {error.message}") from None
     return [
         {
             "run_id": run.info.run_id,
@@ -45,8 +47,9 @@ def named_runs(client: MlflowClient, source: str | list[str]) -> list[Any]:
     else:
         experiment = client.get_experiment_by_name(source)
         if experiment is None:
-            raise ValueError(
-                f"hydra.sweeper.warm_start={source}: no experiment or run of that name"
+            raise UserError(
+                f"hydra.sweeper.warm_start={source}: no experiment of that name (give an "
+                "experiment's name, a sweep's parent run id, or a list of run ids)"
             )
         runs = client.search_runs([experiment.experiment_id], max_results=10_000)
     return runs
