@@ -61,6 +61,7 @@ def best_after(client, experiment: str, counts: list[int]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, one seed")
+    parser.add_argument("--warm-only", action="store_true", help="the warm and cold studies only")
     options = parser.parse_args()
     from mlflow import MlflowClient
 
@@ -69,7 +70,7 @@ def main() -> None:
     epochs = ["trainer.max_epochs=1"] if options.tiny else []
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     rows = []
-    for name in ("digits_models", "digits_tpe"):
+    for name in () if options.warm_only else ("digits_models", "digits_tpe"):
         accuracy, walls = [], []
         for seed in seeds:
             experiment = f"{name}_{seed}"
@@ -100,7 +101,7 @@ def main() -> None:
             }
         )
     report(
-        "search_space",
+        "search_space_warm" if options.warm_only else "search_space",
         "Model selection against a flat search; a warm start against a cold one (digits)",
         rows,
         [

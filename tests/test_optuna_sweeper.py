@@ -298,7 +298,7 @@ def test_a_search_starts_from_the_runs_the_store_already_holds(tmp_path) -> None
     # the current config (lr 1e-3) is the earlier run: not asked again
     assert all(t.params["optimizer.lr"] != pytest.approx(1e-3) for t in study.trials[1:])
     (parent,) = [p for p in parents if "optuna.study_name" in p.data.tags]
-    said = "warm start from study: 1 finished runs added as complete trials, 1 outside"
+    said = "warm start from study: 1 finished and 0 pruned runs added to the study, 1 outside"
     assert parent.data.tags["sweep.warm_start"].startswith(said) and said in result.stdout
     assert parent.data.tags["sweep.enqueued"] == "the current config (in the study already)"
     nothing = study_sweep(tmp_path, *space, "hydra.sweeper.warm_start=nowhere", check=False)

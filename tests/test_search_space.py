@@ -234,12 +234,21 @@ def test_a_warm_start_adds_the_runs_inside_the_space_as_complete_trials() -> Non
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     objective = {"metric": "val/acc", "mode": "max"}
-    assert add_runs(study, space, runs, {"trainer.max_epochs": "4"}, objective) == (1, 4)
+    assert add_runs(study, space, runs, {"trainer.max_epochs": "4"}, objective) == (1, 0, 4)
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs[WARM_ATTR] == "a"
     assert trial.params == {"optimizer.lr": 0.001, "optimizer": "adam"} and study.best_value == 0.9
     assert trials_done(study) == 0  # n_trials counts the trials this search runs
-    assert add_runs(study, space, runs[:1], {}, objective) == (0, 0)  # each run joins once
+    assert add_runs(study, space, runs[:1], {}, objective) == (0, 0, 0)  # each run joins once
+    pruned = {
+        "run_id": "f",
+        "params": runs[0]["params"] | {"optimizer.lr": "0.002"},
+        "objective": 0.3,
+    }
+    pruned |= {"state": "pruned", "curve": {"0": 0.2, "1": 0.3}}
+    assert add_runs(study, space, [pruned], {}, objective) == (0, 1, 0)
+    assert study.trials[-1].state == optuna.trial.TrialState.PRUNED
+    assert study.trials[-1].intermediate_values == {0: 0.2, 1: 0.3}
 
 
 def test_the_current_config_is_the_first_trial_when_it_is_inside_the_space() -> None:

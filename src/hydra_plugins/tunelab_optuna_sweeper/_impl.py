@@ -135,10 +135,10 @@ class OptunaSearch:
             objective = {"metric": self.config.objective.metric, "mode": self.config.objective.mode}
             given = overrides_dict(fixed)
             same = {k: v for k, v in given.items() if k not in ("hparams_search", "experiment")}
-            added, skipped = add_runs(study, space, runs, same, objective)
+            finished, pruned, skipped = add_runs(study, space, runs, same, objective)
             line = (
-                f"warm start from {self.warm_start}: {added} finished runs added as complete "
-                f"trials, {skipped} outside the space or trained otherwise skipped"
+                f"warm start from {self.warm_start}: {finished} finished and {pruned} pruned "
+                f"runs added to the study, {skipped} outside the space or trained otherwise skipped"
             )
             log.info(line)
             self.notes["sweep.warm_start"] = line

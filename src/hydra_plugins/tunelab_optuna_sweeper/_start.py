@@ -12,6 +12,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.trial import TrialState
 
 from hydra_plugins.tunelab_optuna_sweeper._search_space import SearchSpace, knob_name
 
@@ -56,12 +57,13 @@ def add_runs(
     runs: list[dict[str, Any]],
     fixed: dict[str, str],
     objective: dict[str, str],
-) -> tuple[int, int]:
-    """Earlier runs inside the space as COMPLETE trials (once each); (added, skipped). A run
+) -> tuple[int, int, int]:
+    """Earlier runs inside the space as COMPLETE trials, pruned trials as PRUNED ones with their
+    curves (once each); (finished added, pruned added, skipped). A run
     trained with another fixed value (trainer.max_epochs=40 against this search's 15) or for
     another objective is not comparable: skipped."""
     known = {t.user_attrs.get(WARM_ATTR) for t in study.get_trials(deepcopy=False)}
-    added = skipped = 0
+    added, skipped = {"finished": 0, "pruned": 0}, 0
     for run in (r for r in runs if r["run_id"] not in known):
         params = run["params"]
         comparable = all(
@@ -72,15 +74,18 @@ def add_runs(
             skipped += 1
             continue
         values, dists = point
+        pruned = run.get("state") == "pruned"  # its curve, as the trial reported it
         trial = optuna.trial.create_trial(
+            state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
             params=values,
             distributions=dists,
-            value=run["objective"],
+            value=None if pruned else run["objective"],
+            intermediate_values={int(k): v for k, v in run.get("curve", {}).items()},
             user_attrs={WARM_ATTR: run["run_id"]},
         )
         study.add_trial(trial)
-        added += 1
-    return added, skipped
+        added["pruned" if pruned else "finished"] += 1
+    return added["finished"], added["pruned"], skipped
 
 
 def same_value(logged: str | None, wanted: str) -> bool:

@@ -13,25 +13,37 @@ RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def finished_runs(client: MlflowClient, source: str | list[str]) -> list[dict[str, Any]]:
-    """{run_id, params, objective} of every FINISHED training run `source` names that reached an
-    objective (a pruned or failed trial did not). UserError (one line) when it names nothing."""
+    """{run_id, params, objective, state, curve} of every FINISHED training run `source` names
+    with an objective: a finished run's is its best value; a pruned trial's (state "pruned") is
+    where it stopped, and `curve` its objective metric per epoch, which Optuna's samplers and
+    pruners read from a pruned trial. UserError (one line) when it names nothing."""
     from mlflow.exceptions import MlflowException
 
     try:
         runs = named_runs(client, source)
     except MlflowException as error:  # a run id that is not in this store
         raise UserError(f"hydra.sweeper.warm_start={source}: {error.message}") from None
-    return [
-        {
-            "run_id": run.info.run_id,
-            "params": dict(run.data.params),
-            "objective": run.data.metrics["objective"],
-        }
-        for run in runs
-        if run.info.status == "FINISHED"
-        and "objective" in run.data.metrics
-        and run.data.tags.get("trial.state", "finished") == "finished"
-    ]
+    found = []
+    for run in runs:
+        state = run.data.tags.get("trial.state", "finished")
+        if run.info.status != "FINISHED" or "objective" not in run.data.metrics:
+            continue
+        found.append(
+            {
+                "run_id": run.info.run_id,
+                "params": dict(run.data.params),
+                "objective": run.data.metrics["objective"],
+                "state": state,
+                "curve": curve(client, run) if state == "pruned" else {},
+            }
+        )
+    return found
+
+
+def curve(client: MlflowClient, run: Any) -> dict[int, float]:
+    """The run's objective metric (its param objective.metric) by epoch."""
+    metric = run.data.params.get("objective.metric", "")
+    return {int(m.step): m.value for m in client.get_metric_history(run.info.run_id, metric)}
 
 
 def named_runs(client: MlflowClient, source: str | list[str]) -> list[Any]:
