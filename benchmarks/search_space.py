@@ -106,7 +106,7 @@ def main() -> None:
         rows,
         [
             "best test acc: the test accuracy of the trial the sweep picked (best val/acc)",
-            "warm: started from another digits_tpe search's finished runs (sampler seed 7)",
+            "warm: started from another digits_tpe search's runs, finished and pruned (sampler seed 7)",
             "python -m benchmarks.search_space",
         ],
     )
