@@ -267,3 +267,30 @@ def test_the_current_config_is_the_first_trial_when_it_is_inside_the_space() -> 
         assert picked["model.num_layers/mlp"] == 2 and picked["optimizer.lr"] == 0.01
         assert current_point(space, config, {"model": "mlp"}) is None  # the MLP's knobs unsaid
         assert current_point(space, config, {"optimizer.lr": 5.0}) is None  # outside
+
+
+def test_a_choice_can_pick_in_another_group_whose_choices_bring_theirs(tmp_path) -> None:
+    """Nesting: SGD's space picks a scheduler; the step schedule's knobs come only under it."""
+    folder = tmp_path / "search_space"
+    (folder / "optimizer").mkdir(parents=True)
+    (folder / "scheduler").mkdir()
+    (folder / "optimizer" / "sgd.yaml").write_text("scheduler: choice(constant, step)\n")
+    (folder / "scheduler" / "step.yaml").write_text("scheduler.step_size: range(2, 5)\n")
+    params = {"optimizer": "choice(adam, sgd)"}
+    searched, _ = space_of(params)
+    space = conditional_space(searched, choice_spaces(params, [folder]), OverridesParser.create())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(30):
+        trial = study.ask()
+        values = space.sample(trial)
+        expected = {"optimizer"}
+        if values["optimizer"] == "sgd":
+            expected.add("scheduler")
+            if values["scheduler"] == "step":
+                expected.add("scheduler.step_size")
+        assert set(values) == expected, values
+        seen.add(tuple(sorted(values)))
+        tell_once(study, trial, values=0.0)
+    assert len(seen) == 3  # adam alone; sgd with constant; sgd with step and its step size
