@@ -35,6 +35,7 @@ BOOKKEEPING = (
     "tracking.flush_seconds",
     "tracking.system_metrics_seconds",
     "tracking.heartbeat_seconds",
+    "tracking.not_params",  # which keys are logged as params
     "promote_to",  # where a sweep writes its best trial's config
 )
 
