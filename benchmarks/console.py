@@ -5,7 +5,7 @@ together.
 python -m benchmarks.console [--tiny] [--code CHECKOUT]
 
 --code runs another checkout's entry points and package (its src/): the before/after of a
-change. --tiny: a 3-trial search of 2 epochs, and no export.
+change. --tiny: a 2-trial search of 1 epoch, and no export.
 """
 
 import argparse
@@ -44,16 +44,16 @@ def run_id(lines: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tiny", action="store_true", help="3 trials of 2 epochs, no export")
+    parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, no export")
     parser.add_argument(
         "--code", type=Path, default=ROOT, help="a checkout to run (default: this one)"
     )
     options = parser.parse_args()
     code, root = options.code.resolve(), scratch()
-    trials = 3 if options.tiny else 6
+    trials = 2 if options.tiny else 6
     search = [*SEARCH, f"hydra.sweeper.n_trials={trials}"]
     if options.tiny:
-        search = [*search, "trainer.max_epochs=2"]
+        search = [*search, "trainer.max_epochs=1"]
     jobs = {f"{trials}-trial Optuna search": lines_of(code, "train.py", search, root)}
     jobs["single run"] = single = lines_of(code, "train.py", ["trainer.max_epochs=4"], root)
     jobs["eval.py"] = lines_of(code, "eval.py", [f"run_id={run_id(single)}"], root)
