@@ -88,6 +88,7 @@ def test_non_training_commands_do_not_import_torch(args: list[str]) -> None:
     assert not {"torch", "lightning", "mlflow"} & modules
     if args == ["--help"]:  # what every data set shares is not a data set of its own
         assert "data: cifar10, csv," in result.stdout and "_shared" not in result.stdout
+        assert "search_space" not in result.stdout  # a choice's search space is no group
 
 
 @pytest.mark.parametrize("job", ["eval", "export"])

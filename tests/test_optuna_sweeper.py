@@ -247,7 +247,7 @@ def test_each_choice_brings_its_own_knobs_to_the_trials_that_pick_it(tmp_path) -
         trial = study.trials[int(child.data.tags["optuna.trial"])]
         own = set()
         for group in ("model", "optimizer", "scheduler"):
-            file = CONF / "search_space" / group / f"{params[group]}.yaml"
+            file = CONF / "search_space" / group / f"{params[group]}.yml"
             own |= set(OmegaConf.load(file)) if file.exists() else set()
         assert {knob_key(name) for name in trial.params} == searched | own, trial.params
         for name, value in trial.params.items():  # the run trained with what was sampled

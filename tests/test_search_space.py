@@ -172,7 +172,7 @@ def test_a_choices_space_that_cannot_work_is_one_line_naming_its_file(
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF, conf)
-    (conf / "search_space" / "model" / "mlp.yaml").write_text(space_file + "\n")
+    (conf / "search_space" / "model" / "mlp.yml").write_text(space_file + "\n")
     overrides = ["hparams_search=digits_models"]
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         config = compose("train", overrides, return_hydra_config=True)
@@ -180,7 +180,7 @@ def test_a_choices_space_that_cannot_work_is_one_line_naming_its_file(
     assert (
         problem is not None
         and says in problem
-        and str(conf / "search_space" / "model" / "mlp.yaml") in problem
+        and str(conf / "search_space" / "model" / "mlp.yml") in problem
     )
 
 
@@ -274,8 +274,8 @@ def test_a_choice_can_pick_in_another_group_whose_choices_bring_theirs(tmp_path)
     folder = tmp_path / "search_space"
     (folder / "optimizer").mkdir(parents=True)
     (folder / "scheduler").mkdir()
-    (folder / "optimizer" / "sgd.yaml").write_text("scheduler: choice(constant, step)\n")
-    (folder / "scheduler" / "step.yaml").write_text("scheduler.step_size: range(2, 5)\n")
+    (folder / "optimizer" / "sgd.yml").write_text("scheduler: choice(constant, step)\n")
+    (folder / "scheduler" / "step.yml").write_text("scheduler.step_size: range(2, 5)\n")
     params = {"optimizer": "choice(adam, sgd)"}
     searched, _ = space_of(params)
     space = conditional_space(searched, choice_spaces(params, [folder]), OverridesParser.create())
@@ -294,3 +294,22 @@ def test_a_choice_can_pick_in_another_group_whose_choices_bring_theirs(tmp_path)
         seen.add(tuple(sorted(values)))
         tell_once(study, trial, values=0.0)
     assert len(seen) == 3  # adam alone; sgd with constant; sgd with step and its step size
+
+
+def test_a_space_file_named_yaml_is_one_line_saying_yml(tmp_path) -> None:
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "search_space" / "model" / "mlp.yml").rename(
+        conf / "search_space" / "model" / "mlp.yaml"
+    )
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        config = compose("train", ["hparams_search=digits_models"], return_hydra_config=True)
+        problem = choice_space_problem(config)
+    assert problem is not None and problem.startswith(
+        str(conf / "search_space" / "model" / "mlp.yaml")
+    )
+    assert "name it mlp.yml" in problem

@@ -2,7 +2,7 @@
 and the search space they make, conditional where a choice brings knobs of its own.
 
 A group choice (model=cnn) may declare what a search samples when it is picked, in
-conf/search_space/GROUP/CHOICE.yaml (model.channels: choice(...), in the same sweep syntax).
+conf/search_space/GROUP/CHOICE.yml (model.channels: choice(...), in the same sweep syntax).
 A search that picks among a group's choices samples each choice's knobs only in the trials
 that pick it (Optuna's define-by-run), and a choice's space may pick in another group
 (optimizer=sgd's may search scheduler: choice(...)), whose choices bring theirs in turn.

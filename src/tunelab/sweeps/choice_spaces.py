@@ -1,9 +1,9 @@
-"""What a search samples when it picks a choice: conf/search_space/GROUP/CHOICE.yaml.
+"""What a search samples when it picks a choice: conf/search_space/GROUP/CHOICE.yml.
 
 A config group's choice (model=cnn, optimizer=sgd, scheduler=step) may declare its own knobs to
 search, in Hydra's sweep syntax, in a file beside the config tree:
 
-    # conf/search_space/model/cnn.yaml: searched in the trials that pick model=cnn
+    # conf/search_space/model/cnn.yml: searched in the trials that pick model=cnn
     model.hidden_dim: choice(64, 128, 256)
     model.channels: choice([16,32], [32,64])
 
@@ -24,6 +24,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep
 
 SPACES_FOLDER = "search_space"
+# .yml, not .yaml: Hydra takes every .yaml file under conf/ for a config group's choice, and
+# --help would list search_space/model: cnn, mlp, ... as groups to compose from.
+SUFFIX = ".yml"
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,9 @@ def choice_spaces(searched: dict[str, str], folders: list[Path]) -> list[ChoiceS
         for choice in override.sweep_string_iterator():
             file = next(
                 (
-                    f / key / f"{choice}.yaml"
+                    f / key / f"{choice}{SUFFIX}"
                     for f in folders
-                    if (f / key / f"{choice}.yaml").exists()
+                    if (f / key / f"{choice}{SUFFIX}").exists()
                 ),
                 None,
             )
@@ -100,13 +103,16 @@ def choice_space_problem(config: Any) -> str | None:
 
     from tunelab.cli.overrides import is_sweep, overrides_dict
 
+    folders = space_folders(config.hydra.runtime.config_sources)
+    if stray := next((p for f in folders if f.is_dir() for p in sorted(f.rglob("*.yaml"))), None):
+        return f"{stray}: name it {stray.with_suffix(SUFFIX).name} (a .yaml file there is a config group of its own to Hydra)"
     task = list(config.hydra.overrides.task)
     searched = {
         **dict(config.hydra.sweeper.get("params") or {}),
         **overrides_dict(filter(is_sweep, task)),
     }
     try:
-        spaces = choice_spaces(searched, space_folders(config.hydra.runtime.config_sources))
+        spaces = choice_spaces(searched, folders)
     except ValueError as error:
         return str(error)
     sampler = str((config.hydra.sweeper.get("sampler") or {}).get("_target_", ""))
