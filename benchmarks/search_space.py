@@ -42,26 +42,31 @@ def children(client, experiment: str) -> tuple[object, list]:
 
 
 def best_test_acc(client, experiment: str) -> float:
+    """The test accuracy of the trial the sweep picked (a regression's: its test RMSE)."""
     parent, _ = children(client, experiment)
-    return client.get_run(parent.data.params["best.run_id"]).data.metrics["test/acc"]
+    metrics = client.get_run(parent.data.params["best.run_id"]).data.metrics
+    return metrics.get("test/acc", metrics.get("test/rmse", float("nan")))
 
 
 def best_after(client, experiment: str, counts: list[int]) -> list[float]:
     """The best objective among the study's first N own trials (finished ones), for each N."""
     _, trials = children(client, experiment)
+    better = min if trials and trials[0].data.params.get("objective.mode") == "min" else max
     values = [
         t.data.metrics.get("objective", float("nan"))
         if t.data.tags.get("trial.state") == "finished"
         else float("nan")
         for t in trials
     ]
-    return [max((v for v in values[:n] if v == v), default=float("nan")) for n in counts]
+    return [better((v for v in values[:n] if v == v), default=float("nan")) for n in counts]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="1 trial of 1 epoch, one seed")
     parser.add_argument("--warm-only", action="store_true", help="the warm and cold studies only")
+    parser.add_argument("--warm-search", default="digits_tpe", help="the search warm and cold run")
+    parser.add_argument("--warm-args", nargs="*", default=[], help="its overrides (experiment=...)")
     options = parser.parse_args()
     from mlflow import MlflowClient
 
@@ -89,15 +94,16 @@ def main() -> None:
     counts = [1] if options.tiny else [5, 10, 20]
     budget = counts[-1]
     source = "digits_models_1" if options.tiny else "source"
+    name, more = options.warm_search, [*epochs, *options.warm_args]
     if not options.tiny:
-        search(root, "digits_tpe", "source", budget, 7, epochs)  # the runs a warm start finds
-        search(root, "digits_tpe", "cold", budget, 1, epochs)
-    search(root, "digits_tpe", "warm", budget, 1, [*epochs, f"hydra.sweeper.warm_start={source}"])
+        search(root, name, "source", budget, 7, more)  # the runs a warm start finds
+        search(root, name, "cold", budget, 1, more)
+    search(root, name, "warm", budget, 1, [*more, f"hydra.sweeper.warm_start={source}"])
     for name in ("warm",) if options.tiny else ("cold", "warm"):
         best = best_after(client, name, counts)
         rows.append(
             {
-                "search": f"digits_tpe {name}, {budget} trials",
+                "search": f"{options.warm_search} {name}, {budget} trials",
                 "best test acc (mean)": best_test_acc(client, name),
                 "per seed": "best val/acc after "
                 + ", ".join(f"{n}: {b:.4f}" for n, b in zip(counts, best, strict=True)),
@@ -105,7 +111,7 @@ def main() -> None:
             }
         )
     report(
-        "search_space_warm" if options.warm_only else "search_space",
+        f"search_space_warm_{options.warm_search}" if options.warm_only else "search_space",
         "Model selection against a flat search; a warm start against a cold one (digits)",
         rows,
         [
