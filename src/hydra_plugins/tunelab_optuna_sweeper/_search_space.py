@@ -8,6 +8,7 @@ that pick it (Optuna's define-by-run), and a choice's space may pick in another 
 (optimizer=sgd's may search scheduler: choice(...)), whose choices bring theirs in turn.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,10 @@ def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list]:
     return grid
 
 
+OUTSIDE = object()  # what a walk's pick gives for a value outside its distribution
+Walk = dict[str, tuple[str, Any, BaseDistribution]]  # key -> (Optuna param, value, distribution)
+
+
 @dataclass
 class SearchSpace:
     """The searched keys: `always` in every trial; `by_choice[(group, choice)]` only in the
@@ -106,14 +111,26 @@ class SearchSpace:
         """The trial's values by key, define-by-run: a group's choice first, then that choice's
         knobs, each an Optuna param of its own (knob_name): the MLP's hidden_dim and the CNN's
         are two knobs, with their own ranges and their own history."""
-        values: dict[str, Any] = {}
+        walked = self.walk(lambda name, key, dist: suggest(trial, name, dist))
+        assert walked is not None  # suggest always gives a value
+        return {key: value for key, (_, value, _) in walked.items()}
+
+    def walk(self, pick: Callable[[str, str, BaseDistribution], Any]) -> Walk | None:
+        """Each key a trial searches, in order: `pick(name, key, distribution)` gives its value
+        (name: its Optuna param, knob_name for a choice's knob), and a group's value brings
+        that choice's knobs. {key: (name, value, distribution)}; None when `pick` gives
+        OUTSIDE for a key."""
+        walked: Walk = {}
         pending = [(key, key, dist) for key, dist in self.always.items()]
         while pending:
             name, key, dist = pending.pop(0)
-            values[key] = suggest(trial, name, dist)
-            knobs = self.by_choice.get((key, str(values[key])), {})
-            pending += [(knob_name(k, str(values[key])), k, d) for k, d in knobs.items()]
-        return values
+            value = pick(name, key, dist)
+            if value is OUTSIDE:
+                return None
+            walked[key] = (name, value, dist)
+            knobs = self.by_choice.get((key, str(value)), {})
+            pending += [(knob_name(k, str(value)), k, d) for k, d in knobs.items()]
+        return walked
 
 
 def knob_name(key: str, choice: str) -> str:

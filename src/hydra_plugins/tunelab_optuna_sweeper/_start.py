@@ -14,41 +14,34 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from hydra_plugins.tunelab_optuna_sweeper._search_space import SearchSpace, knob_name
+from hydra_plugins.tunelab_optuna_sweeper._search_space import OUTSIDE, SearchSpace
 
 WARM_ATTR = "warm_start_run"  # a trial added from an earlier run: that run's id
-_OUTSIDE = object()
 Point = tuple[dict[str, Any], dict[str, BaseDistribution]]  # Optuna params, their distributions
 
 
 def point_of(space: SearchSpace, params: dict[str, str]) -> Point | None:
     """The trial a run's params (`params`: key -> logged text) make in `space`; None when a
     searched key is missing or outside its range."""
-    values: dict[str, Any] = {}
-    dists: dict[str, BaseDistribution] = {}
-    pending = [(key, key, dist) for key, dist in space.always.items()]
-    while pending:
-        name, key, dist = pending.pop(0)
-        value = parse(dist, params[key]) if key in params else _OUTSIDE
-        if value is _OUTSIDE:
-            return None
-        values[name], dists[name] = value, dist
-        knobs = space.by_choice.get((key, str(value)), {})
-        pending += [(knob_name(k, str(value)), k, d) for k, d in knobs.items()]
-    return values, dists
+    walked = space.walk(
+        lambda name, key, dist: parse(dist, params[key]) if key in params else OUTSIDE
+    )
+    if walked is None:
+        return None
+    return {n: v for n, v, _ in walked.values()}, {n: d for n, _, d in walked.values()}
 
 
 def parse(dist: BaseDistribution, text: str) -> Any:
-    """A logged value as `dist` holds it, or _OUTSIDE."""
+    """A logged value as `dist` holds it, or OUTSIDE."""
     same = text.replace(" ", "").lower()
     if isinstance(dist, CategoricalDistribution):
-        return next((c for c in dist.choices if str(c).replace(" ", "").lower() == same), _OUTSIDE)
+        return next((c for c in dist.choices if str(c).replace(" ", "").lower() == same), OUTSIDE)
     try:
         value: Any = int(float(text)) if isinstance(dist, IntDistribution) else float(text)
     except ValueError:
-        return _OUTSIDE
+        return OUTSIDE
     assert isinstance(dist, IntDistribution | FloatDistribution)
-    return value if dist._contains(dist.to_internal_repr(value)) else _OUTSIDE
+    return value if dist._contains(dist.to_internal_repr(value)) else OUTSIDE
 
 
 def add_runs(
