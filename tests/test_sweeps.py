@@ -80,6 +80,8 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     promoted = Path(parent.data.tags["promoted_to"])
     assert promoted == tmp_path / "conf" / "experiment" / "sweep_lr_best.yaml"
     assert f"promoted_to: {promoted}" in result.stdout
+    version = client.get_model_version("sweep", parent.data.tags["registered_model.version"])
+    assert version.tags["tunelab.experiment"] == promoted.stem  # the two name each other
     again = [f"experiment={promoted.stem}", f"hydra.searchpath=[file://{tmp_path}/conf]"]
     run_entry(again, tmp_path)
     (rerun,) = [

@@ -108,16 +108,22 @@ def finish_parent(
     )
     registered = register_best_trial(client, run_id, summary, objective["mode"], register)
     if promote and status == "FINISHED" and summary.get("best.run_id"):
-        registered |= promote_best_trial(client, run_id, promote, registered)
+        name = register["name"] if register else None
+        registered |= promote_best_trial(client, run_id, promote, registered, name)
     client.set_terminated(run_id, status)
     return summary, registered
 
 
 def promote_best_trial(
-    client: MlflowClient, run_id: str, promote: dict[str, str], registered: dict[str, str]
+    client: MlflowClient,
+    run_id: str,
+    promote: dict[str, str],
+    registered: dict[str, str],
+    model_name: str | None,
 ) -> dict[str, str]:
-    """conf/experiment/<sweep>_best.yaml (tunelab.sweeps.promote); the registered version and
-    the file name each other (the file's header, the version's tag tunelab.experiment)."""
+    """conf/experiment/<sweep>_best.yaml (tunelab.sweeps.promote); the version of `model_name`
+    just registered and the file name each other (the file's header, the version's tag
+    tunelab.experiment)."""
     from tunelab.sweeps.promote import promote_trial
 
     about = [f"{k}: {v}" for k, v in registered.items() if k.startswith("registered_model")]
@@ -130,9 +136,8 @@ def promote_best_trial(
         return {"promoted_to": f"failed: {type(error).__name__}: {error}"}
     tags = {"promoted_to": str(path)}
     log_batch(client, run_id, tags=tags)
-    if version := registered.get("registered_model.version"):
-        name = registered["registered_model"].rsplit(" version ", 1)[0]
-        client.set_model_version_tag(name, version, "tunelab.experiment", path.stem)
+    if model_name and (version := registered.get("registered_model.version")):
+        client.set_model_version_tag(model_name, version, "tunelab.experiment", path.stem)
     return tags
 
 
