@@ -80,7 +80,7 @@ class MLflowSweepCallback(Callback):
             raise SystemExit(mask_text(f"tunelab: {problem}"))  # before the sweep's run opens
         self.config = config
         if warm := config.hydra.sweeper.get("warm_start"):  # names something in the store?
-            self._ask(FinishedRuns(config.tracking.uri, plain(warm)))(opening=True)
+            self._ask(FinishedRuns(config.tracking.uri, plain(warm), curves=False))(opening=True)
         overrides = list(config.hydra.overrides.task)
         swept = swept_keys(overrides, config.hydra.sweeper.get("params"))
         identity = sweep_identity(config, overrides, swept)

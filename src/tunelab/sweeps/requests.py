@@ -72,14 +72,16 @@ class FinishParent(Request):
 
 @dataclass(frozen=True)
 class FinishedRuns(Request):
-    """Answers tunelab.sweeps.warm_start.finished_runs: what a search starts from."""
+    """Answers tunelab.sweeps.warm_start.finished_runs: what a search starts from. curves=False:
+    without the pruned trials' curves (a query per run), when only checking the source."""
 
     answered: ClassVar[bool] = True
     needs_run: ClassVar[bool] = False
     uri: str
     source: str | list[str]
+    curves: bool = True
 
     def apply(self, store: Callable[[str], Any]) -> list[dict[str, Any]]:
         from tunelab.sweeps.warm_start import finished_runs
 
-        return finished_runs(store(self.uri), self.source)
+        return finished_runs(store(self.uri), self.source, self.curves)

@@ -12,11 +12,14 @@ from tunelab.errors import UserError
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def finished_runs(client: MlflowClient, source: str | list[str]) -> list[dict[str, Any]]:
+def finished_runs(
+    client: MlflowClient, source: str | list[str], curves: bool = True
+) -> list[dict[str, Any]]:
     """{run_id, params, objective, state, curve} of every FINISHED training run `source` names
     with an objective: a finished run's is its best value; a pruned trial's (state "pruned") is
     where it stopped, and `curve` its objective metric per epoch, which Optuna's samplers and
-    pruners read from a pruned trial. UserError (one line) when it names nothing."""
+    pruners read from a pruned trial (curves=False: left out). UserError (one line) when it
+    names nothing."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -34,7 +37,7 @@ def finished_runs(client: MlflowClient, source: str | list[str]) -> list[dict[st
                 "params": dict(run.data.params),
                 "objective": run.data.metrics["objective"],
                 "state": state,
-                "curve": curve(client, run) if state == "pruned" else {},
+                "curve": curve(client, run) if curves and state == "pruned" else {},
             }
         )
     return found
