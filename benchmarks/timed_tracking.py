@@ -56,9 +56,9 @@ tracked.open_writer = timed(tracked.open_writer)
 def report() -> None:
     """At exit (train.py ends with os._exit after the exit handlers): the writer has exited."""
     spent["wall"] = time.perf_counter() - start
-    if tracked._process is not None:
-        tracked._process.close()
-        tracked._process.process.wait()
+    for writer in tracked._processes.values():
+        writer.close()
+        writer.process.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent["side_cpu"] = children.ru_utime + children.ru_stime
     print("TRACKING_TIME " + json.dumps(spent), flush=True)

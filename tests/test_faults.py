@@ -20,8 +20,7 @@ RUN += ["tracking.register_as=faults"]
 
 def kill_writer() -> None:
     """SIGKILL the writer process, as the OOM killer would, and wait until it is gone."""
-    assert tracked._process is not None
-    process = tracked._process.process
+    process = tracked._processes["job"].process
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
 
@@ -125,8 +124,8 @@ def test_a_writer_that_cannot_be_replaced_stops_the_job_in_one_line(tmp_path, mo
             raise EOFError
 
     def no_writer_works() -> None:
-        monkeypatch.setattr(tracked, "writer_process", lambda: Dead())
-        monkeypatch.setattr(tracked, "open_writer", lambda mode: Dead())
+        monkeypatch.setattr(tracked, "writer_process", lambda slot="job": Dead())
+        monkeypatch.setattr(tracked, "open_writer", lambda mode, slot="job": Dead())
 
     killing_after("log_metrics", monkeypatch, calls=3, then=no_writer_works)
     with pytest.raises(SystemExit) as stopped:

@@ -109,31 +109,33 @@ class WriterProcess:
                 self.process.stdin.close()
 
 
-_process: WriterProcess | None = None
+# A writer serves one run at a time. A job's run is written by the "job" process; the runs it
+# holds while it is open (the seeds of repeats=N, tunelab.jobs.repeats) by the "repeat" one.
+_processes: dict[str, WriterProcess] = {}
 
 
-def writer_process() -> WriterProcess:
-    """The side process, started on first use (or again if it died)."""
-    global _process
-    if _process is None or not _process.alive():
-        _process = WriterProcess()
-        atexit.register(_process.close)
-    return _process
+def writer_process(slot: str = "job") -> WriterProcess:
+    """The side process of `slot`, started on first use (or again if it died)."""
+    process = _processes.get(slot)
+    if process is None or not process.alive():
+        process = _processes[slot] = WriterProcess()
+        atexit.register(process.close)
+    return process
 
 
 def close_writer() -> None:
-    """Let the side process exit once its work is done (a later request starts a new one)."""
-    if _process is not None:
-        _process.close()
+    """Let the side processes exit once their work is done (a later request starts new ones)."""
+    for process in _processes.values():
+        process.close()
 
 
-def open_writer(mode: str) -> Writer:
-    """mode: process (the default) or inline (MLflow's calls in this process)."""
+def open_writer(mode: str, slot: str = "job") -> Writer:
+    """mode: process (the default) or inline (MLflow's calls in this process, one per run)."""
     if mode == "inline":
         from tunelab.tracking.writer import InlineWriter
 
         return InlineWriter()
-    return writer_process()
+    return writer_process(slot)
 
 
 # A writer process that dies is started again up to this many times in one run, each time with
@@ -165,11 +167,12 @@ class TrackedRun:
         log_models: bool = True,
         register_as: str | None = None,
         data_fingerprint: str | None = None,
+        slot: str = "job",
     ) -> None:
         """start: the request that creates (or reopens) the run; config: the job's resolved
         config (config.yaml, every checkpoint's); data_fingerprint: the data expected (a
-        rerun's source run's)."""
-        self.writer, self.uri = writer, start.uri
+        rerun's source run's); slot: the writer process a replacement is taken from."""
+        self.writer, self.uri, self.slot = writer, start.uri, slot
         config = config or {}
         self.config = config  # the job's resolved config: the run's params, every checkpoint's
         self.output_dir = Path(output_dir) if output_dir else None  # the job's files (Hydra's)
@@ -443,7 +446,7 @@ class TrackedRun:
 
     def _replay(self, as_process: bool) -> Writer:
         """A new writer that has been sent the run's start (or its reattachment) and journal."""
-        writer = writer_process() if as_process else open_writer("inline")
+        writer = writer_process(self.slot) if as_process else open_writer("inline")
         if self._started is None:  # its answer is still awaited (wait_started)
             writer.send(self.start_request)
         else:
@@ -494,11 +497,15 @@ def open_run(
     output_dir: str | Path,
     resume_run_id: str | None = None,
     data_fingerprint: str | None = None,
+    slot: str = "job",
+    log_model: bool | None = None,
 ) -> TrackedRun:
     """The job's MLflow run, from conf/tracking; its params are the resolved `config`, saved
     as config.yaml too; `resume_run_id` reopens that run instead. In a distributed job only
-    rank 0 tracks."""
-    writer = open_writer(cfg.writer) if process_rank() == 0 else None
+    rank 0 tracks. slot: the writer process (a run opened while another is open takes its
+    own); log_model: whether its best checkpoint becomes an MLflow model (default:
+    tracking.log_model)."""
+    writer = open_writer(cfg.writer, slot) if process_rank() == 0 else None
     tags = {**identity.tags, **{str(k): str(v) for k, v in (cfg.get("tags") or {}).items()}}
     if identity.parent_run_id:
         tags["mlflow.parentRunId"] = identity.parent_run_id
@@ -519,9 +526,10 @@ def open_run(
         config=config,
         output_dir=output_dir,
         log_checkpoints=cfg.log_checkpoint,
-        log_models=cfg.log_model,
+        log_models=cfg.log_model if log_model is None else log_model,
         register_as=cfg.register_as,
         data_fingerprint=data_fingerprint,
+        slot=slot,
     )
     run.log_config()
     if identity.diff:  # a dirty tree: what the commit in git.commit lacks, to reproduce the run
