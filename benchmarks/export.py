@@ -29,7 +29,7 @@ def export_table(model: list[str], root: Path, tiny: bool) -> list[dict[str, str
     quick = [
         f"export.variants=[{','.join(TARGETED)}]",
         "export.finetune_epochs=0",
-        "latency.repeats=2",
+        "latency.calls=2",
     ]
     quick = quick if tiny else []
     run([str(ROOT / "export.py"), f"run_id={run_id}", *quick], root)

@@ -34,7 +34,7 @@ from tunelab.models.cnn import CNN
 from tunelab.models.mlp import MLP
 
 # Latency timed briefly: the tests check the columns are there, not the figures.
-QUICK = ["latency.repeats=2", "latency.warmup=1", "latency.batch_sizes=[1,16]"]
+QUICK = ["latency.calls=2", "latency.warmup=1", "latency.batch_sizes=[1,16]"]
 VARIANTS = ["onnx", "pt2", "int8_dynamic", "int8_static", "sparse", "slim"]
 
 

@@ -168,7 +168,7 @@ def test_export_ships_the_regression_in_the_targets_units(price_run, tmp_path) -
                 "export.variants=[onnx,int8_dynamic,slim]",
                 "export.finetune_epochs=1",
                 "latency.batch_sizes=[1]",
-                "latency.repeats=2",
+                "latency.calls=2",
                 "latency.warmup=1",
             ],
         )

@@ -44,12 +44,12 @@ def test_metrics(
     return {f"test_{key.removeprefix('test/')}": float(v) for key, v in values.items()}
 
 
-def latency_ms(predict: Predict, x: np.ndarray, repeats: int, warmup: int) -> float:
-    """Median wall time of one call on x, in milliseconds, after `warmup` untimed calls."""
+def latency_ms(predict: Predict, x: np.ndarray, calls: int, warmup: int) -> float:
+    """Median wall time of `calls` calls on x, in milliseconds, after `warmup` untimed ones."""
     for _ in range(warmup):
         predict(x)
     times = []
-    for _ in range(repeats):
+    for _ in range(calls):
         start = time.perf_counter()
         predict(x)
         times.append(time.perf_counter() - start)

@@ -223,7 +223,7 @@ def measure_variant(
             timed["pytorch"] = source
         for runtime in ("onnxruntime", "pytorch"):
             row[f"b{batch_size}_ms_{runtime}"] = (
-                measure.latency_ms(timed[runtime], batch, cfg_latency.repeats, cfg_latency.warmup)
+                measure.latency_ms(timed[runtime], batch, cfg_latency.calls, cfg_latency.warmup)
                 if runtime in timed
                 else float("nan")
             )

@@ -215,8 +215,8 @@ def export_config_error(cfg: DictConfig) -> str | None:
         return f"export.variants is empty: name at least one of {', '.join(EXPORT_VARIANTS)}"
     if problem := next(value_problems(cfg, EXPORT), None):
         return problem
-    if cfg.latency.repeats < 1 or cfg.latency.warmup < 0 or not cfg.latency.batch_sizes:
-        return "latency: repeats must be >= 1, warmup >= 0, batch_sizes a list of sizes"
+    if cfg.latency.calls < 1 or cfg.latency.warmup < 0 or not cfg.latency.batch_sizes:
+        return "latency: calls must be >= 1, warmup >= 0, batch_sizes a list of sizes"
     if bad := [b for b in cfg.latency.batch_sizes if type(b) is not int or b < 1]:
         return f"latency.batch_sizes: {bad[0]} is not a batch size (a whole number >= 1)"
     variant, _, metric = str(cfg.objective.metric).partition("/")

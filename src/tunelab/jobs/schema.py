@@ -120,7 +120,7 @@ EXPORT: dict[str, Key] = {
         float, at_least=0, below=1, says="must be in [0, 1) (the fraction removed)", required=True
     ),
     "quantize.calibration_batches": Key(int, required=True),
-    "latency.repeats": Key(int, required=True),
+    "latency.calls": Key(int, required=True),
     "latency.warmup": Key(int, required=True),
     "objective.mode": Key(choices=("min", "max"), says="choose min or max"),
 }
