@@ -74,6 +74,7 @@ class OptunaSearch:
         params: dict[str, str] | None,
         timeout: float | None = None,
         patience: int | None = None,
+        repeats: int | None = None,
         warm_start: Any = None,
         enqueue_current: bool = True,
         enqueue: Any = None,
@@ -92,6 +93,7 @@ class OptunaSearch:
         self.params = dict(params or {})
         self.refill = refill
         self.budget = Budget(timeout, patience)
+        self.repeats = repeats
         self.warm_start, self.enqueue = plain(warm_start), list(plain(enqueue) or [])
         self.enqueue_current = enqueue_current
         self.notes: dict[str, str] = {}  # what the parent run records: the study's start, its stop
@@ -101,6 +103,8 @@ class OptunaSearch:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         searched, fixed = split_search_space(self.params, arguments, parser)
+        if self.repeats is not None:  # every trial's job trains repeats=N (tunelab.jobs.repeats)
+            fixed = [*fixed, f"repeats={self.repeats}"]
         space = conditional_space(searched, self.choice_spaces(arguments), parser)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         add_swept_keys(self.sweep_dir, space.searched_keys())  # trial names show the choices' knobs
@@ -134,7 +138,9 @@ class OptunaSearch:
             runs = self.finished_runs(self.warm_start)
             objective = {"metric": self.config.objective.metric, "mode": self.config.objective.mode}
             given = overrides_dict(fixed)
-            same = {k: v for k, v in given.items() if k not in ("hparams_search", "experiment")}
+            # Runs of another number of repeats measured the same objective, with more noise.
+            others = ("hparams_search", "experiment", "repeats")
+            same = {k: v for k, v in given.items() if k not in others}
             finished, pruned, skipped = add_runs(study, space, runs, same, objective)
             line = (
                 f"warm start from {self.warm_start}: {finished} finished and {pruned} pruned "

@@ -115,6 +115,9 @@ class OptunaSweeperConf:
     # a row without a new best. The parent run's tag sweep.stopped_by says which one stopped it.
     timeout: float | None = None
     patience: int | None = None
+    # Each trial trains its configuration this many times (seeds, or folds with data.num_folds):
+    # its objective is their mean, and the pruner judges the mean. null: the config's `repeats`.
+    repeats: int | None = None
     # What the study starts from. warm_start: an experiment's name, a sweep's parent run id, or
     # a list of run ids: their finished runs whose params fall inside this space (and whose
     # fixed values and objective match) join the study as complete trials before the first ask

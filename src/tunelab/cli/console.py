@@ -38,12 +38,19 @@ def browse_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri}"
 
 
-def print_results(metrics: Mapping[str, float], objective_name: str, objective: float) -> None:
-    """The test metrics as a table, then the objective (on rank 0 of a distributed job only)."""
+def print_results(
+    metrics: Mapping[str, float],
+    objective_name: str,
+    objective: float,
+    title: str = "test, best checkpoint",
+    spread: str = "",
+) -> None:
+    """The test metrics as a table, then the objective (on rank 0 of a distributed job only);
+    spread: repeats=N's ` ± std (N seeds)`."""
     if process_rank() != 0:
         return
-    print_metrics(metrics, "test, best checkpoint")
-    console.print(f"objective {objective_name} = {objective:.4f}")
+    print_metrics(metrics, title)
+    console.print(f"objective {objective_name} = {objective:.4f}{spread}")
 
 
 def print_metrics(metrics: Mapping[str, float], title: str) -> None:

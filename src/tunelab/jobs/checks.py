@@ -45,6 +45,15 @@ def _budget(cfg: DictConfig) -> Iterator[str]:
         yield "trainer.limit_train_batches=0 trains nothing: set a share (0.1) or a count (10)"
 
 
+def _repeats(cfg: DictConfig) -> Iterator[str]:
+    repeats, resume = cfg.get("repeats") or 1, cfg.get("resume")
+    if repeats > 1 and resume:
+        yield (
+            f"resume={resume} with repeats={repeats}: a run of repeats trains them again, it "
+            f"does not continue: use reproduce={resume}"
+        )
+
+
 def _files(cfg: DictConfig) -> Iterator[str]:
     """The data source's file (`path`) or folder (`root`) exists and can be read; a source that
     can download (`download`) makes its own folder."""
@@ -138,8 +147,16 @@ def _data(cfg: DictConfig) -> Iterator[str]:
     test = split.test or 0.0  # null: the source fixes its test split
     if not (0 < split.val < 1 and 0 <= test < 1 and split.val + test < 1):
         yield f"data.split.val={split.val}, data.split.test={split.test}: each in (0, 1), together < 1"
-    folds, fold = data.get("num_folds"), data.get("fold")
-    if (folds is None) != (fold is None):
+    folds, fold, repeats = data.get("num_folds"), data.get("fold"), cfg.get("repeats") or 1
+    if repeats > 1 and folds is not None:  # the repeats are the folds (tunelab.jobs.repeats)
+        if fold is not None:
+            yield (
+                f"data.fold={fold} with repeats={repeats}: the repeats train folds 0 to "
+                f"{repeats - 1}; leave data.fold unset"
+            )
+        elif not 2 <= repeats <= folds:
+            yield f"repeats={repeats} with data.num_folds={folds}: at most one repeat per fold"
+    elif (folds is None) != (fold is None):
         yield "data.fold and data.num_folds: set both (k-fold validation) or neither"
     elif folds is not None and not (folds >= 2 and 0 <= fold < folds):
         yield f"data.fold={fold}, data.num_folds={folds}: need num_folds >= 2 and 0 <= fold < num_folds"
@@ -149,6 +166,7 @@ def _data(cfg: DictConfig) -> Iterator[str]:
 SHAPE_CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [_unset, _types]
 CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
     _budget,
+    _repeats,
     _files,
     _values,
     _task,

@@ -76,6 +76,7 @@ MIN_MAX = Key(choices=("min", "max"))
 # python train.py
 TRAIN: dict[str, Key] = {
     "seed": Key(int),
+    "repeats": Key(int, at_least=1, says="must be >= 1 (the trainings of the configuration)"),
     "optimizer.lr": Key(float, above=0, says="the learning rate must be > 0"),
     "optimizer.weight_decay": Key(float, at_least=0, says=OFF),
     "optimizer.momentum": Key(float),

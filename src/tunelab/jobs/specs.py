@@ -62,11 +62,16 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
 
 
 def train(cfg: DictConfig, job: Job) -> float:
-    from tunelab.training.pipeline import train
-
+    """One training, or repeats=N of it (tunelab.jobs.repeats)."""
     assert job.run is not None  # open_training_run opened it
     job.objective_name = f"{cfg.objective.metric}_best"
-    return train(cfg, job.run, quiet=job.in_sweep)
+    if (cfg.get("repeats") or 1) > 1:
+        from tunelab.jobs.repeats import train_repeats
+
+        return train_repeats(cfg, job)
+    from tunelab.training.pipeline import train
+
+    return train(cfg, job.run, quiet=job.in_sweep).objective
 
 
 def evaluate(cfg: DictConfig, job: Job) -> float:

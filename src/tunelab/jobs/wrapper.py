@@ -55,6 +55,7 @@ class Job:
     run: TrackedRun | None = None
     objective: float = math.nan  # what the job returns to Hydra's sweepers; NaN if it failed
     objective_name: str = "objective"  # what `objective` is (val/acc_best, test/rmse), to show
+    spread: str = ""  # repeats=N: ` ± 0.0021 (3 seeds)`, shown after the objective
     results: dict[str, float] = field(default_factory=dict)  # what it measured, by metric
     started: float = field(default_factory=time.time)  # when the job began (its runs' start)
 
@@ -257,7 +258,7 @@ def print_trial_line(job: Job, ended: str, error: BaseException | None) -> None:
         monitor = job.cfg.get("objective", {}).get("metric", "objective")
         result = f"pruned at epoch {epoch}" + ("" if value is None else f", {monitor} {value:.4f}")
     elif ended == "finished":
-        result = f"finished, {job.objective_name} {job.objective:.4f}"
+        result = f"finished, {job.objective_name} {job.objective:.4f}{job.spread}"
     else:
         reason = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         log_file = Path(job.output_dir) / f"{job.hydra_cfg.job.name}.log"

@@ -42,18 +42,23 @@ def sweep_storage_error(config: DictConfig) -> str | None:
 
 
 def search_error(config: DictConfig) -> str | None:
-    """The Optuna sweeper's settings that cannot work, as one line: a budget out of range, a
-    choice's own space (tunelab.sweeps.choice_spaces)."""
+    """The sweep's settings that cannot work, as one line before any trial: repeats below 1,
+    the Optuna sweeper's budget out of range, a choice's own space
+    (tunelab.sweeps.choice_spaces)."""
     sweeper = config.hydra.sweeper
+    repeats = config.get("repeats", 1)  # training's key (eval.py and export.py have none)
+    if not (isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 1):
+        return f"repeats={repeats}: must be a whole number >= 1 (the trainings of each trial)"
     if "optuna" not in str(sweeper.get("_target_", "")):
         return None
-    for key, whole in (("timeout", False), ("patience", True)):
+    limits = (("timeout", False, "seconds"), ("patience", True, "a whole number of trials"))
+    for key, whole, what in (*limits, ("repeats", True, "a whole number of trainings")):
         value = sweeper.get(key)
         number = isinstance(value, int) if whole else isinstance(value, int | float)
         if value is not None and (isinstance(value, bool) or not number or value <= 0):
-            what = "a whole number of trials" if whole else "seconds"
             shown = f"{value:g}" if isinstance(value, float) else value
-            return f"hydra.sweeper.{key}={shown}: must be {what} above 0, or null for no limit"
+            unset = "the config's repeats" if key == "repeats" else "no limit"
+            return f"hydra.sweeper.{key}={shown}: must be {what} above 0, or null for {unset}"
     from tunelab.sweeps.choice_spaces import choice_space_problem
 
     return choice_space_problem(config)
@@ -198,6 +203,8 @@ class MLflowSweepCallback(Callback):
         print(f"sweep {status.lower()}: {summary['trials_total']} trials: {counts}")
         if "best.overrides" in summary:
             objective = f"{self.config.objective.metric}_best {summary['best_objective']:.4f}"
+            if "best_objective_std" in summary:
+                objective += f" ± {summary['best_objective_std']:.4f}"
             print(f"best trial #{summary['best.trial']}, {objective}: {summary['best.overrides']}")
         if "best_fold.overrides" in summary:
             print(

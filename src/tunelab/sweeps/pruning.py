@@ -62,20 +62,28 @@ def load_study(sweep_dir: str | Path):
     )
 
 
-def trial_callbacks(monitor: str) -> list[Any]:
+def trial_callbacks(monitor: str, curves: Any = None) -> list[Any]:
     """In a trial of the tunelab Optuna sweeper, the callback that reports `monitor` to the
     study after every epoch and prunes (tunelab.sweeps.pruning_callback); elsewhere none. A DDP trial's
-    other ranks get one that only obeys rank 0: they run outside the sweep's folder."""
+    other ranks get one that only obeys rank 0: they run outside the sweep's folder. curves: a
+    repeat of repeats=N (tunelab.training.curves.RepeatCurves), recorded first; the mean of
+    the repeats is reported."""
+    recording: list[Any] = []
+    if curves is not None:
+        from tunelab.training.curves import RecordCurve
+
+        recording = [RecordCurve(curves, monitor)]
     if optuna_trial_number() is None:
-        return []
+        return recording
     from tunelab.cli.runtime import process_rank
     from tunelab.sweeps.pruning_callback import ReportAndPrune
 
     if process_rank() != 0:
-        return [ReportAndPrune(None, monitor)]
+        return [*recording, ReportAndPrune(None, monitor)]
     from hydra.core.hydra_config import HydraConfig
 
-    return [ReportAndPrune(this_trial(HydraConfig.get().sweep.dir), monitor)]
+    trial = this_trial(HydraConfig.get().sweep.dir)
+    return [*recording, ReportAndPrune(trial, monitor, curves)]
 
 
 def this_trial(sweep_dir: str | Path) -> Any:

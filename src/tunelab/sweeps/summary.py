@@ -76,6 +76,8 @@ def log_sweep_summary(
     params: dict[str, str] = {}
     if best is not None:
         metrics["best_objective"] = best.objective  # the parent's headline in the run list
+        if best.spread is not None:  # a trial of repeats: the spread of its trainings
+            metrics["best_objective_std"] = best.spread
         params = {
             "best.trial": str(best.number),
             "best.run_id": best.run_id,
@@ -145,7 +147,7 @@ def sweep_note(
 
     lines = [f"**Objective**: `{metric}`, {'maximised' if mode == 'max' else 'minimised'}."]
     if best is not None:
-        lines.append(f"**Best**: {link(best)} with {best.objective:.4f}.")
+        lines.append(f"**Best**: {link(best)} with {best.shown_objective}.")
         ties = [t for t in trials if t is not best and t.scored and t.objective == best.objective]
         if ties:
             others = ", ".join(f"#{t.number}" for t in ties)
@@ -156,8 +158,7 @@ def sweep_note(
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for t in trials:
         values = [short_value(t.overrides.get(k, "")) for k in keys]
-        objective = "" if math.isnan(t.objective) else f"{t.objective:.4f}"
         epochs = str(t.epochs if t.epochs is not None else "")
-        row = [link(t), *values, objective, epochs, t.shown_state]
+        row = [link(t), *values, t.shown_objective, epochs, t.shown_state]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

@@ -49,6 +49,19 @@ class Trial:
         return self.state == "finished" and not math.isnan(self.objective)
 
     @property
+    def spread(self) -> float | None:
+        """The objective's standard deviation over a repeats=N trial's trainings."""
+        return self.metrics.get("objective_std")
+
+    @property
+    def shown_objective(self) -> str:
+        """`0.9704`, or `0.9704 ± 0.0021` for a trial of repeats; "" when it has none."""
+        if math.isnan(self.objective):
+            return ""
+        spread = "" if self.spread is None else f" ± {self.spread:.4f}"
+        return f"{self.objective:.4f}{spread}"
+
+    @property
     def overrides_text(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.overrides.items())
 
@@ -125,14 +138,17 @@ def fold_groups(trials: list[Trial]) -> list[FoldGroup]:
 
 
 def trials_table(trials: list[Trial]) -> list[dict[str, object]]:
-    """One row per trial; a column per swept key, then the trial's whole overrides."""
+    """One row per trial; a column per swept key, then the trial's whole overrides; the
+    objective's spread over repeats where trials were repeated."""
     keys = swept_keys(trials)
+    repeated = any(t.spread is not None for t in trials)
     return [
         {
             "trial": t.number,
             **{key: t.overrides.get(key, "") for key in keys},
             "overrides": t.overrides_text,
             "objective": t.objective,
+            **({"objective_std": t.spread if t.spread is not None else ""} if repeated else {}),
             "epochs": t.epochs,
             "state": t.shown_state,
             "run_id": t.run_id,

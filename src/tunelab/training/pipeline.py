@@ -4,6 +4,7 @@ Each builder takes its own config group and the values learned on the way (outpu
 shape, a regression's target scale) as arguments. The job wrapper (tunelab.jobs.wrapper) opened `run` and ends it.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -22,6 +23,7 @@ from tunelab.models import build_network
 from tunelab.sweeps.pruning import trial_callbacks
 from tunelab.tracking import TrackedRun
 from tunelab.training.classifier import Classifier
+from tunelab.training.curves import RepeatCurves
 from tunelab.training.learner import Learner
 from tunelab.training.optim import build_optimizer, build_penalty
 from tunelab.training.regressor import Regressor
@@ -30,9 +32,24 @@ from tunelab.training.schedules import build_schedule
 from tunelab.training.trainer import build_callbacks, build_trainer
 
 
-def train(cfg: DictConfig, run: TrackedRun, quiet: bool = False) -> float:
-    """Train and test one model; return the objective (its best validation value) for sweepers.
-    quiet (a sweep's trial): no progress bar and no results table."""
+@dataclass
+class Trained:
+    """What one training left: the objective (its best validation value, what sweepers
+    compare), the best checkpoint, the test metrics, and what logging its model needs."""
+
+    objective: float
+    epochs: int
+    checkpoint: str | None
+    test: dict[str, float]
+    metadata: dict[str, Any]
+    example: Any
+
+
+def train(
+    cfg: DictConfig, run: TrackedRun, quiet: bool = False, curves: RepeatCurves | None = None
+) -> Trained:
+    """Train and test one model. quiet (a sweep's trial, a repeat): no progress bar and no
+    results table; curves: a repeat of repeats=N records its objective's curve there."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data, cfg.task)
     metadata = checkpoint_metadata(run.config, datamodule)
@@ -41,7 +58,7 @@ def train(cfg: DictConfig, run: TrackedRun, quiet: bool = False) -> float:
     )
     callbacks = [
         *build_callbacks(cfg.callbacks, progress_bar=not quiet),
-        *trial_callbacks(cfg.objective.metric),
+        *trial_callbacks(cfg.objective.metric, curves),
     ]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
@@ -56,10 +73,12 @@ def train(cfg: DictConfig, run: TrackedRun, quiet: bool = False) -> float:
     run.log_results(objective, epochs=trainer.current_epoch)
     if isinstance(model, Classifier):
         run.log_confusion_matrix(model.test_confusion, metadata["classes"])
-    run.log_model(best, metadata, input_example(datamodule, metadata), results[0])
+    example = input_example(datamodule, metadata)
+    run.log_model(best, metadata, example, results[0])
     if not quiet:
         print_results(results[0], f"{cfg.objective.metric}_best", objective)
-    return objective
+    epochs = trainer.current_epoch
+    return Trained(objective, epochs, best, dict(results[0]), metadata, example)
 
 
 def build_learner(
