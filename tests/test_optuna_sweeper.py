@@ -285,8 +285,9 @@ def test_a_search_stops_on_its_patience_and_on_its_timeout_and_says_why(tmp_path
 
 def test_a_search_starts_from_the_runs_the_store_already_holds(tmp_path) -> None:
     """warm_start: the earlier runs inside the space join the study as complete trials (one
-    outside it is skipped and counted); then the current config is asked first."""
-    earlier = [*FAST[:3], "trainer.max_epochs=1", "optimizer.lr=1e-3,5e-2"]  # a grid sweep
+    outside it is skipped and counted; the repeats of a repeats=2 run are not runs of their
+    own); then the current config is asked first."""
+    earlier = [*FAST[:3], "trainer.max_epochs=1", "optimizer.lr=1e-3,5e-2", "repeats=2"]
     run_entry(["-m", *earlier], tmp_path)
     space = ["optimizer.lr=tag(log, interval(1e-4, 1e-2))", "hydra/sweeper/pruner=none"]
     warm = ["hydra.sweeper.warm_start=study", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1"]

@@ -16,7 +16,7 @@ def finished_runs(
     client: MlflowClient, source: str | list[str], curves: bool = True
 ) -> list[dict[str, Any]]:
     """{run_id, params, objective, state, curve} of every FINISHED training run `source` names
-    with an objective: a finished run's is its best value; a pruned trial's (state "pruned") is
+    with an objective (of a repeats=N run, the configuration's, not each repeat's): a finished run's is its best value; a pruned trial's (state "pruned") is
     where it stopped, and `curve` its objective metric per epoch, which Optuna's samplers and
     pruners read from a pruned trial (curves=False: left out). UserError (one line) when it
     names nothing."""
@@ -31,6 +31,8 @@ def finished_runs(
         state = run.data.tags.get("trial.state", "finished")
         if run.info.status != "FINISHED" or "objective" not in run.data.metrics:
             continue
+        if "repeat.of" in run.data.tags and not isinstance(source, list):
+            continue  # one training of a repeats=N run, which stands for the configuration
         found.append(
             {
                 "run_id": run.info.run_id,
