@@ -272,8 +272,10 @@ def test_a_search_stops_on_its_patience_and_on_its_timeout_and_says_why(tmp_path
     reason = "no new best in the last 2 finished trials (hydra.sweeper.patience=2)"
     assert parents[0].data.tags["sweep.stopped_by"] == reason
     assert f"the search stopped before n_trials=10: {reason}" in result.stdout
-    # a second study: its 1 s is spent during the first trial, so no second one starts
+    # a second study, a grid of three: its 1 s is spent during the first trial, so no second
+    # one starts (Hydra's basic sweeper has no budgets; a grid gets them in this sweeper)
     more = ["hydra.sweeper.study_name=timed", "tracking.experiment=timed"]
+    more += ["hydra/sweeper/sampler=grid", "optimizer.lr=choice(1e-3, 2e-3, 3e-3)"]
     study_sweep(tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.timeout=1", *same, *more)
     timed = [r for r in client.search_runs([client.get_experiment_by_name("timed").experiment_id])]
     (parent,) = [r for r in timed if "mlflow.parentRunId" not in r.data.tags]
