@@ -35,6 +35,7 @@ from tunelab.cli.overrides import is_sweep, overrides_dict
 from tunelab.cli.runtime import process_gone, this_process
 from tunelab.errors import instantiate
 from tunelab.sweeps.choice_spaces import ChoiceSpace, choice_spaces, space_folders
+from tunelab.sweeps.objectives import DIRECTIONS, objectives, parse_constraints, values_of
 from tunelab.sweeps.pruning import JOURNAL_SUFFIX, STUDY_FILE, TRIAL_ENV, open_storage
 from tunelab.sweeps.state import add_swept_keys, plain
 
@@ -75,6 +76,7 @@ class OptunaSearch:
         timeout: float | None = None,
         patience: int | None = None,
         repeats: int | None = None,
+        constraints: Any = None,
         warm_start: Any = None,
         enqueue_current: bool = True,
         enqueue: Any = None,
@@ -84,7 +86,10 @@ class OptunaSearch:
             config=config, hydra_context=hydra_context, task_function=task_function
         )
         self.sampler_cfg, self.pruner_cfg = sampler, pruner
-        self.direction = direction or {"max": "maximize", "min": "minimize"}[config.objective.mode]
+        self.direction = direction or DIRECTIONS[config.objective.mode]
+        # objective.more: a study of several objectives, told each from the trial's cost/*
+        self.more = objectives(config.objective)[1:]
+        self.constraints = parse_constraints(plain(constraints))
         self.study_name = study_name or config.tracking.experiment
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.storage = storage or str(self.sweep_dir / f"optuna{JOURNAL_SUFFIX}")
@@ -247,12 +252,13 @@ class OptunaSearch:
             Path(self.storage).parent.mkdir(parents=True, exist_ok=True)
         storage = open_storage(self.storage, self.beats.seconds, on_stale=retry_stale)
         self.beats.storage = storage
+        directions = [self.direction, *(DIRECTIONS[o.mode] for o in self.more)]
         study = optuna.create_study(
             study_name=self.study_name,
             storage=storage,
             sampler=self.sampler(space),
             pruner=instantiate(self.pruner_cfg),
-            direction=self.direction,  # type: ignore[arg-type]  # checked: maximize or minimize
+            directions=directions,  # type: ignore[arg-type]  # maximize or minimize each
             load_if_exists=True,
         )
         pruner = OmegaConf.to_container(self.pruner_cfg, resolve=True)
@@ -261,6 +267,8 @@ class OptunaSearch:
         return study
 
     def sampler(self, space: SearchSpace) -> optuna.samplers.BaseSampler:
+        if self.constraints:  # samplers that take them: checked before the sweep (search_error)
+            return instantiate(self.sampler_cfg, constraints_func=self.constraint_values)
         if not self.sampler_cfg._target_.endswith("GridSampler"):
             return instantiate(self.sampler_cfg)
         if space.conditional:  # a grid is one fixed set of keys
@@ -302,8 +310,10 @@ class OptunaSearch:
         already recorded as PRUNED stays so."""
         self.beats.stop(trial)
         value = result.return_value if result.status == JobStatus.COMPLETED else None
-        if isinstance(value, int | float) and math.isfinite(value):
-            frozen = tell_once(study, trial, values=float(value))
+        measured = study._storage.get_trial(trial._trial_id).user_attrs  # the job's cost/*
+        values = values_of(measured, value, self.more) if isinstance(value, int | float) else []
+        if values and all(math.isfinite(v) for v in values):
+            frozen = tell_once(study, trial, values=[float(v) for v in values])
         else:
             frozen = tell_once(study, trial, state=TrialState.FAIL)
         # The trial printed its own line as it ended (tunelab.jobs.wrapper.print_trial_line).
@@ -315,6 +325,14 @@ class OptunaSearch:
         if result.status == JobStatus.FAILED and self.config.get("on_trial_error") == "stop":
             _ = result.return_value  # re-raises the trial's error: the sweep stops here
 
+    def constraint_values(self, trial: optuna.trial.FrozenTrial) -> list[float]:
+        """Optuna's constraints_func: each constraint's excess (<= 0: satisfied), from the
+        trial's objective and the cost/* its job recorded (tunelab.sweeps.pruning.record_results)."""
+        measured = {**trial.user_attrs}
+        if trial.values:
+            measured[self.config.objective.metric] = trial.values[0]
+        return [c.excess(measured.get(c.metric)) for c in self.constraints]
+
     def finish(self, study: optuna.Study, space: SearchSpace) -> None:
         completed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
         results: dict[str, Any] = {
@@ -322,8 +340,10 @@ class OptunaSearch:
             "study_name": self.study_name,
             "storage": self.storage,
         }
-        if completed:
+        if completed and not self.more:
             results |= {"best_params": study.best_params, "best_value": study.best_value}
+        elif completed:  # several objectives: the Pareto-optimal trials
+            results["best_trials"] = [t.number for t in study.best_trials]
         if self.budget.stopped_by:
             results["stopped_by"] = self.budget.stopped_by
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
@@ -357,11 +377,12 @@ class Budget:
 
 
 def trials_since_best(study: optuna.Study) -> int:
-    """Trials finished (complete, pruned, failed) after the best one; 0 before any is complete."""
+    """Trials finished (complete, pruned, failed) after the best one (several objectives: the
+    last to join the Pareto front); 0 before any is complete."""
     trials = study.get_trials(deepcopy=False)
     if not any(t.state == TrialState.COMPLETE for t in trials):
         return 0
-    best = study.best_trial.number
+    best = max((t.number for t in study.best_trials), default=-1)
     return sum(t.state in FINISHED and t.number > best for t in trials)
 
 

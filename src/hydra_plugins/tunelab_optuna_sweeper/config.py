@@ -60,6 +60,22 @@ class GPSamplerConf:
 
 
 @dataclass
+class NSGAIISamplerConf:
+    """The genetic algorithm of several objectives (accuracy against cost): a Pareto front."""
+
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    seed: int | None = 42
+    population_size: int = 10  # Optuna's 50 would make a 30-trial search a random one
+
+
+@dataclass
+class NSGAIIISamplerConf:
+    _target_: str = "optuna.samplers.NSGAIIISampler"
+    seed: int | None = 42
+    population_size: int = 10
+
+
+@dataclass
 class MedianPrunerConf:
     """Prune a trial whose objective at an epoch is worse than the median of earlier trials'."""
 
@@ -118,6 +134,10 @@ class OptunaSweeperConf:
     # Each trial trains its configuration this many times (seeds, or folds with data.num_folds):
     # its objective is their mean, and the pruner judges the mean. null: the config's `repeats`.
     repeats: int | None = None
+    # Bounds on what a trial measured, e.g. ["cost/latency_ms <= 0.5", "cost/params <= 50000"]:
+    # a trial past one is infeasible (Optuna's constraints_func; tpe, gp, nsga2, nsga3), tagged
+    # so on its run, never the best. Further objectives: objective.more (conf/task).
+    constraints: list[str] = field(default_factory=list)
     # What the study starts from. warm_start: an experiment's name, a sweep's parent run id, or
     # a list of run ids: their finished runs whose params fall inside this space (and whose
     # fixed values and objective match) join the study as complete trials before the first ask
@@ -139,6 +159,8 @@ def register() -> None:
         "cmaes": CmaEsSamplerConf,
         "qmc": QMCSamplerConf,
         "gp": GPSamplerConf,
+        "nsga2": NSGAIISamplerConf,
+        "nsga3": NSGAIIISamplerConf,
     }
     for name, node in samplers.items():
         store.store(group="hydra/sweeper/sampler", name=name, node=node, provider=provider)

@@ -110,6 +110,12 @@ def loss_choices(task: str) -> str:
     return ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
 
 
+def _objectives(cfg: DictConfig) -> Iterator[str]:
+    from tunelab.sweeps.objectives import objective_problems
+
+    yield from objective_problems(cfg)
+
+
 def _monitors(cfg: DictConfig) -> Iterator[str]:
     allowed_metrics = monitorable(cfg.get("task", "classification"))
     allowed = ", ".join(allowed_metrics)
@@ -171,6 +177,7 @@ CHECKS: list[Callable[[DictConfig], Iterator[str]]] = [
     _values,
     _task,
     _monitors,
+    _objectives,
     _scheduler,
     _data,
 ]

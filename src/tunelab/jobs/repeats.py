@@ -74,9 +74,9 @@ def repeat_overrides(overrides: list[str], label: str) -> list[str]:
     return [*kept, "repeats=1", f"data.fold={value}" if what == "fold" else f"seed={value}"]
 
 
-def train_repeats(cfg: DictConfig, job: "Job") -> float:
+def train_repeats(cfg: DictConfig, job: "Job", costs: bool = False) -> float:
     """Train cfg's repeats one after another, each in its own run under the job's; log their
-    means on the job's run; return the mean objective."""
+    means on the job's run; return the mean objective. costs: each measures its cost/*."""
     from tunelab.training.curves import RepeatCurves
     from tunelab.training.pipeline import train
 
@@ -88,7 +88,7 @@ def train_repeats(cfg: DictConfig, job: "Job") -> float:
             curves.start_repeat()
             run, started = open_repeat_run(repeat_cfg, job, label, folder), time.time()
             try:
-                trained = train(repeat_cfg, run, quiet=True, curves=curves)
+                trained = train(repeat_cfg, run, quiet=True, curves=curves, costs=costs)
             except BaseException as error:
                 end_repeat_run(run, job, error)
                 raise
@@ -167,9 +167,15 @@ def log_means(
         for key in done[0][2].test
         if key.startswith("test/")  # not Lightning's `step`
     }
+    costs = {
+        key: statistics.fmean(trained.costs[key] for _, _, trained in done)
+        for key in done[0][2].costs
+    }
     pick = max if cfg.objective.mode == "max" else min
     label, best_run, best = pick(done, key=lambda d: nan_last(d[2].objective, cfg.objective.mode))
     job.run.log_metrics({**test, "objective_std": std})
+    job.run.log_costs(costs, str(cfg.cost.runtime))
+    job.results = {**test, **costs}
     job.run.log_results(mean, epochs=round(statistics.fmean(t.epochs for _, _, t in done)))
     job.run.set_tags(
         {

@@ -106,6 +106,10 @@ TRAIN: dict[str, Key] = {
     "tracking.flush_seconds": Key(float, at_least=0, says="must be >= 0 (0: write every log call)"),
     "tracking.heartbeat_seconds": Key(float, at_least=0, says="must be >= 0 (0: no heartbeat)"),
     "on_trial_error": Key(choices=("continue", "stop")),
+    "cost.measure": Key(choices=("auto", True, False)),
+    "cost.runtime": Key(choices=("pytorch", "onnxruntime")),
+    "cost.calls": Key(int, at_least=1),
+    "cost.warmup": Key(int, at_least=0),
 }
 
 # python export.py

@@ -62,16 +62,26 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
 
 
 def train(cfg: DictConfig, job: Job) -> float:
-    """One training, or repeats=N of it (tunelab.jobs.repeats)."""
+    """One training, or repeats=N of it (tunelab.jobs.repeats); in an Optuna trial, its costs
+    told to the study (what further objectives and constraints read)."""
+    from tunelab.sweeps.objectives import cost_wanted
+    from tunelab.sweeps.pruning import record_results
+
     assert job.run is not None  # open_training_run opened it
     job.objective_name = f"{cfg.objective.metric}_best"
+    costs = cost_wanted(cfg, job.hydra_cfg.sweeper.get("constraints"))
     if (cfg.get("repeats") or 1) > 1:
         from tunelab.jobs.repeats import train_repeats
 
-        return train_repeats(cfg, job)
-    from tunelab.training.pipeline import train
+        objective = train_repeats(cfg, job, costs)
+    else:
+        from tunelab.training.pipeline import train
 
-    return train(cfg, job.run, quiet=job.in_sweep).objective
+        trained = train(cfg, job.run, quiet=job.in_sweep, costs=costs)
+        objective, job.results = trained.objective, {**trained.test, **trained.costs}
+    if job.in_sweep:
+        record_results(job.hydra_cfg.sweep.dir, job.results)
+    return objective
 
 
 def evaluate(cfg: DictConfig, job: Job) -> float:

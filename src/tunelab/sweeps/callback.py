@@ -61,7 +61,63 @@ def search_error(config: DictConfig) -> str | None:
             return f"hydra.sweeper.{key}={shown}: must be {what} above 0, or null for {unset}"
     from tunelab.sweeps.choice_spaces import choice_space_problem
 
-    return choice_space_problem(config)
+    return tradeoff_problem(config) or choice_space_problem(config)
+
+
+# Samplers that take a constraints_func, and one that cannot search several objectives.
+CONSTRAINED = ("TPESampler", "GPSampler", "NSGAIISampler", "NSGAIIISampler")
+SINGLE_OBJECTIVE = ("CmaEsSampler",)
+
+
+def tradeoff_problem(config: DictConfig) -> str | None:
+    """Several objectives (objective.more) or constraints the sweeper cannot work with."""
+    from tunelab.sweeps.objectives import COSTS, objective_problems, objectives, parse_constraints
+
+    sweeper = config.hydra.sweeper
+    if "cost" not in config:  # an evaluation's or export's sweep: one objective, no costs
+        return None
+    if problem := next(iter(objective_problems(config)), None):
+        return problem
+    try:
+        constraints = parse_constraints(plain(sweeper.get("constraints")))
+    except ValueError as error:
+        return str(error)
+    allowed = (*COSTS, config.objective.metric)
+    for constraint in constraints:
+        if constraint.metric not in allowed:
+            return (
+                f"hydra.sweeper.constraints: {constraint.metric} is not a metric a trial "
+                f"measures once: allowed: {', '.join(allowed)}"
+            )
+    sampler = str(sweeper.sampler.get("_target_", "")).rsplit(".", 1)[-1]
+    if constraints and sampler not in CONSTRAINED:
+        return f"hydra.sweeper.constraints need a sampler that takes them: tpe, gp, nsga2 or nsga3, not {sampler}"
+    if constraints and config.cost.measure is False:
+        return "hydra.sweeper.constraints name costs and cost.measure=false: set cost.measure=auto"
+    if len(objectives(config.objective)) > 1:
+        pruner = str(sweeper.pruner.get("_target_", "")).rsplit(".", 1)[-1]
+        if pruner != "NopPruner":
+            return (
+                f"objective.more makes a study of several objectives, which Optuna's {pruner} "
+                "cannot prune (it judges one): add hydra/sweeper/pruner=none"
+            )
+        if sampler in SINGLE_OBJECTIVE:
+            return f"objective.more: {sampler} searches one objective: use nsga2, tpe or gp"
+    return None
+
+
+def objective_spec(config: DictConfig) -> dict[str, Any]:
+    """What the sweep's summary ranks trials by: the objective, the further ones (objective.more)
+    and the Optuna sweeper's constraints, as plain values."""
+    objective = config.objective
+    more = [[str(o["metric"]), str(o["mode"])] for o in objective.get("more") or []]
+    constraints = [str(c) for c in config.hydra.sweeper.get("constraints") or []]
+    return {
+        "metric": objective.metric,
+        "mode": objective.mode,
+        "more": more,
+        "constraints": constraints,
+    }
 
 
 class MLflowSweepCallback(Callback):
@@ -186,7 +242,7 @@ class MLflowSweepCallback(Callback):
                 self.experiment_id,
                 run_id,
                 status,
-                {"metric": self.config.objective.metric, "mode": self.config.objective.mode},
+                objective_spec(self.config),
                 str(sweep_dir / "summary"),
                 search_lines(self.config),
                 register,

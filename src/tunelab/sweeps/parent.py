@@ -81,7 +81,7 @@ def finish_parent(
     experiment_: str,
     run_id: str,
     status: str,
-    objective: dict[str, str],
+    objective: dict[str, Any],
     summary_dir: str,
     search: dict[str, str],
     register: dict[str, str] | None,
@@ -105,6 +105,7 @@ def finish_parent(
         objective["mode"],
         Path(summary_dir),
         search,
+        {"more": objective.get("more", []), "constraints": objective.get("constraints", [])},
     )
     registered = register_best_trial(client, run_id, summary, objective["mode"], register)
     if promote and status == "FINISHED" and summary.get("best.run_id"):

@@ -83,6 +83,8 @@ def trial_callbacks(monitor: str, curves: Any = None) -> list[Any]:
     from hydra.core.hydra_config import HydraConfig
 
     trial = this_trial(HydraConfig.get().sweep.dir)
+    if len(trial.study.directions) > 1:  # Optuna prunes on one objective only: no reports
+        return recording
     return [*recording, ReportAndPrune(trial, monitor, curves)]
 
 
@@ -94,6 +96,18 @@ def this_trial(sweep_dir: str | Path) -> Any:
     number = optuna_trial_number()
     trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == number)
     return optuna.trial.Trial(study, trial_id)
+
+
+def record_results(sweep_dir: str | Path, metrics: dict[str, float]) -> None:
+    """In a trial of the tunelab Optuna sweeper, its cost/* metrics as the trial's user
+    attributes: what the sweeper's further objectives and constraints read when it tells the
+    trial (the return value of a job is one number)."""
+    costs = {k: v for k, v in metrics.items() if k.startswith("cost/")}
+    if optuna_trial_number() is None or not costs:
+        return
+    trial = this_trial(sweep_dir)
+    for key, value in costs.items():
+        trial.set_user_attr(key, value)
 
 
 def is_pruned(error: BaseException) -> bool:

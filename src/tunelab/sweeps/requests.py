@@ -46,7 +46,7 @@ class FinishParent(Request):
     experiment_id: str
     run_id: str
     status: str
-    objective: dict[str, str]
+    objective: dict[str, Any]  # metric, mode; more: [[metric, mode]]; constraints: [str]
     summary_dir: str
     search: dict[str, str]
     register: dict[str, str] | None

@@ -3,6 +3,7 @@
 import logging
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -36,9 +37,11 @@ def log_study_summary(
     # _failed: each trial's run says its own, tag trial.state), and so is the best value: only
     # what the study alone knows is logged here.
     params: dict[str, str] = {}
-    tags = {"optuna.study_name": study.study_name, "optuna.direction": study.direction.name}
+    directions = ", ".join(d.name for d in study.directions)
+    tags = {"optuna.study_name": study.study_name, "optuna.direction": directions}
     tags |= notes or {}
-    if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+    complete = any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    if complete and len(study.directions) == 1:  # several: the sweep summary's Pareto front
         params = {f"optuna.best.{k}": str(v) for k, v in study.best_params.items()}
         tags["optuna.best_trial"] = str(study.best_trial.number)
     log_batch(client, parent, params=params, tags=tags)
@@ -50,12 +53,18 @@ def save_plots(study: Any, folder: Path) -> None:
 
     from tunelab.tracking.plots import STYLE  # the house style, set on import
 
-    plots: dict[str, Callable[[Any], Any]] = {
+    plots: dict[str, Callable[..., Any]] = {
         "optimization_history.png": optuna_plots.plot_optimization_history,
         "param_importances.png": optuna_plots.plot_param_importances,
         "intermediate_values.png": optuna_plots.plot_intermediate_values,
     }
+    several = len(study.directions) > 1
+    reported = any(t.intermediate_values for t in study.get_trials(deepcopy=False))
     for name, plot in plots.items():
+        if name == "intermediate_values.png" and not reported:  # nothing pruned on: no curves
+            continue
+        if several:  # Optuna plots one objective: the first (the front is the summary's)
+            plot = partial(plot, target=lambda t: t.values[0], target_name="objective")
         # Optuna's matplotlib plots call plt.style.use("ggplot") each time, restyling them and
         # every later plot of the process; with that a no-op they draw in the house style.
         with warnings.catch_warnings(), patch.object(plt.style, "use", lambda *_a, **_k: None):

@@ -7,6 +7,15 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from tunelab.sweeps.front import (
+    front_plot,
+    hypervolume_history,
+    losses,
+    measured,
+    pareto,
+    violations,
+)
+from tunelab.sweeps.objectives import Constraint, Objective, parse_constraints
 from tunelab.sweeps.plots import objective_vs_param, validation_curves
 from tunelab.sweeps.state import STATES, short_value
 from tunelab.sweeps.trials import (
@@ -35,10 +44,12 @@ def log_sweep_summary(
     mode: str,
     folder: Path,
     search: dict[str, str] | None = None,
+    tradeoff: dict[str, list] | None = None,
 ) -> dict[str, object]:
     """Write the trial table, fold groups, best trial, plots and the run's note (`search`:
     the space and the sweeper's settings, as lines) onto the parent run; the figures as a
-    dict."""
+    dict. `tradeoff`: further objectives (more: [[metric, mode]]) and constraints, whose
+    feasible trials alone may be the best, and whose Pareto front is drawn and tagged."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     trials = fetch_trials(client, experiment_id, parent_run_id)
@@ -54,7 +65,16 @@ def log_sweep_summary(
         }
     for name, text in files.items():
         (folder / name).write_text(text)
-    best = best_trial(trials, mode)
+    objectives = [Objective(metric, mode)]
+    objectives += [Objective(m, d) for m, d in (tradeoff or {}).get("more", [])]
+    constraints = parse_constraints((tradeoff or {}).get("constraints"))
+    feasible = [t for t in trials if not violations(t, constraints, metric)]
+    best = best_trial(feasible, mode)  # the most accurate trial within the constraints
+    front_lines, front_metrics = "", dict[str, float]()
+    if len(objectives) > 1 or constraints:
+        front_lines, front_metrics = log_tradeoff(
+            client, parent_run_id, trials, objectives, constraints, folder
+        )
     logged = {k for k, v in (search or {}).items() if "log" in v}  # sampled on a log scale
     for key in (k for k in swept_keys(trials) if k != FOLD_KEY):
         safe = key.replace("/", "_").replace(".", "_")
@@ -87,10 +107,11 @@ def log_sweep_summary(
     if group is not None:
         metrics |= {"best_fold_mean": group.mean, "best_fold_std": group.std}
         params["best_fold.overrides"] = group.overrides
-    note = sweep_note(trials, best, metric, mode, experiment_id, search or {})
+    note = sweep_note(trials, best, metric, mode, experiment_id, search or {}) + front_lines
+    metrics |= front_metrics
     counts = {k: v for k, v in metrics.items() if k != "best_objective"}  # that one: a series
     log_batch(client, parent_run_id, metrics=counts, params=params, tags={NOTE: note})
-    log_batch(client, parent_run_id, metrics=best_so_far(trials, mode))
+    log_batch(client, parent_run_id, metrics=best_so_far(feasible, mode))
     return {**metrics, **params}
 
 
@@ -118,6 +139,60 @@ def variant_points(trials: list[Trial]) -> list[Point]:
 
 
 NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its page
+
+
+def log_tradeoff(
+    client: MlflowClient,
+    parent_run_id: str,
+    trials: list[Trial],
+    objectives: list[Objective],
+    constraints: list[Constraint],
+    folder: Path,
+) -> tuple[str, dict[str, float]]:
+    """Each trial's run tagged feasible or not (with the constraints it breaks) and, with
+    several objectives, on the Pareto front or not; the front's plot and the hypervolume after
+    each trial on the parent; the note's lines and the parent's counts."""
+    first = objectives[0].metric
+    scored = [t for t in trials if t.scored]
+    broken = {t.run_id: violations(t, constraints, first) for t in scored}
+    for trial in scored if constraints else []:
+        tags = {"trial.feasible": str(not broken[trial.run_id]).lower()}
+        if broken[trial.run_id]:
+            tags["trial.violates"] = "; ".join(broken[trial.run_id])
+        log_batch(client, trial.run_id, tags=tags)
+    counts = {"trials_infeasible": float(sum(bool(b) for b in broken.values()))}
+    lines = ""
+    if len(objectives) > 1:
+        points = {t.run_id: losses(t, objectives) for t in scored}
+        points = {k: p for k, p in points.items() if all(math.isfinite(v) for v in p)}
+        feasible = {k for k in points if not broken.get(k)}
+        front = pareto({k: points[k] for k in feasible})
+        for run_id in points:
+            log_batch(client, run_id, tags={"pareto": str(run_id in front).lower()})
+        now = int(time.time() * 1000)
+        history = hypervolume_history(trials, points, feasible)
+        log_batch(
+            client, parent_run_id, metrics=[Metric("hypervolume", v, now, n) for n, v in history]
+        )
+        if points:
+            shown = [t for t in scored if t.run_id in points]
+            front_plot(shown, objectives, front, feasible, folder / "front.png")
+        counts["pareto_trials"] = float(len(front))
+        lines = front_note([t for t in scored if t.run_id in front], objectives)
+    return lines, counts
+
+
+def front_note(front: list[Trial], objectives: list[Objective]) -> str:
+    """The note's Pareto front: one row per trial, by its first objective."""
+    first = objectives[0]
+    rows = sorted(front, key=lambda t: -t.objective if first.mode == "max" else t.objective)
+    header = ["trial", *(f"{o.metric} ({o.mode})" for o in objectives)]
+    lines = ["", f"**Pareto front** ({len(rows)} trials, `sweep/front.png`):", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for t in rows:
+        values = [f"{measured(t, o.metric, first.metric):.4g}" for o in objectives]
+        lines.append(f"| {t.name or t.number} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def best_so_far(trials: list[Trial], mode: str) -> list[Metric]:

@@ -255,6 +255,20 @@ class TrackedRun:
             for report in sorted((self.output_dir / "profile").glob("*.txt")):  # debug=profile
                 self.log_artifact(report, "profile")
 
+    def log_costs(self, costs: dict[str, float], runtime: str) -> None:
+        """What the best model costs to ship (tunelab.export.cost), and what timed it."""
+        if costs:
+            self.log_metrics(costs)
+            self.set_tags({"cost.runtime": runtime})
+
+    def folder(self, name: str) -> Path:
+        """A folder of the job's files (a temporary one where the job has none)."""
+        if self.output_dir is None:
+            import tempfile
+
+            return Path(tempfile.mkdtemp(prefix=f"tunelab-{name}-"))
+        return self.output_dir / name
+
     def log_confusion_matrix(self, counts: Any, classes: list[str]) -> None:
         """The test split's [true, predicted] counts as confusion_matrix.png (drawn by the
         writer, which imports matplotlib, not this process)."""

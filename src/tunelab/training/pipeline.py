@@ -14,6 +14,7 @@ from torch import nn
 from tunelab.cli.console import print_results
 from tunelab.data.datamodule import build_datamodule
 from tunelab.errors import instantiate
+from tunelab.export.cost import measure_cost
 from tunelab.inference.checkpoint import (
     best_checkpoint,
     checkpoint_metadata,
@@ -43,13 +44,19 @@ class Trained:
     test: dict[str, float]
     metadata: dict[str, Any]
     example: Any
+    costs: dict[str, float]  # cost/* when measured (tunelab.export.cost)
 
 
 def train(
-    cfg: DictConfig, run: TrackedRun, quiet: bool = False, curves: RepeatCurves | None = None
+    cfg: DictConfig,
+    run: TrackedRun,
+    quiet: bool = False,
+    curves: RepeatCurves | None = None,
+    costs: bool = False,
 ) -> Trained:
     """Train and test one model. quiet (a sweep's trial, a repeat): no progress bar and no
-    results table; curves: a repeat of repeats=N records its objective's curve there."""
+    results table; curves: a repeat of repeats=N records its objective's curve there; costs:
+    measure what the best model costs to ship (cost/*)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data, cfg.task)
     metadata = checkpoint_metadata(run.config, datamodule)
@@ -73,12 +80,16 @@ def train(
     run.log_results(objective, epochs=trainer.current_epoch)
     if isinstance(model, Classifier):
         run.log_confusion_matrix(model.test_confusion, metadata["classes"])
+    measured = (
+        measure_cost(best, datamodule, cfg.cost, run.folder("cost")) if costs and best else {}
+    )
+    run.log_costs(measured, str(cfg.cost.runtime))
     example = input_example(datamodule, metadata)
     run.log_model(best, metadata, example, results[0])
     if not quiet:
         print_results(results[0], f"{cfg.objective.metric}_best", objective)
     epochs = trainer.current_epoch
-    return Trained(objective, epochs, best, dict(results[0]), metadata, example)
+    return Trained(objective, epochs, best, dict(results[0]), metadata, example, measured)
 
 
 def build_learner(
