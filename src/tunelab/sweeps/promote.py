@@ -13,11 +13,14 @@ so) is; otherwise the new one is written beside it (<sweep>_best_2.yaml, ...).
 
 import argparse
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tunelab.sweeps.objectives import Constraint, parse_constraints
 
 MARK = "# Promoted by tunelab"  # the second line of every file written here
 
@@ -77,14 +80,15 @@ def file_name(sweep_name: str) -> str:
 
 
 def write_experiment(
-    folder: Path, name: str, defaults: list, values: dict, about: list[str]
+    folder: Path, name: str, defaults: list, values: dict, about: list[str], what: str = "best"
 ) -> Path:
-    """conf/experiment/NAME_best.yaml (or beside a file a person wrote: NAME_best_2.yaml)."""
+    """conf/experiment/NAME_best.yaml (or beside a file a person wrote: NAME_best_2.yaml);
+    what: `pick` for a trial picked under a budget (--pick)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path, n = folder / f"{name}_best.yaml", 1
+    path, n = folder / f"{name}_{what}.yaml", 1
     while path.exists() and not any(x.startswith(MARK) for x in path.read_text().splitlines()[:2]):
         n += 1
-        path = folder / f"{name}_best_{n}.yaml"
+        path = folder / f"{name}_{what}_{n}.yaml"
     header = ["@package _global_", f"{MARK[2:]}: python train.py experiment={path.stem}", *about]
     body = {"defaults": defaults} if defaults else {}
     text = "".join(f"# {line}\n" for line in header)
@@ -99,29 +103,59 @@ def promote_trial(
     conf: Path,
     folder: Path,
     about: Sequence[str] = (),
+    picks: Sequence[Constraint] = (),
 ) -> Path:
-    """Write trial `trial` of the sweep `parent_run_id` (None: its best) as an experiment;
-    `about`: more header lines (its registered model)."""
-    from tunelab.sweeps.trials import fetch_trials
-
+    """Write trial `trial` of the sweep `parent_run_id` (None: its best; with `picks`, the
+    most accurate feasible trial within them) as an experiment; `about`: more header lines
+    (its registered model)."""
     parent = client.get_run(parent_run_id)
-    trials = fetch_trials(client, parent.info.experiment_id, parent_run_id)
+    chosen = chosen_trial(client, parent, trial, picks)
+    defaults, values = experiment_config(shlex.split(chosen.overrides_text), conf)
+    lines = [
+        f"from sweep run {parent_run_id} ({parent.info.run_name}), trial #{chosen.number}: "
+        f"objective {chosen.objective:.6g}, run {chosen.run_id}",
+        f"its overrides: {chosen.overrides_text}",
+        *(["picked as the most accurate within " + ", ".join(map(str, picks))] if picks else []),
+        *about,
+    ]
+    name, what = file_name(parent.info.run_name or ""), "pick" if picks else "best"
+    return write_experiment(folder, name, defaults, values, lines, what)
+
+
+def chosen_trial(client: Any, parent: Any, trial: int | None, picks: Sequence[Constraint]) -> Any:
+    """The sweep's best trial, trial number `trial`, or the best within `picks`."""
+    from tunelab.sweeps.front import violations
+    from tunelab.sweeps.trials import best_trial, fetch_trials
+
+    trials = fetch_trials(client, parent.info.experiment_id, parent.info.run_id)
+    if picks:
+        scored = [t for t in trials if t.scored and t.tags.get("trial.feasible") != "false"]
+        metric = next((t.params.get("objective.metric", "") for t in scored), "")
+        mode = next((t.params.get("objective.mode", "max") for t in scored), "max")
+        logged = sorted({m for t in scored for m in t.metrics if m.startswith("cost/")})
+        for pick in picks:
+            if pick.metric != metric and pick.metric not in logged:
+                measured = ", ".join([metric, *logged])
+                raise ValueError(
+                    f"--pick {pick}: no trial logged {pick.metric}; they logged {measured}"
+                )
+        within = [t for t in scored if not violations(t, list(picks), metric)]
+        chosen = best_trial(within, mode)
+        if chosen is None:
+            bounds = ", ".join(map(str, picks))
+            raise ValueError(
+                f"no finished trial of sweep run {parent.info.run_id} is within {bounds}"
+            )
+        return chosen
     best = parent.data.params.get("best.run_id")  # the sweep's summary picked it
     wanted = (lambda t: t.run_id == best) if trial is None else (lambda t: t.number == trial)
     chosen = next((t for t in trials if wanted(t)), None)
     if chosen is None:
         raise ValueError(
-            f"sweep run {parent_run_id} has no "
+            f"sweep run {parent.info.run_id} has no "
             + ("finished trial" if trial is None else f"trial {trial}")
         )
-    defaults, values = experiment_config(chosen.overrides_text.split(), conf)
-    lines = [
-        f"from sweep run {parent_run_id} ({parent.info.run_name}), trial #{chosen.number}: "
-        f"objective {chosen.objective:.6g}, run {chosen.run_id}",
-        f"its overrides: {chosen.overrides_text}",
-        *about,
-    ]
-    return write_experiment(folder, file_name(parent.info.run_name or ""), defaults, values, lines)
+    return chosen
 
 
 def main() -> None:
@@ -134,6 +168,18 @@ def main() -> None:
     )
     parser.add_argument("sweep_run_id")
     parser.add_argument("--trial", type=int, default=None, help="this trial instead of the best")
+    parser.add_argument(
+        "--pick",
+        action="append",
+        default=[],
+        help='the most accurate trial within a bound, e.g. "cost/latency_ms<=0.3" (repeatable); '
+        "written as <sweep>_pick.yaml and registered (--register)",
+    )
+    parser.add_argument(
+        "--register",
+        default=None,
+        help="NAME@ALIAS for the picked trial's model (default: the sweep's experiment @picked)",
+    )
     code = Path(__file__).resolve().parents[3]  # the repository: its conf/ is read
     root = Path(os.environ.get("TUNELAB_ROOT", code))  # paths.root_dir: the file goes here
     parser.add_argument(
@@ -141,17 +187,48 @@ def main() -> None:
         default=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}"),
     )
     options = parser.parse_args()
+    client = MlflowClient(options.tracking_uri)
     try:
+        picks = parse_constraints(options.pick)
+        about = (
+            register_pick(client, options.sweep_run_id, picks, options.register) if picks else {}
+        )
         path = promote_trial(
-            MlflowClient(options.tracking_uri),
+            client,
             options.sweep_run_id,
             options.trial,
             code / "conf",
             root / "conf" / "experiment",
+            [f"{k}: {v}" for k, v in about.items() if k != "name"],
+            picks,
         )
+        if version := about.get(
+            "registered_model.version"
+        ):  # the file and the version name each other
+            client.set_model_version_tag(about["name"], version, "tunelab.experiment", path.stem)
     except Exception as error:  # a run id that is not a sweep's, a store that is not there
-        raise SystemExit(f"tunelab: promote {options.sweep_run_id}: {error}") from None
+        message = str(error).replace("hydra.sweeper.constraints", "--pick")
+        raise SystemExit(f"tunelab: promote {options.sweep_run_id}: {message}") from None
+    for key, value in about.items():
+        if key != "name":
+            print(f"{key}: {value}")
     print(f"wrote {path}: python train.py experiment={path.stem}")
+
+
+def register_pick(
+    client: Any, sweep_run_id: str, picks: Sequence[Constraint], register: str | None
+) -> dict[str, str]:
+    """The picked trial's model as a version of NAME, ALIAS moved to it (NAME@ALIAS, default
+    the sweep's experiment @picked): the registry's tags, and the model's name."""
+    from tunelab.tracking.registry import register_best
+
+    parent = client.get_run(sweep_run_id)
+    chosen = chosen_trial(client, parent, None, picks)
+    default = f"{client.get_experiment(parent.info.experiment_id).name}@picked"
+    name, _, alias = (register or default).partition("@")
+    mode = chosen.params.get("objective.mode", "max")
+    tags = register_best(client, name, alias or "picked", chosen.run_id, chosen.objective, mode)
+    return {**tags, "name": name}
 
 
 if __name__ == "__main__":

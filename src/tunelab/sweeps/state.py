@@ -2,6 +2,7 @@
 
 import json
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,8 @@ def trial_identity(hydra_cfg) -> tuple[str | None, dict[str, str], str]:
     swept = json.loads(swept_file.read_text()) if swept_file.exists() else []
     tags = {
         "sweep.trial": str(hydra_cfg.job.num),
-        "sweep.trial_overrides": " ".join(hydra_cfg.overrides.task),
+        # quoted as a shell would: a value may hold spaces ([{metric: cost/params, mode: min}])
+        "sweep.trial_overrides": shlex.join(hydra_cfg.overrides.task),
         "sweep.dir": str(hydra_cfg.sweep.dir),
     }
     number = optuna_trial_number()

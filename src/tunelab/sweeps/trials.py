@@ -5,6 +5,7 @@ summary is the same whichever launcher ran the trials (in this process, joblib, 
 """
 
 import math
+import shlex
 import statistics
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ class Trial:
     tags: dict[str, str] = field(default_factory=dict)
     name: str = ""
     metrics: dict[str, float] = field(default_factory=dict)  # each metric's last value
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -63,11 +65,16 @@ class Trial:
 
     @property
     def overrides_text(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.overrides.items())
+        """The overrides as a shell command line takes them (a value with spaces quoted)."""
+        return shlex.join(f"{k}={v}" for k, v in self.overrides.items())
 
 
 def parse_overrides(text: str) -> dict[str, str]:
-    return overrides_dict(text.split())
+    """A trial's sweep.trial_overrides tag (shell-quoted; a sweep before quoting: split)."""
+    try:
+        return overrides_dict(shlex.split(text))
+    except ValueError:  # an unquoted value with a quote in it, from before
+        return overrides_dict(text.split())
 
 
 def fetch_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list[Trial]:
@@ -91,6 +98,7 @@ def fetch_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -
                 tags=tags,
                 name=run.info.run_name or "",
                 metrics=dict(metrics),
+                params=dict(run.data.params),
             )
         )
     return sorted(trials, key=lambda t: t.number)

@@ -1,0 +1,154 @@
+"""Accuracy against cost: cost/* metrics, several objectives, constraints, the Pareto front."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONF, compose_config, png_width
+
+
+def test_the_front_is_the_points_no_other_point_dominates() -> None:
+    from tunelab.sweeps.front import hypervolume, pareto
+
+    points = {"a": [1.0, 5.0], "b": [2.0, 2.0], "c": [3.0, 3.0], "d": [5.0, 1.0], "e": [2.0, 2.0]}
+    assert pareto(points) == {"a", "b", "d", "e"}  # c is dominated by b; b and e tie
+    # the area the front covers up to (6, 6): three rectangles' union
+    assert hypervolume([[1, 5], [2, 2], [5, 1]], [6, 6]) == pytest.approx(5 * 1 + 4 * 3 + 1 * 1)
+    assert hypervolume([[1, 1, 1]], [2, 3, 4]) == pytest.approx(1 * 2 * 3)
+    assert hypervolume([[7, 7]], [6, 6]) == 0.0  # beyond the reference: covers nothing
+
+
+def test_a_constraint_says_how_far_a_value_is_past_its_bound() -> None:
+    from tunelab.sweeps.objectives import parse_constraints
+
+    at_most, at_least = parse_constraints(["cost/latency_ms <= 0.5", "val/acc>=0.9"])
+    assert at_most.excess(0.7) == pytest.approx(0.2) and at_most.excess(0.4) < 0
+    assert at_least.excess(0.8) == pytest.approx(0.1) and at_least.excess(0.95) < 0
+    assert at_most.excess(math.nan) == math.inf  # not measured: never feasible
+
+
+BAD = [
+    (
+        ["hparams_search=digits_pareto", "hydra/sweeper/pruner=median"],
+        "objective.more makes a study of several objectives, which Optuna's MedianPruner "
+        "cannot prune (it judges one): add hydra/sweeper/pruner=none",
+    ),
+    (
+        ["hparams_search=digits_pareto", "hydra/sweeper/sampler=cmaes"],
+        "objective.more: CmaEsSampler searches one objective",
+    ),
+    (
+        ["hparams_search=digits_tpe", "hydra.sweeper.constraints=['cost/latency <= 1']"],
+        "hydra.sweeper.constraints: cost/latency is not a metric a trial measures once: "
+        "allowed: cost/params, cost/size_bytes, cost/latency_ms, val/acc",
+    ),
+    (
+        ["hparams_search=digits_tpe", "hydra.sweeper.constraints=['cost/params < 1000']"],
+        "'cost/params < 1000' is not `METRIC <= NUMBER` or `METRIC >= NUMBER`",
+    ),
+    (
+        [
+            "hparams_search=digits_tpe",
+            "hydra/sweeper/sampler=random",
+            "hydra.sweeper.constraints=['cost/params <= 1000']",
+        ],
+        "hydra.sweeper.constraints need a sampler that takes them: tpe, gp, nsga2 or nsga3",
+    ),
+    (
+        ["hparams_search=digits_pareto", "objective.more=[{metric: val/loss, mode: min}]"],
+        "objective.more: val/loss is not a metric runs log once: allowed: cost/params",
+    ),
+    (
+        ["hparams_search=digits_pareto", "objective.more=[{metric: cost/params, mode: least}]"],
+        "objective.more: cost/params mode=least: allowed: min, max",
+    ),
+    (
+        ["hparams_search=digits_pareto", "cost.measure=false"],
+        "objective.more names cost/latency_ms and cost.measure=false",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "says"), BAD)
+def test_a_tradeoff_that_cannot_work_is_one_line_before_any_trial(overrides, says) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from tunelab.sweeps.callback import search_error
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("train", overrides, return_hydra_config=True)
+    problem = search_error(config) or ""
+    assert says in problem and "\n" not in problem, problem
+
+
+def test_a_single_run_with_a_bad_further_objective_is_one_line() -> None:
+    from tunelab.jobs.checks import config_problems
+
+    problems = config_problems(compose_config(["objective.more=[{metric: cost/params, mode: up}]"]))
+    assert problems == ["objective.more: cost/params mode=up: allowed: min, max"]
+
+
+@pytest.mark.process
+def test_a_study_of_accuracy_and_latency_tags_its_pareto_front(tmp_path) -> None:
+    """A 6-trial NSGA-II study over MLP widths, the parameter count bounded: every trial
+    measures its costs, the runs tagged Pareto are exactly the feasible non-dominated ones, the
+    parent draws the front and logs the hypervolume after each trial, and the best and the
+    promoted pick respect the bounds."""
+    from tests.test_optuna_sweeper import load, study_sweep
+    from tunelab.sweeps.front import pareto
+    from tunelab.sweeps.objectives import parse_constraints
+    from tunelab.sweeps.promote import promote_trial, register_pick
+
+    study_sweep(
+        tmp_path,
+        "hydra/sweeper/sampler=nsga2",
+        "hydra/sweeper/pruner=none",
+        "objective.more=[{metric: cost/latency_ms, mode: min}]",
+        "hydra.sweeper.constraints=['cost/params <= 30000']",
+        "model.hidden_dim=choice(8, 32, 128, 512)",
+        "hydra.sweeper.n_trials=6",
+        "trainer.max_epochs=1",
+    )
+    study, client, (parent,), children = load(tmp_path)
+    assert len(study.directions) == 2 and len(children) == 6
+    for child in children:
+        assert {"cost/params", "cost/size_bytes", "cost/latency_ms"} <= child.data.metrics.keys()
+        assert child.data.tags["cost.runtime"] == "pytorch"
+    feasible = [c for c in children if c.data.metrics["cost/params"] <= 30000]
+    infeasible = [c for c in children if c not in feasible]
+    assert feasible and infeasible, "the widths should fall on both sides of the bound"
+    for child in infeasible:
+        assert child.data.tags["trial.feasible"] == "false"
+        assert child.data.tags["trial.violates"].startswith("cost/params=")
+    points = {
+        c.info.run_id: [-c.data.metrics["objective"], c.data.metrics["cost/latency_ms"]]
+        for c in feasible
+    }
+    front = pareto(points)
+    assert {c.info.run_id for c in children if c.data.tags.get("pareto") == "true"} == front
+    assert parent.data.metrics["pareto_trials"] == len(front)
+    history = client.get_metric_history(parent.info.run_id, "hypervolume")
+    assert sorted(m.step for m in history) == list(range(6))  # one point per finished trial
+    assert [m.value for m in sorted(history, key=lambda m: m.step)] == sorted(
+        m.value for m in history
+    )
+    plot = client.download_artifacts(parent.info.run_id, "sweep/front.png")
+    assert png_width(plot) >= 1000
+    assert "**Pareto front**" in parent.data.tags["mlflow.note.content"]
+    best = client.get_run(parent.data.params["best.run_id"])  # the most accurate within bounds
+    assert best.data.metrics["cost/params"] <= 30000
+    assert best.data.metrics["objective"] == max(c.data.metrics["objective"] for c in feasible)
+    # a pick under a latency budget: the most accurate feasible trial within it
+    budget = sorted(c.data.metrics["cost/latency_ms"] for c in feasible)[0]
+    picks = parse_constraints([f"cost/latency_ms <= {budget}"])
+    folder = tmp_path / "conf" / "experiment"
+    path = promote_trial(client, parent.info.run_id, None, CONF, folder, picks=picks)
+    assert path.name.endswith("_pick.yaml")
+    fastest = min(feasible, key=lambda c: c.data.metrics["cost/latency_ms"])
+    hidden = fastest.data.params["model.hidden_dim"]
+    assert f"model.hidden_dim={hidden}" in Path(path).read_text()
+    registered = register_pick(client, parent.info.run_id, picks, "fast@budget")
+    version = client.get_model_version_by_alias("fast", "budget")
+    picked = client.get_run(version.run_id)
+    assert picked.data.metrics["cost/latency_ms"] <= budget and registered["name"] == "fast"
