@@ -22,6 +22,7 @@ SCRIPTS = [
     "faults",
     "console",
     "search_space",
+    "pareto",
 ]
 
 if __name__ == "__main__":

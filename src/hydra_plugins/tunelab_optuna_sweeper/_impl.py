@@ -377,12 +377,19 @@ class Budget:
 
 
 def trials_since_best(study: optuna.Study) -> int:
-    """Trials finished (complete, pruned, failed) after the best one (several objectives: the
-    last to join the Pareto front); 0 before any is complete."""
+    """Trials finished (complete, pruned, failed) after the best one (the first of a tie; with
+    several objectives, the last to bring a new point to the Pareto front); 0 before any is
+    complete."""
     trials = study.get_trials(deepcopy=False)
     if not any(t.state == TrialState.COMPLETE for t in trials):
         return 0
-    best = max((t.number for t in study.best_trials), default=-1)
+    if len(study.directions) == 1:
+        best = study.best_trial.number
+    else:
+        first_of: dict[tuple[float, ...], int] = {}
+        for t in sorted(study.best_trials, key=lambda t: t.number):
+            first_of.setdefault(tuple(t.values), t.number)
+        best = max(first_of.values(), default=-1)
     return sum(t.state in FINISHED and t.number > best for t in trials)
 
 

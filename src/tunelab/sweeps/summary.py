@@ -73,7 +73,7 @@ def log_sweep_summary(
     front_lines, front_metrics = "", dict[str, float]()
     if len(objectives) > 1 or constraints:
         front_lines, front_metrics = log_tradeoff(
-            client, parent_run_id, trials, objectives, constraints, folder
+            client, experiment_id, parent_run_id, trials, objectives, constraints, folder
         )
     logged = {k for k, v in (search or {}).items() if "log" in v}  # sampled on a log scale
     for key in (k for k in swept_keys(trials) if k != FOLD_KEY):
@@ -143,6 +143,7 @@ NOTE = "mlflow.note.content"  # the run's description, Markdown, shown on its pa
 
 def log_tradeoff(
     client: MlflowClient,
+    experiment_id: str,
     parent_run_id: str,
     trials: list[Trial],
     objectives: list[Objective],
@@ -178,12 +179,19 @@ def log_tradeoff(
             shown = [t for t in scored if t.run_id in points]
             front_plot(shown, objectives, front, feasible, folder / "front.png")
         counts["pareto_trials"] = float(len(front))
-        lines = front_note([t for t in scored if t.run_id in front], objectives)
+        lines = front_note([t for t in scored if t.run_id in front], objectives, experiment_id)
     return lines, counts
 
 
-def front_note(front: list[Trial], objectives: list[Objective]) -> str:
-    """The note's Pareto front: one row per trial, by its first objective."""
+def trial_link(trial: Trial, experiment_id: str) -> str:
+    """The trial's name linking to its run, within the MLflow UI."""
+    return (
+        f"[{trial.name or f'#{trial.number}'}](#/experiments/{experiment_id}/runs/{trial.run_id})"
+    )
+
+
+def front_note(front: list[Trial], objectives: list[Objective], experiment_id: str) -> str:
+    """The note's Pareto front: one row per trial, linked to its run, by its first objective."""
     first = objectives[0]
     rows = sorted(front, key=lambda t: -t.objective if first.mode == "max" else t.objective)
     header = ["trial", *(f"{o.metric} ({o.mode})" for o in objectives)]
@@ -191,7 +199,7 @@ def front_note(front: list[Trial], objectives: list[Objective]) -> str:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for t in rows:
         values = [f"{measured(t, o.metric, first.metric):.4g}" for o in objectives]
-        lines.append(f"| {t.name or t.number} | " + " | ".join(values) + " |")
+        lines.append(f"| {trial_link(t, experiment_id)} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -218,7 +226,7 @@ def sweep_note(
     trials, each linked to its run (links within the MLflow UI)."""
 
     def link(trial: Trial) -> str:
-        return f"[{trial.name or f'#{trial.number}'}](#/experiments/{experiment_id}/runs/{trial.run_id})"
+        return trial_link(trial, experiment_id)
 
     lines = [f"**Objective**: `{metric}`, {'maximised' if mode == 'max' else 'minimised'}."]
     if best is not None:
