@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.common import report, run, scratch
+from benchmarks.common import ROOT, report, run, scratch
 
 
 def front_rows(root: Path) -> tuple[list[dict], list]:
@@ -72,7 +72,7 @@ def export_latency(root: Path, run_id: str) -> dict[str, float]:
     """export.py's batch-1 latencies of a trial's float model (onnx variant)."""
     from mlflow import MlflowClient
 
-    run(["export.py", f"run_id={run_id}", "export.variants=[onnx]"], root)
+    run([str(ROOT / "export.py"), f"run_id={run_id}", "export.variants=[onnx]"], root)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     exports = client.search_runs(
         [client.get_run(run_id).info.experiment_id],
@@ -88,7 +88,12 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="3 trials of 1 epoch")
     options = parser.parse_args()
     root = scratch()
-    args = ["train.py", "-m", "hparams_search=digits_pareto", "tracking.experiment=pareto"]
+    args = [
+        str(ROOT / "train.py"),
+        "-m",
+        "hparams_search=digits_pareto",
+        "tracking.experiment=pareto",
+    ]
     trials = 3 if options.tiny else options.trials
     args += [f"hydra.sweeper.n_trials={trials}"] + (
         ["trainer.max_epochs=1"] if options.tiny else []

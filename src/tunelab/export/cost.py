@@ -39,11 +39,19 @@ def measure_cost(
 
         example = torch.from_numpy(x[:2])
         path = write_onnx(model.predictor, example, folder / "model.onnx", file_metadata(model))
-        session = onnx_session(path)
+        session = onnx_session(path, threads=1)
         size, predict = path.stat().st_size, partial(run_onnx, session)
     else:
         buffer = io.BytesIO()
         torch.save(model.network.state_dict(), buffer)
         size, predict = buffer.tell(), measure.torch_predict(model.predictor)
-    latency = measure.latency_ms(predict, measure.batch_of(x, 1), cfg_cost.calls, cfg_cost.warmup)
+    # One thread: what a CPU service gives one request, and steady while the MLflow writer
+    # works beside the trial (two busy threads on two cores made eager calls 50x slower).
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        batch = measure.batch_of(x, 1)
+        latency = measure.latency_ms(predict, batch, cfg_cost.calls, cfg_cost.warmup)
+    finally:
+        torch.set_num_threads(before)
     return dict(zip(COSTS, (float(params), float(size), latency), strict=True))

@@ -78,12 +78,13 @@ def train(
     results = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
     objective = float(model.best.compute())
     run.log_results(objective, epochs=trainer.current_epoch)
-    if isinstance(model, Classifier):
-        run.log_confusion_matrix(model.test_confusion, metadata["classes"])
+    # What it costs to ship, timed before the writer draws the confusion matrix beside it.
     measured = (
         measure_cost(best, datamodule, cfg.cost, run.folder("cost")) if costs and best else {}
     )
     run.log_costs(measured, str(cfg.cost.runtime))
+    if isinstance(model, Classifier):
+        run.log_confusion_matrix(model.test_confusion, metadata["classes"])
     example = input_example(datamodule, metadata)
     run.log_model(best, metadata, example, results[0])
     if not quiet:
