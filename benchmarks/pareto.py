@@ -2,7 +2,7 @@
 what measuring the costs adds to a trial, and the front's latencies measured again by
 `python export.py` (the same code: the trial's cost/latency_ms is the table's b1_ms_pytorch).
 
-python -m benchmarks.pareto [--trials 30]   (--tiny: 3 trials of 1 epoch)
+python -m benchmarks.pareto [--trials 30]   (--tiny: 2 trials of 1 epoch, one export, eager costs)
 """
 
 import argparse
@@ -45,7 +45,9 @@ def front_rows(root: Path) -> tuple[list[dict], list]:
     return rows, front
 
 
-def cost_seconds(checkpoint: Path, calls: int = 5) -> dict[str, float]:
+def cost_seconds(
+    checkpoint: Path, calls: int = 5, runtimes: tuple[str, ...] = ("pytorch", "onnxruntime")
+) -> dict[str, float]:
     """The median seconds measure_cost takes on a digits checkpoint, for each runtime."""
     from omegaconf import OmegaConf
 
@@ -57,7 +59,7 @@ def cost_seconds(checkpoint: Path, calls: int = 5) -> dict[str, float]:
     datamodule = build_datamodule(cfg.data, cfg.task)
     datamodule.setup("test")
     seconds = {}
-    for runtime in ("pytorch", "onnxruntime"):
+    for runtime in runtimes:
         cost = OmegaConf.merge(cfg.cost, {"runtime": runtime})
         times = []
         for _ in range(calls):
@@ -85,7 +87,7 @@ def export_latency(root: Path, run_id: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--tiny", action="store_true", help="3 trials of 1 epoch")
+    parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, one export")
     options = parser.parse_args()
     root = scratch()
     args = [
@@ -94,20 +96,20 @@ def main() -> None:
         "hparams_search=digits_pareto",
         "tracking.experiment=pareto",
     ]
-    trials = 3 if options.tiny else options.trials
+    trials = 2 if options.tiny else options.trials
     args += [f"hydra.sweeper.n_trials={trials}"] + (
         ["trainer.max_epochs=1"] if options.tiny else []
     )
     wall, _ = run(args, root)
     rows, front = front_rows(root)
     checkpoint = Path(front[0].data.tags["hydra.output_dir"]) / "checkpoints" / "best.ckpt"
-    seconds = cost_seconds(checkpoint, calls=1 if options.tiny else 5)
+    runtimes = ("pytorch",) if options.tiny else ("pytorch", "onnxruntime")
+    seconds = cost_seconds(checkpoint, 1 if options.tiny else 5, runtimes)
     notes = [
         f"{trials} trials in {wall:.0f} s; measuring a trial's costs took "
-        f"{seconds['pytorch']:.3f} s (cost.runtime=pytorch, the default) and "
-        f"{seconds['onnxruntime']:.3f} s (cost.runtime=onnxruntime: the ONNX export)"
+        + " and ".join(f"{s:.3f} s with cost.runtime={r}" for r, s in seconds.items())
     ]
-    for r in front[:2]:  # the front's latencies again, by python export.py
+    for r in front[: 1 if options.tiny else 2]:  # the front's latencies again, by export.py
         again = export_latency(root, r.info.run_id)
         notes.append(
             f"trial #{r.data.tags['sweep.trial']}: cost/latency_ms {r.data.metrics['cost/latency_ms']:.4f}; "

@@ -313,3 +313,32 @@ def test_a_space_file_named_yaml_is_one_line_saying_yml(tmp_path) -> None:
         str(conf / "search_space" / "model" / "mlp.yaml")
     )
     assert "name it mlp.yml" in problem
+
+
+def test_a_launch_that_meets_joblibs_executor_race_is_launched_again() -> None:
+    """joblib#1794: two slots creating joblib's reusable executor at once; the job never ran."""
+    from hydra_plugins.tunelab_optuna_sweeper._impl import launch_once
+
+    class Racing:
+        calls = 0
+
+        def launch(self, overrides, initial_job_idx):
+            self.calls += 1
+            if self.calls == 1:
+                raise AttributeError(
+                    "'MemmappingExecutor' object has no attribute '_temp_folder_manager'"
+                )
+            return [f"ran {overrides[0]} as job {initial_job_idx}"]
+
+    launcher = Racing()
+    assert launch_once(launcher, [["a=1"]], 3) == ["ran ['a=1'] as job 3"] and launcher.calls == 2
+    with pytest.raises(AttributeError, match="other"):
+        launch_once(
+            type(
+                "Broken",
+                (),
+                {"launch": lambda *a, **k: (_ for _ in ()).throw(AttributeError("other"))},
+            )(),
+            [[]],
+            0,
+        )

@@ -226,7 +226,7 @@ class OptunaSearch:
                     running.add(number)
                 try:
                     overrides = [self.trial_overrides(trial, fixed)]
-                    (result,) = self.launcher.launch(overrides, initial_job_idx=number)
+                    (result,) = launch_once(self.launcher, overrides, number)
                     with lock:  # told and no longer running in one step: the counts agree
                         returns[number] = result
                         running.discard(number)
@@ -489,6 +489,19 @@ def tell_once(study: optuna.Study, trial: optuna.Trial, **result: Any) -> optuna
         if "Study.stop" not in str(error):
             raise
         return next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+
+
+def launch_once(launcher: Any, overrides: list[list[str]], number: int) -> list[JobReturn]:
+    """launcher.launch, once more when joblib's executor was half made by another slot's launch
+    at the same moment (joblib#1794: two threads creating its reusable executor; the error is
+    raised before the job is handed to a worker, so it never ran)."""
+    try:
+        return list(launcher.launch(overrides, initial_job_idx=number))
+    except AttributeError as error:
+        if "_temp_folder_manager" not in str(error):
+            raise
+        log.debug("joblib's executor race (joblib#1794): trial launched again")
+        return list(launcher.launch(overrides, initial_job_idx=number))
 
 
 def runs_jobs_concurrently(launcher: Any) -> bool:

@@ -37,7 +37,11 @@ BOOKKEEPING = (
     "tracking.heartbeat_seconds",
     "tracking.not_params",  # which keys are logged as params
     "promote_to",  # where a sweep writes its best trial's config
+    "cost",  # what is measured after the test (cost/*), not what is trained
 )
+# Keys added since a run may have been recorded, with the value that trains as before: a run
+# recorded without one compares equal when the key holds that value now.
+ADDED_SINCE: dict[str, Any] = {"repeats": 1, "objective.more": []}
 
 
 @dataclass
@@ -287,6 +291,7 @@ def compose_train(overrides: list[str], output_dir: str, job: str = "train") -> 
 def config_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The dotted keys whose values differ (added or removed keys included), sorted."""
     old, new = dict(_flat(recorded)), dict(_flat(current))
+    old |= {k: v for k, v in ADDED_SINCE.items() if k not in old}  # recorded before it existed
     return sorted(
         k for k in old.keys() | new.keys() if old.get(k, "<unset>") != new.get(k, "<unset>")
     )
