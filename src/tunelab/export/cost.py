@@ -27,15 +27,14 @@ def measure_cost(
     """The cost/* metrics of the model in `checkpoint`, timed by cfg_cost.runtime: trainable parameters,
     the float model's size (its ONNX file, or its state dict as torch.save writes it) and the
     median latency of one example, on this CPU."""
-    from tunelab.export.variants import file_metadata, test_examples
     from tunelab.inference.checkpoint import load_model
 
     model = load_model(checkpoint)
-    x, _ = test_examples(datamodule)
+    x, _ = measure.test_examples(datamodule)
     params = sum(p.numel() for p in model.network.parameters() if p.requires_grad)
     predict: measure.Predict
     if cfg_cost.runtime == "onnxruntime":
-        from tunelab.export.formats import onnx_session, run_onnx, write_onnx
+        from tunelab.export.formats import file_metadata, onnx_session, run_onnx, write_onnx
 
         example = torch.from_numpy(x[:2])
         path = write_onnx(model.predictor, example, folder / "model.onnx", file_metadata(model))

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from torch import nn
 
 from tunelab.errors import UserError
 from tunelab.inference.predictor import Predictor
+
+if TYPE_CHECKING:
+    from tunelab.inference.checkpoint import TrainedModel
 
 INPUT = "input"
 
@@ -131,3 +134,25 @@ def file_format(path: Path) -> str:
 
 def run_onnx(session: Any, x: np.ndarray) -> np.ndarray:
     return session.run(None, {INPUT: x})[0]
+
+
+def file_metadata(model: "TrainedModel") -> dict[str, Any]:
+    """What a user of the file needs to know, stored in it (readable with ONNX Runtime)."""
+    image = model.preprocess.is_image
+    regression = model.task == "regression"
+    return {
+        "task": model.task,
+        ("targets" if regression else "classes"): model.output_names,
+        "input_shape": list(model.preprocess.input_shape),
+        "input": (
+            "images, float32 in [0, 1], [batch, channels, height, width]"
+            if image
+            else f"a table, float32 [batch, columns]; columns: {list(model.preprocess.raw['columns'])}"
+        ),
+        "output": (
+            "predicted values in the targets' units [batch, targets]"
+            if regression
+            else "class probabilities [batch, classes]"
+        ),
+        "source_run": model.metadata.get("run_id"),
+    }

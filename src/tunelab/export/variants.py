@@ -27,12 +27,14 @@ from tunelab.export import measure
 from tunelab.export.finetune import finetune
 from tunelab.export.formats import (
     file_format,
+    file_metadata,
     load_program,
     onnx_session,
     run_onnx,
     write_onnx,
     write_program,
 )
+from tunelab.export.measure import test_examples
 from tunelab.export.quantize import quantize_dynamic, quantize_static
 from tunelab.export.sparsify import make_permanent, remove_channels, zero_smallest_weights
 from tunelab.inference.checkpoint import TrainedModel, save_model
@@ -104,40 +106,12 @@ def export(
     ]
 
 
-def test_examples(datamodule: Any) -> tuple[np.ndarray, torch.Tensor]:
-    """The test split as the data source returns it (a shipped file's input) and its targets."""
-    rows = datamodule.index["test"].cpu()  # a fine-tune on a GPU moved the indices there
-    return datamodule.data.x[rows].numpy().astype(np.float32), datamodule.data.y[rows]
-
-
 def calibration_batches(datamodule: Any, count: int) -> list[np.ndarray]:
     """The first `count` batches of the training split, as a shipped file takes them."""
     rows = datamodule.index["train"].cpu()
     size = datamodule.batch_size
     x = datamodule.data.x
     return [x[rows[i : i + size]].numpy() for i in range(0, min(len(rows), count * size), size)]
-
-
-def file_metadata(model: TrainedModel) -> dict[str, Any]:
-    """What a user of the file needs to know, stored in it (readable with ONNX Runtime)."""
-    image = model.preprocess.is_image
-    regression = model.task == "regression"
-    return {
-        "task": model.task,
-        ("targets" if regression else "classes"): model.output_names,
-        "input_shape": list(model.preprocess.input_shape),
-        "input": (
-            "images, float32 in [0, 1], [batch, channels, height, width]"
-            if image
-            else f"a table, float32 [batch, columns]; columns: {list(model.preprocess.raw['columns'])}"
-        ),
-        "output": (
-            "predicted values in the targets' units [batch, targets]"
-            if regression
-            else "class probabilities [batch, classes]"
-        ),
-        "source_run": model.metadata.get("run_id"),
-    }
 
 
 def network_builder(model: TrainedModel):

@@ -14,9 +14,9 @@ import copy
 import math
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from omegaconf import DictConfig, open_dict
@@ -74,9 +74,10 @@ def repeat_overrides(overrides: list[str], label: str) -> list[str]:
     return [*kept, "repeats=1", f"data.fold={value}" if what == "fold" else f"seed={value}"]
 
 
-def train_repeats(cfg: DictConfig, job: "Job", costs: bool = False) -> float:
+def train_repeats(cfg: DictConfig, job: "Job", costs: Callable[..., Any] | None = None) -> float:
     """Train cfg's repeats one after another, each in its own run under the job's; log their
-    means on the job's run; return the mean objective. costs: each measures its cost/*."""
+    means on the job's run; return the mean objective. costs: what measures each one's cost/*
+    (tunelab.export.cost.measure_cost), or None."""
     from tunelab.training.curves import RepeatCurves
     from tunelab.training.pipeline import train
 
@@ -88,7 +89,7 @@ def train_repeats(cfg: DictConfig, job: "Job", costs: bool = False) -> float:
             curves.start_repeat()
             run, started = open_repeat_run(repeat_cfg, job, label, folder), time.time()
             try:
-                trained = train(repeat_cfg, run, quiet=True, curves=curves, costs=costs)
+                trained = train(repeat_cfg, run, quiet=True, curves=curves, measure_cost=costs)
             except BaseException as error:
                 end_repeat_run(run, job, error)
                 raise

@@ -69,7 +69,11 @@ def train(cfg: DictConfig, job: Job) -> float:
 
     assert job.run is not None  # open_training_run opened it
     job.objective_name = f"{cfg.objective.metric}_best"
-    costs = cost_wanted(cfg, job.hydra_cfg.sweeper.get("constraints"))
+    costs = None  # what measures the best model's cost/*, when a search or cost.measure asks
+    if cost_wanted(cfg, job.hydra_cfg.sweeper.get("constraints")):
+        from tunelab.export.cost import measure_cost
+
+        costs = measure_cost
     if (cfg.get("repeats") or 1) > 1:
         from tunelab.jobs.repeats import train_repeats
 
@@ -77,7 +81,7 @@ def train(cfg: DictConfig, job: Job) -> float:
     else:
         from tunelab.training.pipeline import train
 
-        trained = train(cfg, job.run, quiet=job.in_sweep, costs=costs)
+        trained = train(cfg, job.run, quiet=job.in_sweep, measure_cost=costs)
         objective, job.results = trained.objective, {**trained.test, **trained.costs}
     if job.in_sweep:
         record_results(job.hydra_cfg.sweep.dir, job.results)

@@ -4,6 +4,7 @@ Each builder takes its own config group and the values learned on the way (outpu
 shape, a regression's target scale) as arguments. The job wrapper (tunelab.jobs.wrapper) opened `run` and ends it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,6 @@ from torch import nn
 from tunelab.cli.console import print_results
 from tunelab.data.datamodule import build_datamodule
 from tunelab.errors import instantiate
-from tunelab.export.cost import measure_cost
 from tunelab.inference.checkpoint import (
     best_checkpoint,
     checkpoint_metadata,
@@ -52,11 +52,12 @@ def train(
     run: TrackedRun,
     quiet: bool = False,
     curves: RepeatCurves | None = None,
-    costs: bool = False,
+    measure_cost: Callable[..., dict[str, float]] | None = None,
 ) -> Trained:
     """Train and test one model. quiet (a sweep's trial, a repeat): no progress bar and no
-    results table; curves: a repeat of repeats=N records its objective's curve there; costs:
-    measure what the best model costs to ship (cost/*)."""
+    results table; curves: a repeat of repeats=N records its objective's curve there;
+    measure_cost: what measures the best model's cost to ship (the job passes
+    tunelab.export.cost.measure_cost when cost/* are wanted)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data, cfg.task)
     metadata = checkpoint_metadata(run.config, datamodule)
@@ -80,7 +81,9 @@ def train(
     run.log_results(objective, epochs=trainer.current_epoch)
     # What it costs to ship, timed before the writer draws the confusion matrix beside it.
     measured = (
-        measure_cost(best, datamodule, cfg.cost, run.folder("cost")) if costs and best else {}
+        measure_cost(best, datamodule, cfg.cost, run.folder("cost"))
+        if measure_cost and best
+        else {}
     )
     run.log_costs(measured, str(cfg.cost.runtime))
     if isinstance(model, Classifier):
