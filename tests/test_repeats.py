@@ -56,7 +56,7 @@ def test_a_search_with_repeats_below_one_is_one_line_before_any_trial(setting, s
 
 
 def test_the_mean_curve_counts_each_epoch_over_the_repeats_that_reached_it() -> None:
-    from tunelab.training.curves import RepeatCurves
+    from tunelab.sweeps.curves import RepeatCurves
 
     curves = RepeatCurves()
     curves.start_repeat()
@@ -79,8 +79,8 @@ class Validated:
 
 
 def test_a_later_repeat_is_pruned_on_the_mean_of_the_repeats_not_on_its_own_value() -> None:
+    from tunelab.sweeps.curves import RecordCurve, RepeatCurves
     from tunelab.sweeps.pruning_callback import Pruned, ReportAndPrune
-    from tunelab.training.curves import RecordCurve, RepeatCurves
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)

@@ -78,7 +78,7 @@ def train_repeats(cfg: DictConfig, job: "Job", costs: Callable[..., Any] | None 
     """Train cfg's repeats one after another, each in its own run under the job's; log their
     means on the job's run; return the mean objective. costs: what measures each one's cost/*
     (tunelab.export.cost.measure_cost), or None."""
-    from tunelab.training.curves import RepeatCurves
+    from tunelab.sweeps.curves import RepeatCurves
     from tunelab.training.pipeline import train
 
     assert job.run is not None  # the configuration's run, opened by the job

@@ -66,11 +66,11 @@ def trial_callbacks(monitor: str, curves: Any = None) -> list[Any]:
     """In a trial of the tunelab Optuna sweeper, the callback that reports `monitor` to the
     study after every epoch and prunes (tunelab.sweeps.pruning_callback); elsewhere none. A DDP trial's
     other ranks get one that only obeys rank 0: they run outside the sweep's folder. curves: a
-    repeat of repeats=N (tunelab.training.curves.RepeatCurves), recorded first; the mean of
+    repeat of repeats=N (tunelab.sweeps.curves.RepeatCurves), recorded first; the mean of
     the repeats is reported."""
     recording: list[Any] = []
     if curves is not None:
-        from tunelab.training.curves import RecordCurve
+        from tunelab.sweeps.curves import RecordCurve
 
         recording = [RecordCurve(curves, monitor)]
     if optuna_trial_number() is None:

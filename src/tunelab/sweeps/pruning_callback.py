@@ -1,6 +1,6 @@
 """The Lightning callback of a trial of the tunelab Optuna sweeper: the objective reported to
 the study after every validation, and the study's pruner obeyed, by every rank under DDP.
-A trial of repeats=N reports the mean of its repeats (tunelab.training.curves)."""
+A trial of repeats=N reports the mean of its repeats (tunelab.sweeps.curves)."""
 
 import copy
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 import optuna
 
-from tunelab.training.curves import RepeatCurves
+from tunelab.sweeps.curves import RepeatCurves
 
 
 class Pruned(optuna.TrialPruned):

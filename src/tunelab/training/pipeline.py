@@ -21,10 +21,10 @@ from tunelab.inference.checkpoint import (
     input_example,
 )
 from tunelab.models import build_network
+from tunelab.sweeps.curves import RepeatCurves
 from tunelab.sweeps.pruning import trial_callbacks
 from tunelab.tracking import TrackedRun
 from tunelab.training.classifier import Classifier
-from tunelab.training.curves import RepeatCurves
 from tunelab.training.learner import Learner
 from tunelab.training.optim import build_optimizer, build_penalty
 from tunelab.training.regressor import Regressor
