@@ -82,11 +82,41 @@ def test_a_tradeoff_that_cannot_work_is_one_line_before_any_trial(overrides, say
     assert says in problem and "\n" not in problem, problem
 
 
-def test_a_single_run_with_a_bad_further_objective_is_one_line() -> None:
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["objective.more=[{metric: cost/params, mode: up}]"], "cost/params mode=up: allowed"),
+        (["cost.int8=true"], "cost.int8=true measures an int8 ONNX file: add cost.runtime="),
+        (
+            ["objective.more=[{metric: cost/int8_latency_ms, mode: min}]"],
+            "objective.more names cost/int8_latency_ms: add cost.int8=true",
+        ),
+    ],
+)
+def test_a_single_run_with_costs_that_cannot_work_is_one_line(overrides, says) -> None:
     from tunelab.jobs.checks import config_problems
 
-    problems = config_problems(compose_config(["objective.more=[{metric: cost/params, mode: up}]"]))
-    assert problems == ["objective.more: cost/params mode=up: allowed: min, max"]
+    problems = config_problems(compose_config(overrides))
+    assert len(problems) == 1 and says in problems[0], problems
+
+
+def test_a_run_times_its_onnx_file_and_its_int8_file_as_export_does(tmp_path) -> None:
+    """cost.runtime=onnxruntime cost.int8=true: the float and int8 ONNX files' sizes and
+    latencies, the files where export.py would write them."""
+    from mlflow import MlflowClient
+
+    from tests.conftest import store_uri, train_in_process
+
+    settings = ["cost.measure=true", "cost.runtime=onnxruntime", "cost.int8=true", "cost.calls=5"]
+    job = train_in_process(["model=mlp", "model.hidden_dim=64", *settings], tmp_path)
+    run = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id)
+    metrics, folder = run.data.metrics, Path(job.output_dir) / "cost"
+    assert run.data.tags["cost.runtime"] == "onnxruntime"
+    assert metrics["cost/size_bytes"] == (folder / "model.onnx").stat().st_size
+    assert metrics["cost/int8_size_bytes"] == (folder / "model.int8_dynamic.onnx").stat().st_size
+    assert metrics["cost/int8_size_bytes"] < metrics["cost/size_bytes"] / 2  # int8 weights
+    assert metrics["cost/params"] == 64 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10
+    assert metrics["cost/latency_ms"] > 0 and metrics["cost/int8_latency_ms"] > 0
 
 
 @pytest.mark.process

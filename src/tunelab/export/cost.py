@@ -18,39 +18,66 @@ import torch
 from omegaconf import DictConfig
 
 from tunelab.export import measure
-from tunelab.sweeps.objectives import COSTS
 
 
 def measure_cost(
     checkpoint: str, datamodule: Any, cfg_cost: DictConfig, folder: Path
 ) -> dict[str, float]:
-    """The cost/* metrics of the model in `checkpoint`, timed by cfg_cost.runtime: trainable parameters,
-    the float model's size (its ONNX file, or its state dict as torch.save writes it) and the
-    median latency of one example, on this CPU."""
+    """The cost/* metrics of the model in `checkpoint`, timed by cfg_cost.runtime: trainable
+    parameters, the float model's size (its ONNX file, or its state dict as torch.save writes
+    it) and the median latency of one example, on this CPU; with cost.int8, the same of its
+    int8 ONNX file (export.py's int8_dynamic variant)."""
     from tunelab.inference.checkpoint import load_model
 
     model = load_model(checkpoint)
     x, _ = measure.test_examples(datamodule)
-    params = sum(p.numel() for p in model.network.parameters() if p.requires_grad)
-    predict: measure.Predict
+    batch = measure.batch_of(x, 1)
+    costs = {
+        "cost/params": float(sum(p.numel() for p in model.network.parameters() if p.requires_grad))
+    }
     if cfg_cost.runtime == "onnxruntime":
-        from tunelab.export.formats import file_metadata, onnx_session, run_onnx, write_onnx
+        from tunelab.export.formats import file_metadata, write_onnx
 
         example = torch.from_numpy(x[:2])
         path = write_onnx(model.predictor, example, folder / "model.onnx", file_metadata(model))
-        session = onnx_session(path, threads=1)
-        size, predict = path.stat().st_size, partial(run_onnx, session)
+        costs |= onnx_costs(path, batch, cfg_cost, "")
+        if cfg_cost.int8:
+            from tunelab.export.quantize import quantize_dynamic
+
+            int8 = quantize_dynamic(path, folder / "model.int8_dynamic.onnx", INT8)
+            costs |= onnx_costs(int8, batch, cfg_cost, "int8_")
     else:
         buffer = io.BytesIO()
         torch.save(model.network.state_dict(), buffer)
-        size, predict = buffer.tell(), measure.torch_predict(model.predictor)
-    # One thread: what a CPU service gives one request, and steady while the MLflow writer
-    # works beside the trial (two busy threads on two cores made eager calls 50x slower).
+        costs["cost/size_bytes"] = float(buffer.tell())
+        predict = measure.torch_predict(model.predictor)
+        costs["cost/latency_ms"] = one_thread_latency(predict, batch, cfg_cost)
+    return costs
+
+
+# export.yaml's quantize defaults: the int8_dynamic variant export.py makes.
+INT8 = DictConfig({"op_types": None, "per_channel": False, "reduce_range": False})
+
+
+def onnx_costs(path: Path, batch: Any, cfg_cost: DictConfig, prefix: str) -> dict[str, float]:
+    """An ONNX file's size and latency, through ONNX Runtime on one thread."""
+    from tunelab.export.formats import onnx_session, run_onnx
+
+    session = onnx_session(path, threads=1)
+    latency = one_thread_latency(partial(run_onnx, session), batch, cfg_cost)
+    return {
+        f"cost/{prefix}size_bytes": float(path.stat().st_size),
+        f"cost/{prefix}latency_ms": latency,
+    }
+
+
+def one_thread_latency(predict: measure.Predict, batch: Any, cfg_cost: DictConfig) -> float:
+    """The median latency of `predict` on `batch`, in ms, with torch on one thread: what a CPU
+    service gives one request, and steady while the MLflow writer works beside the trial (two
+    busy threads on two cores made eager calls 50x slower)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        batch = measure.batch_of(x, 1)
-        latency = measure.latency_ms(predict, batch, cfg_cost.calls, cfg_cost.warmup)
+        return measure.latency_ms(predict, batch, cfg_cost.calls, cfg_cost.warmup)
     finally:
         torch.set_num_threads(before)
-    return dict(zip(COSTS, (float(params), float(size), latency), strict=True))

@@ -110,6 +110,7 @@ TRAIN: dict[str, Key] = {
     "cost.runtime": Key(choices=("pytorch", "onnxruntime")),
     "cost.calls": Key(int, at_least=1),
     "cost.warmup": Key(int, at_least=0),
+    "cost.int8": Key(choices=(True, False)),
 }
 
 # python export.py

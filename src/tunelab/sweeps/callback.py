@@ -71,7 +71,13 @@ SINGLE_OBJECTIVE = ("CmaEsSampler",)
 
 def tradeoff_problem(config: DictConfig) -> str | None:
     """Several objectives (objective.more) or constraints the sweeper cannot work with."""
-    from tunelab.sweeps.objectives import COSTS, objective_problems, objectives, parse_constraints
+    from tunelab.sweeps.objectives import (
+        COSTS,
+        INT8_COSTS,
+        objective_problems,
+        objectives,
+        parse_constraints,
+    )
 
     sweeper = config.hydra.sweeper
     if "cost" not in config:  # an evaluation's or export's sweep: one objective, no costs
@@ -82,7 +88,7 @@ def tradeoff_problem(config: DictConfig) -> str | None:
         constraints = parse_constraints(plain(sweeper.get("constraints")))
     except ValueError as error:
         return str(error)
-    allowed = (*COSTS, config.objective.metric)
+    allowed = (*COSTS, *(INT8_COSTS if config.cost.int8 else ()), config.objective.metric)
     for constraint in constraints:
         if constraint.metric not in allowed:
             return (

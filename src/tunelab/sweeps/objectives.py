@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# What a run with cost.measure logs (tunelab.export.cost.measure_cost).
+# What a run with cost.measure logs (tunelab.export.cost.measure_cost); the int8 file's two
+# with cost.int8 (and cost.runtime=onnxruntime).
 COSTS = ("cost/params", "cost/size_bytes", "cost/latency_ms")
+INT8_COSTS = ("cost/int8_size_bytes", "cost/int8_latency_ms")
 DIRECTIONS = {"max": "maximize", "min": "minimize"}
 
 
@@ -82,14 +84,19 @@ def cost_wanted(cfg: Any, constraints: Iterable[Any] | None = None) -> bool:
 def objective_problems(cfg: Any) -> Iterable[str]:
     """objective.more's entries that cannot work: a metric no run logs, a direction that is
     neither min nor max, a cost with cost.measure=false."""
+    if cfg.cost.int8 and cfg.cost.runtime != "onnxruntime":
+        yield "cost.int8=true measures an int8 ONNX file: add cost.runtime=onnxruntime"
     for entry in cfg.objective.get("more") or []:
         metric, mode = entry.get("metric"), entry.get("mode")
-        if metric not in COSTS:
-            yield f"objective.more: {metric} is not a metric runs log once: allowed: {', '.join(COSTS)}"
+        if metric not in (*COSTS, *INT8_COSTS):
+            allowed = ", ".join((*COSTS, *INT8_COSTS))
+            yield f"objective.more: {metric} is not a metric runs log once: allowed: {allowed}"
         elif mode not in DIRECTIONS:
             yield f"objective.more: {metric} mode={mode}: allowed: min, max"
         elif cfg.cost.measure is False:
             yield f"objective.more names {metric} and cost.measure=false: set cost.measure=auto"
+        elif metric in INT8_COSTS and not cfg.cost.int8:
+            yield f"objective.more names {metric}: add cost.int8=true cost.runtime=onnxruntime"
 
 
 def values_of(metrics: Mapping[str, float], first: float, more: list[Objective]) -> list[float]:
