@@ -310,8 +310,11 @@ class OptunaSearch:
         already recorded as PRUNED stays so."""
         self.beats.stop(trial)
         value = result.return_value if result.status == JobStatus.COMPLETED else None
-        measured = study._storage.get_trial(trial._trial_id).user_attrs  # the job's cost/*
-        values = values_of(measured, value, self.more) if isinstance(value, int | float) else []
+        values: list[float] = []
+        if isinstance(value, int | float):
+            # the job's cost/*, read back from the storage only when the study is told them
+            measured = study._storage.get_trial(trial._trial_id).user_attrs if self.more else {}
+            values = values_of(measured, value, self.more)
         if values and all(math.isfinite(v) for v in values):
             frozen = tell_once(study, trial, values=[float(v) for v in values])
         else:
