@@ -68,12 +68,13 @@ def log_sweep_summary(
     objectives = [Objective(metric, mode)]
     objectives += [Objective(m, d) for m, d in (tradeoff or {}).get("more", [])]
     constraints = parse_constraints((tradeoff or {}).get("constraints"))
-    feasible = [t for t in trials if not violations(t, constraints, metric)]
+    broken = {t.run_id: violations(t, constraints, metric) for t in trials}
+    feasible = [t for t in trials if not broken[t.run_id]]
     best = best_trial(feasible, mode)  # the most accurate trial within the constraints
     front_lines, front_metrics = "", dict[str, float]()
     if len(objectives) > 1 or constraints:
         front_lines, front_metrics = log_tradeoff(
-            client, experiment_id, parent_run_id, trials, objectives, constraints, folder
+            client, experiment_id, parent_run_id, trials, objectives, constraints, broken, folder
         )
     logged = {k for k, v in (search or {}).items() if "log" in v}  # sampled on a log scale
     for key in (k for k in swept_keys(trials) if k != FOLD_KEY):
@@ -148,20 +149,20 @@ def log_tradeoff(
     trials: list[Trial],
     objectives: list[Objective],
     constraints: list[Constraint],
+    broken: dict[str, list[str]],
     folder: Path,
 ) -> tuple[str, dict[str, float]]:
-    """Each trial's run tagged feasible or not (with the constraints it breaks) and, with
-    several objectives, on the Pareto front or not; the front's plot and the hypervolume after
-    each trial on the parent; the note's lines and the parent's counts."""
-    first = objectives[0].metric
+    """Each trial's run tagged feasible or not (`broken`: the `constraints` each trial breaks,
+    tunelab.sweeps.front.violations) and, with several objectives, on the Pareto front or not;
+    the front's plot and the hypervolume after each trial on the parent; the note's lines and
+    the parent's counts."""
     scored = [t for t in trials if t.scored]
-    broken = {t.run_id: violations(t, constraints, first) for t in scored}
     for trial in scored if constraints else []:
         tags = {"trial.feasible": str(not broken[trial.run_id]).lower()}
         if broken[trial.run_id]:
             tags["trial.violates"] = "; ".join(broken[trial.run_id])
         log_batch(client, trial.run_id, tags=tags)
-    counts = {"trials_infeasible": float(sum(bool(b) for b in broken.values()))}
+    counts = {"trials_infeasible": float(sum(bool(broken[t.run_id]) for t in scored))}
     lines = ""
     if len(objectives) > 1:
         points = {t.run_id: losses(t, objectives) for t in scored}
