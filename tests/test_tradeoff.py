@@ -128,7 +128,7 @@ def test_a_study_of_accuracy_and_latency_tags_its_pareto_front(tmp_path) -> None
     from tests.test_optuna_sweeper import load, study_sweep
     from tunelab.sweeps.front import pareto
     from tunelab.sweeps.objectives import parse_constraints
-    from tunelab.sweeps.promote import promote_trial, register_pick
+    from tunelab.sweeps.promote import chosen_trial, promote_trial, register_pick
 
     study_sweep(
         tmp_path,
@@ -178,7 +178,8 @@ def test_a_study_of_accuracy_and_latency_tags_its_pareto_front(tmp_path) -> None
     fastest = min(feasible, key=lambda c: c.data.metrics["cost/latency_ms"])
     hidden = fastest.data.params["model.hidden_dim"]
     assert f"model.hidden_dim={hidden}" in Path(path).read_text()
-    registered = register_pick(client, parent.info.run_id, picks, "fast@budget")
+    pick = chosen_trial(client, client.get_run(parent.info.run_id), None, picks)
+    registered = register_pick(client, parent, pick, "fast@budget")
     version = client.get_model_version_by_alias("fast", "budget")
     picked = client.get_run(version.run_id)
     assert picked.data.metrics["cost/latency_ms"] <= budget and registered["name"] == "fast"

@@ -109,10 +109,24 @@ def promote_trial(
     most accurate feasible trial within them) as an experiment; `about`: more header lines
     (its registered model)."""
     parent = client.get_run(parent_run_id)
-    chosen = chosen_trial(client, parent, trial, picks)
+    return write_trial(
+        parent, chosen_trial(client, parent, trial, picks), conf, folder, about, picks
+    )
+
+
+def write_trial(
+    parent: Any,
+    chosen: Any,
+    conf: Path,
+    folder: Path,
+    about: Sequence[str] = (),
+    picks: Sequence[Constraint] = (),
+) -> Path:
+    """The trial `chosen` (tunelab.sweeps.trials.Trial) of the sweep run `parent` as an
+    experiment config; `picks`: the bounds it was picked within, said in its header."""
     defaults, values = experiment_config(shlex.split(chosen.overrides_text), conf)
     lines = [
-        f"from sweep run {parent_run_id} ({parent.info.run_name}), trial #{chosen.number}: "
+        f"from sweep run {parent.info.run_id} ({parent.info.run_name}), trial #{chosen.number}: "
         f"objective {chosen.objective:.6g}, run {chosen.run_id}",
         f"its overrides: {chosen.overrides_text}",
         *(["picked as the most accurate within " + ", ".join(map(str, picks))] if picks else []),
@@ -188,23 +202,19 @@ def main() -> None:
     )
     options = parser.parse_args()
     client = MlflowClient(options.tracking_uri)
+    conf, folder = code / "conf", root / "conf" / "experiment"
+    about: dict[str, str] = {}
     try:
         picks = parse_constraints(options.pick)
-        about = (
-            register_pick(client, options.sweep_run_id, picks, options.register) if picks else {}
-        )
-        path = promote_trial(
-            client,
-            options.sweep_run_id,
-            options.trial,
-            code / "conf",
-            root / "conf" / "experiment",
-            [f"{k}: {v}" for k, v in about.items() if k != "name"],
-            picks,
-        )
-        if version := about.get(
-            "registered_model.version"
-        ):  # the file and the version name each other
+        if not picks:
+            path = promote_trial(client, options.sweep_run_id, options.trial, conf, folder)
+        else:  # the picked trial, registered, then written with its version in the header
+            parent = client.get_run(options.sweep_run_id)
+            chosen = chosen_trial(client, parent, None, picks)
+            about = register_pick(client, parent, chosen, options.register)
+            lines = [f"{k}: {v}" for k, v in about.items() if k != "name"]
+            path = write_trial(parent, chosen, conf, folder, lines, picks)
+        if version := about.get("registered_model.version"):  # file and version name each other
             client.set_model_version_tag(about["name"], version, "tunelab.experiment", path.stem)
     except Exception as error:  # a run id that is not a sweep's, a store that is not there
         message = str(error).replace("hydra.sweeper.constraints", "--pick")
@@ -215,15 +225,12 @@ def main() -> None:
     print(f"wrote {path}: python train.py experiment={path.stem}")
 
 
-def register_pick(
-    client: Any, sweep_run_id: str, picks: Sequence[Constraint], register: str | None
-) -> dict[str, str]:
-    """The picked trial's model as a version of NAME, ALIAS moved to it (NAME@ALIAS, default
-    the sweep's experiment @picked): the registry's tags, and the model's name."""
+def register_pick(client: Any, parent: Any, chosen: Any, register: str | None) -> dict[str, str]:
+    """The picked trial's model (`chosen`, of the sweep run `parent`) as a version of NAME,
+    ALIAS moved to it (NAME@ALIAS, default the sweep's experiment @picked): the registry's
+    tags, and the model's name."""
     from tunelab.tracking.registry import register_best
 
-    parent = client.get_run(sweep_run_id)
-    chosen = chosen_trial(client, parent, None, picks)
     default = f"{client.get_experiment(parent.info.experiment_id).name}@picked"
     name, _, alias = (register or default).partition("@")
     mode = chosen.params.get("objective.mode", "max")
