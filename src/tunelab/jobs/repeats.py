@@ -15,11 +15,12 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tunelab.cli.overrides import override_key
 
@@ -32,28 +33,31 @@ if TYPE_CHECKING:
 REPEAT_KEYS = ("repeats", "seed", "data.fold")
 
 
-def repeat_label(cfg: DictConfig, index: int) -> str:
-    """`seed 43` or `fold 2`: what the `index`th repeat of cfg differs by."""
-    if cfg.data.get("num_folds"):
-        return f"fold {index}"
-    return f"seed {cfg.seed + index}"
+@dataclass(frozen=True)
+class Repeat:
+    """One repeat: `seed 43` or `fold 2` (label), the override that trains it alone
+    (seed=43, data.fold=2), its folder and its config."""
+
+    label: str
+    override: str
+    folder: Path
+    cfg: DictConfig
 
 
-def repeat_configs(cfg: DictConfig, output_dir: str) -> Iterator[tuple[str, Path, DictConfig]]:
-    """Each repeat's label, folder and config: its seed or fold, one repeat, no resume (a
-    configuration trains its repeats again), and its files under its own folder."""
+def repeat_configs(cfg: DictConfig, output_dir: str) -> Iterator[Repeat]:
+    """Each repeat: its seed or fold, one repeat, no resume (a configuration trains its repeats
+    again), and its files under its own folder."""
+    folds = bool(cfg.data.get("num_folds"))
     for index in range(cfg.repeats):
-        label = repeat_label(cfg, index)
+        key, value = ("data.fold", index) if folds else ("seed", cfg.seed + index)
+        label = f"{'fold' if folds else 'seed'} {value}"
         folder = Path(output_dir) / f"repeat-{label.replace(' ', '')}"
         repeat = copy.deepcopy(cfg)
         with open_dict(repeat):
             repeat.repeats, repeat.resume = 1, None
-            if cfg.data.get("num_folds"):
-                repeat.data.fold = index
-            else:
-                repeat.seed = cfg.seed + index
+            OmegaConf.update(repeat, key, value)
             move_files(repeat, output_dir, folder)
-        yield label, folder, repeat
+        yield Repeat(label, f"{key}={value}", folder, repeat)
 
 
 def move_files(cfg: DictConfig, output_dir: str, folder: Path) -> None:
@@ -67,11 +71,10 @@ def move_files(cfg: DictConfig, output_dir: str, folder: Path) -> None:
                     node.dirpath = str(folder) + where[len(output_dir) :]
 
 
-def repeat_overrides(overrides: list[str], label: str) -> list[str]:
+def repeat_overrides(overrides: list[str], repeat: Repeat) -> list[str]:
     """The job's command-line overrides as the repeat's own: what trains it alone."""
     kept = [o for o in overrides if override_key(o) not in REPEAT_KEYS]
-    what, value = label.split()
-    return [*kept, "repeats=1", f"data.fold={value}" if what == "fold" else f"seed={value}"]
+    return [*kept, "repeats=1", repeat.override]
 
 
 def train_repeats(cfg: DictConfig, job: "Job", costs: Callable[..., Any] | None = None) -> float:
@@ -85,21 +88,21 @@ def train_repeats(cfg: DictConfig, job: "Job", costs: Callable[..., Any] | None 
     job.run.wait_started()  # a store that refuses runs: one line, before any repeat
     curves, done = RepeatCurves(), []
     try:
-        for label, folder, repeat_cfg in repeat_configs(cfg, job.output_dir):
+        for repeat in repeat_configs(cfg, job.output_dir):
             curves.start_repeat()
-            run, started = open_repeat_run(repeat_cfg, job, label, folder), time.time()
+            run, started = open_repeat_run(repeat, job), time.time()
             try:
-                trained = train(repeat_cfg, run, quiet=True, curves=curves, measure_cost=costs)
+                trained = train(repeat.cfg, run, quiet=True, curves=curves, measure_cost=costs)
             except BaseException as error:
                 end_repeat_run(run, job, error)
                 raise
             finally:
                 job.run.training_started |= run.training_started
             end_repeat_run(run, job, None)
-            done.append((label, run, trained))
+            done.append((repeat.label, run, trained))
             if not job.in_sweep:
                 print(
-                    f"{label}: {job.objective_name} {trained.objective:.4f} "
+                    f"{repeat.label}: {job.objective_name} {trained.objective:.4f} "
                     f"({time.time() - started:.1f} s)",
                     flush=True,
                 )
@@ -109,7 +112,7 @@ def train_repeats(cfg: DictConfig, job: "Job", costs: Callable[..., Any] | None 
     return log_means(job, cfg, done)
 
 
-def open_repeat_run(cfg: DictConfig, job: "Job", label: str, folder: Path) -> "TrackedRun":
+def open_repeat_run(repeat: Repeat, job: "Job") -> "TrackedRun":
     """The repeat's run: the child of the job's, named after it with its seed or fold, written
     by a writer of its own (a writer serves one run at a time), no MLflow model of its own."""
     from tunelab.cli.redact import mask_text
@@ -118,19 +121,19 @@ def open_repeat_run(cfg: DictConfig, job: "Job", label: str, folder: Path) -> "T
     from tunelab.tracking.run import open_run
 
     assert job.run is not None
-    hydra_cfg = job.hydra_cfg
-    overrides = [mask_text(o) for o in repeat_overrides(list(hydra_cfg.overrides.task), label)]
+    cfg, folder, hydra_cfg = repeat.cfg, repeat.folder, job.hydra_cfg
+    overrides = [mask_text(o) for o in repeat_overrides(list(hydra_cfg.overrides.task), repeat)]
     (folder / ".hydra").mkdir(parents=True, exist_ok=True)
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     data = data_label(cfg, hydra_cfg.runtime.choices.get("data"))
     identity = job_identity(hydra_cfg, cfg.paths.root_dir, None, None, data)
-    identity.name = f"{job.run.start_request.name} · {label}"
+    identity.name = f"{job.run.start_request.name} · {repeat.label}"
     identity.parent_run_id = job.run.run_id
     identity.tags.update(
         {
             "hydra.overrides": " ".join(overrides),
             "hydra.output_dir": str(folder),
-            "repeat": label,
+            "repeat": repeat.label,
             "repeat.of": str(job.run.run_id),
         }
     )
