@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from tunelab import CONF
 from tunelab.export import measure
 
 
@@ -44,7 +45,9 @@ def measure_cost(
         if cfg_cost.int8:
             from tunelab.export.quantize import quantize_dynamic
 
-            int8 = quantize_dynamic(path, folder / "model.int8_dynamic.onnx", INT8)
+            # export.yaml's quantize settings: the int8_dynamic file export.py makes
+            quantize = OmegaConf.load(CONF / "export.yaml").quantize
+            int8 = quantize_dynamic(path, folder / "model.int8_dynamic.onnx", quantize)
             costs |= onnx_costs(int8, batch, cfg_cost, "int8_")
     else:
         buffer = io.BytesIO()
@@ -53,10 +56,6 @@ def measure_cost(
         predict = measure.torch_predict(model.predictor)
         costs["cost/latency_ms"] = one_thread_latency(predict, batch, cfg_cost)
     return costs
-
-
-# export.yaml's quantize defaults: the int8_dynamic variant export.py makes.
-INT8 = DictConfig({"op_types": None, "per_channel": False, "reduce_range": False})
 
 
 def onnx_costs(path: Path, batch: Any, cfg_cost: DictConfig, prefix: str) -> dict[str, float]:
