@@ -16,10 +16,10 @@ def finished_runs(
     client: MlflowClient, source: str | list[str], curves: bool = True
 ) -> list[dict[str, Any]]:
     """{run_id, params, objective, state, curve} of every FINISHED training run `source` names
-    with an objective (of a repeats=N run, the configuration's, not each repeat's): a finished run's is its best value; a pruned trial's (state "pruned") is
-    where it stopped, and `curve` its objective metric per epoch, which Optuna's samplers and
-    pruners read from a pruned trial (curves=False: left out). UserError (one line) when it
-    names nothing."""
+    with an objective (of a repeats=N run, the configuration's, not each repeat's): a finished
+    run's is its best value; a pruned trial's (state "pruned") is where it stopped, and `curve`
+    its objective metric per epoch, which Optuna's samplers and pruners read from a pruned
+    trial (curves=False: left out). UserError (one line) when it names nothing."""
     from mlflow.exceptions import MlflowException
 
     try:
