@@ -82,6 +82,25 @@ def test_a_tradeoff_that_cannot_work_is_one_line_before_any_trial(overrides, say
     assert says in problem and "\n" not in problem, problem
 
 
+def test_constraints_need_costs_measured_only_when_they_name_a_cost() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from tunelab.sweeps.callback import search_error
+
+    def problem(constraint: str) -> str:
+        overrides = ["hparams_search=digits_tpe", "cost.measure=false"]
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            config = compose(
+                "train",
+                [*overrides, f"hydra.sweeper.constraints=['{constraint}']"],
+                return_hydra_config=True,
+            )
+            return search_error(config) or ""  # choice spaces compose inside Hydra's context
+
+    assert problem("val/acc >= 0.5") == ""
+    assert "constraints name cost/params and cost.measure=false" in problem("cost/params <= 1000")
+
+
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [

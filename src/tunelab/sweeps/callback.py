@@ -98,8 +98,9 @@ def tradeoff_problem(config: DictConfig) -> str | None:
     sampler = str(sweeper.sampler.get("_target_", "")).rsplit(".", 1)[-1]
     if constraints and sampler not in CONSTRAINED:
         return f"hydra.sweeper.constraints need a sampler that takes them: tpe, gp, nsga2 or nsga3, not {sampler}"
-    if constraints and config.cost.measure is False:
-        return "hydra.sweeper.constraints name costs and cost.measure=false: set cost.measure=auto"
+    costs = [c.metric for c in constraints if c.metric != config.objective.metric]
+    if costs and config.cost.measure is False:
+        return f"hydra.sweeper.constraints name {', '.join(costs)} and cost.measure=false: set cost.measure=auto"
     if len(objectives(config.objective)) > 1:
         pruner = str(sweeper.pruner.get("_target_", "")).rsplit(".", 1)[-1]
         if pruner != "NopPruner":
