@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from tunelab.tracking.new_sqlite import seed_new_store
 from tunelab.tracking.reachable import StoreProblem, sqlite_database, store_problem
 
 MAX_KEY = 250  # a param, tag or metric key
@@ -98,7 +99,10 @@ def open_store(uri: str) -> MlflowClient:
     one store together race MLflow's migrations: "duplicate column name: step".)"""
     if problem := store_problem(uri):
         raise StoreProblem(problem)
-    with _creation_lock(sqlite_database(uri)):
+    database = sqlite_database(uri)
+    with _creation_lock(database):
+        if database is not None:
+            seed_new_store(database)
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)  # opens the store: creates or migrates it
     return client
