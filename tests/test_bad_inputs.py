@@ -7,7 +7,7 @@ import pytest
 from mlflow.entities import ViewType
 
 from benchmarks.bad_inputs import CASES
-from tests.conftest import TINY, compose_config, run_entry
+from tests.conftest import TINY, compose_config, run_in_process
 from tunelab.errors import DataError, instantiate
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
@@ -43,7 +43,7 @@ def test_latin1_table_reads_with_its_encoding(tmp_path: Path) -> None:
 def test_single_run_with_bad_data_ends_in_one_line_and_leaves_no_run(
     tmp_path: Path, client_for
 ) -> None:
-    result = run_entry([*TINY, *CASES["CSV header only"](tmp_path)], tmp_path, check=False)
+    result = run_in_process([*TINY, *CASES["CSV header only"](tmp_path)], tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"tunelab: {tmp_path / 'table.csv'} has a header but no rows: "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY, compose_config, run_entry, store_uri, train_in_process
+from tests.conftest import TINY, compose_config, run_in_process, store_uri, train_in_process
 from tests.data_factory import write_cifar10, write_csv, write_idx, write_png_folder
 from tunelab.data.datamodule import build_datamodule
 from tunelab.errors import DataError
@@ -273,7 +273,7 @@ def test_bad_csv_columns(data_dir, extra: list[str], message: str) -> None:
 
 @pytest.mark.process  # a real job process
 def test_a_data_error_ends_a_run_with_one_message(tmp_path) -> None:
-    result = run_entry([*TINY, "data=mnist"], tmp_path, check=False)
+    result = run_in_process([*TINY, "data=mnist"], tmp_path, check=False)
     assert result.returncode != 0
     assert "tunelab: MNIST files not found" in result.stderr
     assert "Traceback" not in result.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import CONF, compose_config, run_entry
+from tests.conftest import CONF, compose_config, run_in_process
 from tests.data_factory import write_cifar10, write_idx
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
@@ -38,7 +38,7 @@ def test_every_experiment_runs_one_batch(tmp_path) -> None:
         "print_config=false",
         "callbacks.progress_bar=null",
     ]
-    run_entry(args, tmp_path)
+    run_in_process(args, tmp_path)
     children, _ = runs_of(tmp_path, "debug")
     assert sorted(r.data.params["experiment"] for r in children) == EXPERIMENTS
     assert all(r.info.status == "FINISHED" for r in children)
@@ -48,7 +48,7 @@ def test_every_experiment_runs_one_batch(tmp_path) -> None:
 
 
 def test_every_debug_config_runs(tmp_path) -> None:
-    run_entry(
+    run_in_process(
         ["-m", f"debug={','.join(DEBUGS)}", "print_config=false", "callbacks.progress_bar=null"],
         tmp_path,
     )

@@ -15,6 +15,7 @@ from tests.conftest import (
     in_store,
     job_refused,
     run_entry,
+    run_in_process,
     script_refused,
     store_uri,
     train_in_process,
@@ -271,7 +272,7 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
 
     root, run_id, _ = trained["mlp"]
     args = ["-m", f"run_id={run_id}", "export.variants=[sparse]", "export.finetune_epochs=0"]
-    result = run_entry(  # 1.5: a bad value, in one trial (issue 30)
+    result = run_in_process(  # 1.5: a bad value, in one trial (issue 30)
         [*args, *QUICK, "sparse.fraction=0.3,0.8,1.5", "tracking.experiment=export-sweep"],
         root,
         script="export.py",

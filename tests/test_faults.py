@@ -240,24 +240,24 @@ def test_a_running_run_beats_and_a_silent_one_counts_as_dead(tmp_path) -> None:
 def test_resume_continues_a_run_whose_heartbeat_stopped_and_refuses_one_that_beats(tmp_path):
     from mlflow import MlflowClient
 
-    from tests.conftest import run_entry
+    from tests.conftest import run_in_process
     from tunelab.tracking.heartbeat import BEAT_TAG, EVERY_TAG
 
-    # A real train.py run: resume= reads the command line it recorded (.hydra/overrides.yaml).
-    run_entry(["trainer.max_epochs=2", "print_config=false"], tmp_path)
+    # train.py's own run: resume= reads the command line it recorded (.hydra/overrides.yaml).
+    run_in_process(["trainer.max_epochs=2", "print_config=false"], tmp_path)
     client = MlflowClient(store_uri(tmp_path))
     (run,) = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     run_id = run.info.run_id
     client.update_run(run_id, status="RUNNING")  # as a job on a lost node leaves it
     client.set_tag(run_id, BEAT_TAG, str(int(time.time() * 1000)))  # ... or one that still runs
-    refused = run_entry([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path, check=False)
+    refused = run_in_process([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path, check=False)
     assert refused.returncode == 1
     line = refused.stderr.strip().splitlines()[-1]
     assert line.startswith(f"tunelab: resume={run_id}: the run is RUNNING, its last heartbeat ")
     assert line.endswith("or one whose heartbeat stopped (a lost node)")
     client.set_tag(run_id, BEAT_TAG, str(int(time.time() * 1000) - 10 * 60_000))  # silent
     assert client.get_run(run_id).data.tags[EVERY_TAG] == "30.0"  # conf/tracking's default
-    result = run_entry([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path)
+    result = run_in_process([f"resume={run_id}", "trainer.max_epochs=3"], tmp_path)
     assert "its heartbeat stopped: its process is gone" in result.stderr
     resumed = client.get_run(run_id)
     assert resumed.info.status == "FINISHED" and resumed.data.tags["resumed"] == "true"

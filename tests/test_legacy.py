@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import tunelab
-from tests.conftest import ROOT, in_store, job_in_process, run_entry, store_uri
+from tests.conftest import ROOT, in_store, job_in_process, run_in_process, store_uri
 
 # The fixture is this project's own past: a renamed fork (scripts/rename_project.py) never wrote
 # such runs, and its checkpoints carry its own name. Spelled in two parts so that the rename,
@@ -109,7 +109,7 @@ def test_an_old_run_resumes_in_its_own_run(tmp_path) -> None:
     from mlflow import MlflowClient
 
     run_id = legacy_run(tmp_path)
-    run_entry([f"resume={run_id}", "trainer.max_epochs=4"], tmp_path)
+    run_in_process([f"resume={run_id}", "trainer.max_epochs=4"], tmp_path)
     run = MlflowClient(store_uri(tmp_path)).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["resumed"] == "true"
     assert run.data.metrics["epochs_trained"] == 4

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import png_width, run_entry
+from tests.conftest import png_width, run_entry, run_in_process
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
@@ -20,9 +20,11 @@ FAST = [  # the console's defaults kept: the line budget below is a user's
 
 
 def study_sweep(root, *args: str, check: bool = True):
-    """Run a sweep with the study's journal at a fixed place, so later sweeps can resume it."""
+    """Run a sweep with the study's journal at a fixed place, so later sweeps can resume it:
+    in this process, but a sweep of trials in worker processes (joblib) as a real one."""
     storage = f"hydra.sweeper.storage={root}/study.journal"
-    return run_entry(["-m", *FAST, storage, *args], root, check=check)
+    run = run_entry if "hydra/launcher=joblib" in args else run_in_process
+    return run(["-m", *FAST, storage, *args], root, check=check)
 
 
 def load(root):
@@ -236,7 +238,7 @@ def test_each_choice_brings_its_own_knobs_to_the_trials_that_pick_it(tmp_path) -
         "tracking.experiment=study",
         "hydra.sweeper.study_name=test",
     ]
-    run_entry(["-m", *args, f"hydra.sweeper.storage={tmp_path}/study.journal"], tmp_path)
+    run_in_process(["-m", *args, f"hydra.sweeper.storage={tmp_path}/study.journal"], tmp_path)
     study, _, parents, children = load(tmp_path)
     assert len(children) == 5 and {c.info.status for c in children} == {"FINISHED"}
     searched = set(
@@ -290,7 +292,7 @@ def test_a_search_starts_from_the_runs_the_store_already_holds(tmp_path) -> None
     outside it is skipped and counted; the repeats of a repeats=2 run are not runs of their
     own); then the current config is asked first."""
     earlier = [*FAST[:3], "trainer.max_epochs=1", "optimizer.lr=1e-3,5e-2", "repeats=2"]
-    run_entry(["-m", *earlier], tmp_path)
+    run_in_process(["-m", *earlier], tmp_path)
     space = ["optimizer.lr=tag(log, interval(1e-4, 1e-2))", "hydra/sweeper/pruner=none"]
     warm = ["hydra.sweeper.warm_start=study", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1"]
     result = study_sweep(tmp_path, *space, *warm)

@@ -14,7 +14,7 @@ from tests.conftest import (
     CONF,
     compose_config,
     job_in_process,
-    run_entry,
+    run_in_process,
     store_uri,
     train_in_process,
 )
@@ -346,7 +346,7 @@ def test_a_sweep_minimises_validation_rmse_with_optuna(tmp_path) -> None:
     from tunelab.sweeps.pruning import open_storage
 
     table = write_houses(tmp_path / "houses.csv")
-    run_entry(
+    run_in_process(
         [
             "-m",
             *table_overrides(table),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_entry, store_uri
+from tests.conftest import run_in_process, store_uri
 from tests.test_signals import start
 from tunelab.inference.checkpoint import load_model
 
@@ -82,7 +82,7 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     assert not (folder / "last.ckpt").is_symlink()  # the last epoch's own state, not best's
     run_id = killed.info.run_id
 
-    changed = run_entry([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)
+    changed = run_in_process([f"resume={run_id}", "optimizer.lr=0.5"], tmp_path, check=False)
     assert changed.returncode == 1
     assert (
         changed.stderr.strip()
@@ -91,8 +91,8 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
     )
     # resumed with a bigger budget, and reproduced with the same: as if it had never stopped
     budget = f"trainer.max_epochs={trained + 2}"
-    run_entry([f"resume={run_id}", budget], tmp_path)
-    run_entry([f"reproduce={run_id}", budget], tmp_path)
+    run_in_process([f"resume={run_id}", budget], tmp_path)
+    run_in_process([f"reproduce={run_id}", budget], tmp_path)
 
     resumed, reproduced = (
         client.get_run(run_id),
@@ -109,7 +109,7 @@ def test_resume_matches_an_uninterrupted_run_and_reproduce_repeats_it(tmp_path, 
 
 
 def test_resume_refuses_a_run_it_cannot_find(tmp_path) -> None:
-    result = run_entry(["resume=0123abcd"], tmp_path, check=False)
+    result = run_in_process(["resume=0123abcd"], tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"tunelab: run 0123abcd in tracking.uri={store_uri(tmp_path)}: not found: "
@@ -124,7 +124,7 @@ def test_a_stopped_grid_sweep_run_again_runs_only_what_is_missing(tmp_path, clie
     before = {r.data.tags.get("sweep.trial"): r for r in client.search_runs(["1"])}
     assert before["0"].info.status == "FINISHED" and before["1"].info.status == "KILLED"
 
-    result = run_entry(sweep, tmp_path)
+    result = run_in_process(sweep, tmp_path, inline_writer=False)  # the same overrides
     assert "trial 0 finished in the earlier sweep" in result.stdout
     after = {r.data.tags.get("sweep.trial"): r for r in client.search_runs(["1"])}
     assert len(after) == 3  # the same parent, one run per trial

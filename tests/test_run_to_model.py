@@ -19,6 +19,7 @@ from tests.conftest import (
     job_in_process,
     job_refused,
     run_entry,
+    run_in_process,
     script_refused,
     store_uri,
     train_in_process,
@@ -36,7 +37,9 @@ def registered(tmp_path_factory):
     from mlflow import MlflowClient
 
     root = tmp_path_factory.mktemp("registered")
-    run_entry([*TINY, "tracking.experiment=models", f"tracking.register_as={MODEL_NAME}"], root)
+    run_in_process(
+        [*TINY, "tracking.experiment=models", f"tracking.register_as={MODEL_NAME}"], root
+    )
     client = MlflowClient(store_uri(root))
     experiment = client.get_experiment_by_name("models")
     (run,) = client.search_runs([experiment.experiment_id])
@@ -198,11 +201,11 @@ def test_a_sweep_registers_its_best_trial_as_champion_and_a_worse_sweep_leaves_i
     from mlflow import MlflowClient
 
     base = ["-m", *TINY, "tracking.experiment=sweeps", "model=mlp", "model.hidden_dim=32"]
-    first = run_entry([*base, "optimizer.lr=0.01,0.003"], tmp_path)
+    first = run_in_process([*base, "optimizer.lr=0.01,0.003"], tmp_path)
     assert "moved to version 1" in first.stdout
     client = MlflowClient(store_uri(tmp_path))
     champion = client.get_model_version_by_alias("sweeps", "champion")
-    second = run_entry([*base, "optimizer.lr=1e-7"], tmp_path)  # learns nothing in 2 epochs
+    second = run_in_process([*base, "optimizer.lr=1e-7"], tmp_path)  # learns nothing in 2 epochs
     assert "kept: its objective" in second.stdout
     assert client.get_model_version_by_alias("sweeps", "champion").version == champion.version
     assert len(client.search_model_versions("name = 'sweeps'")) == 2

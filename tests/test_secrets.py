@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_entry, store_uri
+from tests.conftest import TINY, run_in_process, store_uri
 from tunelab.cli.redact import MASK, is_secret_key, mask_config, mask_text
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
@@ -51,7 +51,7 @@ def test_a_sweep_with_secrets_in_its_config_writes_them_nowhere(tmp_path) -> Non
         f"+db.url=postgresql://user:{SECRET}@db.example/runs",
         f"+api_token={SECRET}",
     ]
-    result = run_entry(["-m", *TINY, "model=mlp", "optimizer.lr=1e-3", *secrets], tmp_path)
+    result = run_in_process(["-m", *TINY, "model=mlp", "optimizer.lr=1e-3", *secrets], tmp_path)
     assert SECRET not in result.stdout + result.stderr
     client = MlflowClient(store_uri(tmp_path))
     runs = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])

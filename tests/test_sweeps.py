@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, png_width, run_entry
+from tests.conftest import ROOT, png_width, run_entry, run_in_process
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
 FAST = ["model=mlp", "model.hidden_dim=32", "print_config=false", "callbacks.progress_bar=null"]
 
 
-def sweep(tmp_path, *args: str, check: bool = True):
+def sweep(tmp_path, *args: str, check: bool = True, process: bool = False):
+    """A grid sweep in this process, or as `python train.py -m` when the test is about the
+    processes (what the training process imports, trials in joblib workers)."""
     from mlflow import MlflowClient
 
-    result = run_entry(["-m", *FAST, "tracking.experiment=sweep", *args], tmp_path, check=check)
+    run = run_entry if process else run_in_process
+    result = run(["-m", *FAST, "tracking.experiment=sweep", *args], tmp_path, check=check)
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name("sweep")
     runs = client.search_runs([experiment.experiment_id], max_results=100)
@@ -41,6 +44,7 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
         "trainer.max_epochs=2",
         "+hydra.callbacks.probe._target_=tests.memory_probe.SurvivorsAfterJob",
         f"+hydra.callbacks.probe.out={survivors}",
+        process=True,
     )
     assert len(parents) == 1 and len(children) == 2
     # Each trial's datamodule, classifier and trainer are garbage once it ends: the next
@@ -83,7 +87,7 @@ def test_grid_sweep_is_one_parent_with_its_children(tmp_path) -> None:
     version = client.get_model_version("sweep", parent.data.tags["registered_model.version"])
     assert version.tags["tunelab.experiment"] == promoted.stem  # the two name each other
     again = [f"experiment={promoted.stem}", f"hydra.searchpath=[file://{tmp_path}/conf]"]
-    run_entry(again, tmp_path)
+    run_in_process(again, tmp_path)
     (rerun,) = [
         r
         for r in client.search_runs([parent.info.experiment_id])
@@ -112,6 +116,7 @@ def test_joblib_two_workers_lose_nothing(tmp_path) -> None:
         "trainer.max_epochs=2",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
+        process=True,
     )
     assert len(parents) == 1 and len(children) == 4
     assert parents[0].data.metrics["trials_finished"] == 4

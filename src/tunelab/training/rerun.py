@@ -66,6 +66,8 @@ def rerun_command(argv: list[str]) -> list[str]:
         return argv
     from tunelab.errors import UserError
 
+    _recorded.clear()  # each command reads the run afresh (a notebook's second resume too)
+
     try:
         return _rerun_command(argv, asked)
     except UserError as error:
