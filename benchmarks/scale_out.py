@@ -55,13 +55,17 @@ def slot_figures(root: Path, slots: int) -> dict:
 MODES = {"batches (before)": "false", "refilling slots (after)": "true"}
 
 
-def refill_rows(trials: int, epochs: int, seeds: list[int], modes: dict[str, str]) -> list[dict]:
-    """Both modes on the same studies: each seed is one sequence of asked trials."""
+def refill_rows(
+    trials: int, epochs: int, seeds: list[int], modes: dict[str, str], workers: int = 2
+) -> list[dict]:
+    """Both modes on the same studies: each seed is one sequence of asked trials. workers=1
+    (--tiny) runs joblib's slots in the sweep's own process: no worker processes to start."""
     rows = []
     for seed in seeds:
         for mode, refill in modes.items():
             root = scratch()
             args = [str(ROOT / "train.py"), "-m", *QUIET, *STUDY, f"trainer.max_epochs={epochs}"]
+            args += [f"hydra.launcher.n_jobs={workers}"]
             args += [f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.refill={refill}"]
             wall, _ = run([*args, f"hydra.sweeper.sampler.seed={seed}"], root)
             rows.append({"seed": seed, "sweeper": mode, "wall s": wall, **slot_figures(root, 2)})
@@ -109,17 +113,20 @@ def main() -> None:
     parser.add_argument("--only", choices=("refill", "launchers"), help="one of the two parts")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="TPE seeds")
     parser.add_argument(
-        "--tiny", action="store_true", help="2 refilling trials of 1 epoch; the basic launcher only"
+        "--tiny",
+        action="store_true",
+        help="2 refilling trials of 1 epoch in one joblib process; the basic launcher only",
     )
     options = parser.parse_args()
     trials, epochs = (2, 1) if options.tiny else (options.trials, options.epochs)
     seeds = options.seeds[:1] if options.tiny else options.seeds
     if options.only != "launchers":
         modes = dict(list(MODES.items())[1:]) if options.tiny else MODES
-        rows = refill_rows(trials, epochs, seeds, modes)
+        rows = refill_rows(trials, epochs, seeds, modes, workers=1 if options.tiny else 2)
         report(
             "scale_out",
-            f"Optuna study, {trials} trials, TPE + median pruning, 2 workers (joblib), "
+            f"Optuna study, {trials} trials, TPE + median pruning, {1 if options.tiny else 2} "
+            "workers (joblib), "
             f"up to {epochs} epochs of the default CNN",
             rows,
             [*medians(rows), f"python -m benchmarks.scale_out --trials {trials} --epochs {epochs}"],
