@@ -59,16 +59,19 @@ def refill_rows(
     trials: int, epochs: int, seeds: list[int], modes: dict[str, str], workers: int = 2
 ) -> list[dict]:
     """Both modes on the same studies: each seed is one sequence of asked trials. workers=1
-    (--tiny) runs joblib's slots in the sweep's own process: no worker processes to start."""
+    (--tiny) runs one slot in the sweep's own process: no worker processes to start (two
+    slots must be two processes: in-process trials share Hydra's state and the folder)."""
     rows = []
     for seed in seeds:
         for mode, refill in modes.items():
             root = scratch()
             args = [str(ROOT / "train.py"), "-m", *QUIET, *STUDY, f"trainer.max_epochs={epochs}"]
-            args += [f"hydra.launcher.n_jobs={workers}"]
+            args += [f"hydra.launcher.n_jobs={workers}", f"hydra.sweeper.n_jobs={workers}"]
             args += [f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.refill={refill}"]
             wall, _ = run([*args, f"hydra.sweeper.sampler.seed={seed}"], root)
-            rows.append({"seed": seed, "sweeper": mode, "wall s": wall, **slot_figures(root, 2)})
+            rows.append(
+                {"seed": seed, "sweeper": mode, "wall s": wall, **slot_figures(root, workers)}
+            )
     return rows
 
 

@@ -342,3 +342,16 @@ def test_a_launch_that_meets_joblibs_executor_race_is_launched_again() -> None:
             [[]],
             0,
         )
+
+
+def test_slots_run_at_once_only_on_a_launcher_that_starts_other_processes() -> None:
+    """Two slots on a launcher that runs its jobs in this process would run two trials at once
+    in one working folder and one Hydra state: joblib with one worker runs them here too."""
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+    from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+
+    from hydra_plugins.tunelab_optuna_sweeper._impl import runs_jobs_concurrently
+
+    assert not runs_jobs_concurrently(BasicLauncher())
+    assert not runs_jobs_concurrently(JoblibLauncher(n_jobs=1))
+    assert runs_jobs_concurrently(JoblibLauncher(n_jobs=2))

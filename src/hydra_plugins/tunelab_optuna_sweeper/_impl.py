@@ -510,7 +510,16 @@ def launch_once(launcher: Any, overrides: list[list[str]], number: int) -> list[
 def runs_jobs_concurrently(launcher: Any) -> bool:
     """Whether launches from several threads run at once. Hydra's basic launcher runs each
     job in this process (working folder, logging and Hydra's state are the process's), so
-    its trials go one batch at a time; every other launcher hands jobs to other processes."""
+    its trials go one batch at a time; so does joblib's with one worker (n_jobs=1, or -1 on
+    one CPU), which joblib runs in the calling process. Every other launcher hands jobs to
+    other processes."""
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-    return not isinstance(launcher, BasicLauncher)
+    if isinstance(launcher, BasicLauncher):
+        return False
+    joblib_settings = getattr(launcher, "joblib", None)  # hydra_joblib_launcher's kwargs
+    if type(launcher).__name__ == "JoblibLauncher" and joblib_settings is not None:
+        from joblib import effective_n_jobs
+
+        return bool(effective_n_jobs(joblib_settings.get("n_jobs", -1)) > 1)
+    return True
