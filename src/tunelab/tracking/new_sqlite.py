@@ -26,8 +26,8 @@ def seed_new_store(database: Path) -> None:
         partial = database.with_name(f".{database.name}.{os.getpid()}.new")
         shutil.copyfile(template, partial)
         os.replace(partial, database)  # whole or not at all
-    except (OSError, sqlite3.Error):
-        return  # MLflow migrates a new file itself
+    except Exception:  # no home folder, a full disk, a cache from elsewhere: MLflow migrates
+        return  # the new file itself, as it would without this module
 
 
 def _migrated_empty_store() -> Path:
