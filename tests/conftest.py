@@ -65,6 +65,7 @@ def run_in_process(
         args = [*args, "tracking.writer=inline"]
     saved = (dict(os.environ), os.getcwd(), sys.argv, logging.root.handlers[:], logging.root.level)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    loggers = _loggers_as_they_are()  # a trial quiets libraries' loggers for its process
     logging.root.handlers.clear()  # as in a new process: no handler until Hydra's
     os.environ.update({"TUNELAB_ROOT": str(root)})
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -100,6 +101,10 @@ def run_in_process(
         logging.root.setLevel(level)
         for number, handler in handlers.items():
             signal.signal(number, handler)
+        for logger, (level, kept, propagate, disabled) in loggers.items():
+            logger.setLevel(level)
+            logger.handlers[:] = kept
+            logger.propagate, logger.disabled = propagate, disabled
     result = subprocess.CompletedProcess(
         [script, *args], int(code), stdout.getvalue(), stderr.getvalue()
     )
@@ -108,6 +113,17 @@ def run_in_process(
             f"{script} {args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
         )
     return result
+
+
+def _loggers_as_they_are() -> dict:
+    """Every named logger's level, handlers, propagation and disabled flag, to put back."""
+    import logging
+
+    return {
+        logger: (logger.level, logger.handlers[:], logger.propagate, logger.disabled)
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    }
 
 
 @contextlib.contextmanager

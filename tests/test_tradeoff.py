@@ -1,5 +1,6 @@
 """Accuracy against cost: cost/* metrics, several objectives, constraints, the Pareto front."""
 
+import itertools
 import math
 from pathlib import Path
 
@@ -179,9 +180,9 @@ def test_a_study_of_accuracy_and_latency_tags_its_pareto_front(tmp_path) -> None
     assert parent.data.metrics["pareto_trials"] == len(front)
     history = client.get_metric_history(parent.info.run_id, "hypervolume")
     assert sorted(m.step for m in history) == list(range(6))  # one point per finished trial
-    assert [m.value for m in sorted(history, key=lambda m: m.step)] == sorted(
-        m.value for m in history
-    )
+    grown = [m.value for m in sorted(history, key=lambda m: m.step)]
+    # never shrinks; a front summed in another order may differ in the last bit
+    assert all(later >= earlier - 1e-12 for earlier, later in itertools.pairwise(grown)), grown
     plot = client.download_artifacts(parent.info.run_id, "sweep/front.png")
     assert png_width(plot) >= 1000
     assert "**Pareto front**" in parent.data.tags["mlflow.note.content"]
