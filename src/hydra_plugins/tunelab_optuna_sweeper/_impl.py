@@ -517,9 +517,11 @@ def runs_jobs_concurrently(launcher: Any) -> bool:
 
     if isinstance(launcher, BasicLauncher):
         return False
-    joblib_settings = getattr(launcher, "joblib", None)  # hydra_joblib_launcher's kwargs
-    if type(launcher).__name__ == "JoblibLauncher" and joblib_settings is not None:
+    try:  # an optional plugin (hydra-joblib-launcher)
+        from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
         from joblib import effective_n_jobs
-
-        return bool(effective_n_jobs(joblib_settings.get("n_jobs", -1)) > 1)
+    except ImportError:
+        return True
+    if isinstance(launcher, JoblibLauncher):  # its `joblib`: the kwargs of joblib.Parallel
+        return bool(effective_n_jobs(launcher.joblib.get("n_jobs", -1)) > 1)
     return True

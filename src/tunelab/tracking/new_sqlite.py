@@ -33,12 +33,13 @@ def seed_new_store(database: Path) -> None:
 def _migrated_empty_store() -> Path:
     """The cached store for this MLflow version, made once: migrated, then emptied."""
     import mlflow
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tunelab"
     template = cache / f"mlflow-{mlflow.__version__}-empty.db"
     if template.exists():
         return template
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as scratch:
         built = Path(scratch) / "store.db"
