@@ -34,7 +34,14 @@ def run_entry(
         text=True,
         timeout=timeout,
     )
-    if check and result.returncode != 0:
+    return succeeded(result, script, args) if check else result
+
+
+def succeeded(
+    result: subprocess.CompletedProcess, script: str, args: list[str]
+) -> subprocess.CompletedProcess:
+    """`result`, when the script exited 0; otherwise AssertionError with the ends of its output."""
+    if result.returncode != 0:
         raise AssertionError(
             f"{script} {args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
         )
@@ -67,7 +74,7 @@ def run_in_process(
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     loggers = _loggers_as_they_are()  # a trial quiets libraries' loggers for its process
     logging.root.handlers.clear()  # as in a new process: no handler until Hydra's
-    os.environ.update({"TUNELAB_ROOT": str(root)})
+    os.environ["TUNELAB_ROOT"] = str(root)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     stdout, stderr, code = io.StringIO(), io.StringIO(), 0
     try:
@@ -108,11 +115,7 @@ def run_in_process(
     result = subprocess.CompletedProcess(
         [script, *args], int(code), stdout.getvalue(), stderr.getvalue()
     )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{script} {args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-        )
-    return result
+    return succeeded(result, script, args) if check else result
 
 
 def _loggers_as_they_are() -> dict:
@@ -232,6 +235,19 @@ def compose_config(overrides: list[str], output_dir: str = "/tmp/tunelab-compose
     from tunelab.training.rerun import compose_train
 
     return compose_train(overrides, output_dir)
+
+
+def search_problem(overrides: list[str]) -> str:
+    """What the sweep callback says of a search composed from `overrides` before any trial
+    (tunelab.sweeps.callback.search_error), "" when nothing. It runs inside Hydra's context:
+    a choice space composes its choices there."""
+    from hydra import compose, initialize_config_dir
+
+    from tunelab.sweeps.callback import search_error
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("train", overrides, return_hydra_config=True)
+        return search_error(config) or ""
 
 
 def png_width(path) -> int:

@@ -45,14 +45,9 @@ def test_repeats_that_cannot_work_are_one_line(overrides: list[str], says: str) 
     ],
 )
 def test_a_search_with_repeats_below_one_is_one_line_before_any_trial(setting, says) -> None:
-    from hydra import compose, initialize_config_dir
+    from tests.conftest import search_problem
 
-    from tests.conftest import CONF
-    from tunelab.sweeps.callback import search_error
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        config = compose("train", ["hparams_search=digits_tpe", setting], return_hydra_config=True)
-    assert says in (search_error(config) or "")
+    assert says in search_problem(["hparams_search=digits_tpe", setting])
 
 
 def test_the_mean_curve_counts_each_epoch_over_the_repeats_that_reached_it() -> None:

@@ -195,13 +195,9 @@ def test_a_choices_space_that_cannot_work_is_one_line_naming_its_file(
     ],
 )
 def test_a_budget_out_of_range_is_one_line(setting: str, says: str) -> None:
-    from hydra import compose, initialize_config_dir
+    from tests.conftest import search_problem
 
-    from tunelab.sweeps.callback import search_error
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        config = compose("train", ["hparams_search=digits_tpe", setting], return_hydra_config=True)
-        assert says in (search_error(config) or "")
+    assert says in search_problem(["hparams_search=digits_tpe", setting])
 
 
 def test_a_warm_start_adds_the_runs_inside_the_space_as_complete_trials() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONF, compose_config, png_width
+from tests.conftest import CONF, compose_config, png_width, search_problem
 
 
 def test_the_front_is_the_points_no_other_point_dominates() -> None:
@@ -73,30 +73,14 @@ BAD = [
 
 @pytest.mark.parametrize(("overrides", "says"), BAD)
 def test_a_tradeoff_that_cannot_work_is_one_line_before_any_trial(overrides, says) -> None:
-    from hydra import compose, initialize_config_dir
-
-    from tunelab.sweeps.callback import search_error
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        config = compose("train", overrides, return_hydra_config=True)
-    problem = search_error(config) or ""
+    problem = search_problem(overrides)
     assert says in problem and "\n" not in problem, problem
 
 
 def test_constraints_need_costs_measured_only_when_they_name_a_cost() -> None:
-    from hydra import compose, initialize_config_dir
-
-    from tunelab.sweeps.callback import search_error
-
     def problem(constraint: str) -> str:
         overrides = ["hparams_search=digits_tpe", "cost.measure=false"]
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            config = compose(
-                "train",
-                [*overrides, f"hydra.sweeper.constraints=['{constraint}']"],
-                return_hydra_config=True,
-            )
-            return search_error(config) or ""  # choice spaces compose inside Hydra's context
+        return search_problem([*overrides, f"hydra.sweeper.constraints=['{constraint}']"])
 
     assert problem("val/acc >= 0.5") == ""
     assert "constraints name cost/params and cost.measure=false" in problem("cost/params <= 1000")
