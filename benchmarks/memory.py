@@ -49,7 +49,7 @@ WRITER_STEPS = {
     "open the SQLite store (SQLAlchemy store, alembic)": (
         "client = mlflow.MlflowClient(URI)\nclient.search_experiments()"
     ),
-    "matplotlib (the confusion matrix)": "import tunelab.tracking.plots",
+    "Pillow (the confusion matrix)": "import tunelab.tracking.confusion",
     "the model-logging stack (pyfunc, signatures)": (
         "from tunelab.tracking.registry import prepare_model_logging\nprepare_model_logging()"
     ),

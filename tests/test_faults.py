@@ -112,6 +112,50 @@ def test_a_killed_writer_loses_nothing(
     assert store_state(tmp_path) == undisturbed
 
 
+@pytest.mark.parametrize("killed", ["before the next run starts", "during the next run"])
+def test_a_run_ended_without_waiting_ends_in_the_store_when_its_writer_dies(
+    killed, tmp_path
+) -> None:
+    """A sweep's trial ends without waiting (end(wait=False)): its writer finishes it while
+    the next trial runs. Killed before it has, a new writer is sent that run again, with its
+    end, before the next run's requests; both end FINISHED with everything they logged."""
+    from mlflow import MlflowClient
+
+    from tunelab.tracking.requests import StartRun
+
+    uri = store_uri(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("trial notes")
+
+    def open_trial(name: str) -> tracked.TrackedRun:
+        start = StartRun(uri, "faults", name, {}, {"trial": name}, flush_seconds=0)
+        return tracked.TrackedRun(writer=tracked.open_writer("process"), start=start)
+
+    first = open_trial("first")
+    first.log_metrics({"train/loss": 1.0}, step=0)
+    first.log_artifact(notes)
+    first.end("FINISHED", wait=False)
+    if killed == "during the next run":
+        second = open_trial("second")
+        kill_writer()
+    else:
+        kill_writer()
+        second = open_trial("second")
+    second.log_metrics({"train/loss": 2.0}, step=0)
+    second.end("FINISHED")
+    tracked.close_writer()
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("faults").experiment_id])
+    ended = {r.info.run_name: r for r in runs}
+    assert sorted(ended) == ["first", "second"]
+    for name, loss in [("first", 1.0), ("second", 2.0)]:
+        run = ended[name]
+        assert run.info.status == "FINISHED", name
+        assert [m.value for m in client.get_metric_history(run.info.run_id, "train/loss")] == [loss]
+    assert [f.path for f in client.list_artifacts(ended["first"].info.run_id)] == ["notes.txt"]
+    assert first.lost is None and second.lost is None
+
+
 def test_a_writer_that_cannot_be_replaced_stops_the_job_in_one_line(tmp_path, monkeypatch):
     """No writer takes the run (every new one dies, and so would MLflow in this process): the
     job stops at its next metric, in one line, exit status non-zero."""
@@ -120,7 +164,7 @@ def test_a_writer_that_cannot_be_replaced_stops_the_job_in_one_line(tmp_path, mo
         def send(self, request):
             raise BrokenPipeError
 
-        def receive(self):
+        def receive(self, ticket):
             raise EOFError
 
     def no_writer_works() -> None:

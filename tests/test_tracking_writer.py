@@ -39,19 +39,21 @@ def only_run(uri: str):
 
 
 def serve_requests(requests: list[Request]) -> list:
-    """Run the writer's loop over the pickled requests; its answers in order."""
+    """Run the writer's loop over the pickled requests; its answers in the order of the
+    requests (a run's end is answered when its last writes are done, not in turn)."""
     from tunelab.tracking.writer import serve
 
     stream, replies = io.BytesIO(), io.BytesIO()
-    for request in requests:
-        pickle.dump(request, stream)
+    for ticket, request in enumerate(requests):
+        pickle.dump((ticket if request.answered else None, request), stream)
     stream.seek(0)
     serve(stream, replies)
     replies.seek(0)
-    answers = []
+    answers = {}
     while replies.tell() < len(replies.getvalue()):
-        answers.append(pickle.load(replies))
-    return answers
+        ticket, answer = pickle.load(replies)
+        answers[ticket] = answer
+    return [answers[ticket] for ticket in sorted(answers)]
 
 
 def test_requests_land_in_the_store(tmp_path) -> None:
@@ -248,3 +250,24 @@ def test_every_request_type_has_a_writer_method() -> None:
     ]
     assert len(declared) >= 16
     assert not [c.__name__ for c in declared if f"case {c.__name__}():" not in served]
+
+
+@pytest.mark.parametrize("names", [["0", "1", "2"], ["sneaker", "ankle boot", "pullover"]])
+def test_the_confusion_matrix_shades_each_cell_by_its_count(tmp_path: Path, names) -> None:
+    """The PNG every classification run logs: at least 1,000 px wide (readable in MLflow's
+    artifact view), each cell darker the larger its count, with short or long class names."""
+    from PIL import Image
+
+    from tunelab.tracking.confusion import BLUES, confusion_matrix_image
+
+    counts = [[50, 0, 5], [2, 40, 0], [0, 25, 10]]
+    image = Image.open(confusion_matrix_image(counts, names, tmp_path / "matrix.png"))
+    assert image.width >= 1000
+    pixels = image.convert("RGB")
+    row = [pixels.getpixel((x, 80)) for x in range(image.width)]  # across the grid's first row
+    darkest = row.index(BLUES[-1])  # the 50 in row 0, column 0
+    lightest = row.index(BLUES[0])  # its 0, column 1
+    assert darkest < lightest
+    middle = [p for p in row[lightest:] if p not in (BLUES[0], (255, 255, 255))]
+    assert middle, "the 5 in column 2 has a light shade of its own"
+    assert sum(middle[0]) > sum(BLUES[-1])  # lighter than the 50

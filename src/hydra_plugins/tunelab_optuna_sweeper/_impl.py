@@ -175,8 +175,9 @@ class OptunaSearch:
         from tunelab.tracking.run import open_writer
 
         writer = open_writer(self.config.tracking.writer)
-        writer.send(FinishedRuns(self.config.tracking.uri, source))
-        ok, value = writer.receive()
+        ticket = writer.send(FinishedRuns(self.config.tracking.uri, source))
+        assert ticket is not None  # an answered request
+        ok, value = writer.receive(ticket)
         if not ok:
             raise ValueError(f"hydra.sweeper.warm_start={source}: {value}")
         return value

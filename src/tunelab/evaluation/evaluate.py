@@ -137,6 +137,7 @@ def write_evaluation(result: Evaluation, model: TrainedModel, folder: Path) -> l
     the confusion matrix and ROC curves, or predicted against true values and residuals."""
     from tunelab.sweeps.trials import to_markdown
     from tunelab.tracking import plots
+    from tunelab.tracking.confusion import confusion_matrix_image
 
     folder.mkdir(parents=True, exist_ok=True)
     csv, markdown = folder / f"{result.detail_name}.csv", folder / f"{result.detail_name}.md"
@@ -147,7 +148,7 @@ def write_evaluation(result: Evaluation, model: TrainedModel, folder: Path) -> l
         return [
             csv,
             markdown,
-            plots.confusion_matrix_plot(result.confusion, names, folder / "confusion_matrix.png"),
+            confusion_matrix_image(result.confusion, names, folder / "confusion_matrix.png"),
             plots.roc_curves_plot(p, y, names, folder / "roc_curves.png"),
         ]
     return [

@@ -34,7 +34,7 @@ from tunelab.cli.runtime import (
 )
 from tunelab.errors import ConfigError, UserError
 from tunelab.sweeps.pruning import is_pruned, tell_pruned
-from tunelab.sweeps.state import stop_sweep, stopped_sweep_reason, trial_identity
+from tunelab.sweeps.state import stop_sweep, stopped_sweep_reason, trial_identity, trials_run_here
 from tunelab.tracking.requests import FetchCheckpoint, Request, StartBeside
 from tunelab.tracking.run import TrackedRun, TrackingError, open_writer
 from tunelab.training.rerun import resumable
@@ -67,10 +67,11 @@ class Job:
         """Send the MLflow writer a request that it answers (it works while this process goes
         on importing); the function that waits for the answer, raising a UserError's line."""
         writer = open_writer(self.cfg.tracking.writer)
-        writer.send(request)
+        ticket = writer.send(request)
+        assert ticket is not None  # an answered request
 
         def answer() -> Any:
-            ok, value = writer.receive()
+            ok, value = writer.receive(ticket)
             if not ok:
                 raise UserError(str(value))
             return value
@@ -228,7 +229,10 @@ def run_job(cfg: DictConfig, spec: JobSpec) -> Job:
         if started and ended in ("failed", "interrupted") and (found := resumable(job.output_dir)):
             resume = f"resume={job.run.run_id} continues from checkpoints/{found}"
             job.run.set_tags({"resumable": resume})
-        end_run(job.run, ended, error, delete=mistake, trial=job.in_sweep)
+        # A trial in the sweep's process does not wait for its run's last writes (its model,
+        # plots, end): the writer finishes them while the next trial starts.
+        settled_later = job.in_sweep and trials_run_here(hydra_cfg)
+        end_run(job.run, ended, error, delete=mistake, trial=job.in_sweep, wait=not settled_later)
         if error is None and job.run.lost:  # it trained, and the store lost some of it
             error, ended = TrackingError(job.run.lost), "failed"
     end_distributed(environment)  # a DDP trial's processes: the next trial starts its own
@@ -313,9 +317,11 @@ def end_run(
     error: BaseException | None,
     delete: bool = False,
     trial: bool = False,
+    wait: bool = True,
 ) -> None:
     """The one place a job's run ends: its status, why, an error's traceback, and a sweep
-    trial's state; a pruned trial's epoch and the objective it had reached then."""
+    trial's state; a pruned trial's epoch and the objective it had reached then. wait: for
+    the writer to have written all of it (TrackedRun.end)."""
     why: dict[str, str] = {"trial.state": TRIAL_STATE[ended]} if trial else {}
     if ended == "pruned":
         epoch, value = getattr(error, "epoch", None), getattr(error, "value", None)
@@ -330,7 +336,7 @@ def end_run(
         )
     elif error is not None:
         why["error"] = mask_text(f"{type(error).__name__}: {error}")
-    run.end(STATUS[ended], why, error, delete)
+    run.end(STATUS[ended], why, error, delete, wait)
 
 
 def after_failure(

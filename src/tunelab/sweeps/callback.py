@@ -18,6 +18,7 @@ from tunelab.sweeps.state import (
     plain,
     sweep_identity,
     swept_keys,
+    trials_run_here,
     write_swept_keys,
 )
 from tunelab.tracking.requests import Request
@@ -154,7 +155,7 @@ class MLflowSweepCallback(Callback):
         identity = sweep_identity(config, overrides, swept)
         sweep_dir = Path(config.hydra.sweep.dir)
         grid = "optuna" not in str(config.hydra.sweeper.get("_target_", ""))
-        in_process = "BasicLauncher" in str(config.hydra.launcher.get("_target_", ""))
+        in_process = trials_run_here(config.hydra)
         answer = self._ask(
             OpenParent(
                 config.tracking.uri,
@@ -201,10 +202,11 @@ class MLflowSweepCallback(Callback):
 
         uri = self.config.tracking.uri
         writer = open_writer(self.config.tracking.writer)
-        writer.send(request)
+        ticket = writer.send(request)
+        assert ticket is not None  # an answered request
 
         def answer(opening: bool = False) -> Any:
-            ok, value = writer.receive()
+            ok, value = writer.receive(ticket)
             if not ok and opening:  # the store cannot be used: one line, before any trial
                 where = "" if "hydra.sweeper." in str(value) else f"tracking.uri={uri}: "
                 raise SystemExit(mask_text(f"tunelab: the sweep cannot use {where}{value}"))
@@ -233,9 +235,11 @@ class MLflowSweepCallback(Callback):
 
     def _finish(self, status: str) -> None:
         from tunelab.cli.console import print_run
+        from tunelab.tracking.run import settle_ended_runs
 
         run_id = self.parent_run_id
         assert run_id is not None  # set by on_multirun_start
+        settle_ended_runs()  # the trials' runs, ended while the next trial ran
         sweep_dir = Path(self.config.hydra.sweep.dir)
         tracking = self.config.tracking
         register = (

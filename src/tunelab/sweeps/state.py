@@ -129,6 +129,13 @@ def sweep_identity(config, overrides: list[str], swept: list[str]) -> RunIdentit
 STOP_FILE = ".stop_sweep"
 
 
+def trials_run_here(hydra_cfg) -> bool:
+    """Whether the launcher runs the trials in the sweep's own process (Hydra's basic
+    launcher): the callback's process, which then settles the trials' runs
+    (tunelab.tracking.run.settle_ended_runs)."""
+    return "BasicLauncher" in str(hydra_cfg.launcher.get("_target_", ""))
+
+
 def stopped_sweep_reason(hydra_cfg) -> str | None:
     stop = Path(hydra_cfg.sweep.dir) / STOP_FILE
     return stop.read_text() if stop.exists() else None

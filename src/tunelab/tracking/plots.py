@@ -1,6 +1,6 @@
-"""Plots in one house style: for evaluations, the confusion matrix and ROC curves
-(classification) or predicted against true values and the residuals (regression); the
-trade-off of a sweep or an export. A sweep's own plots are in tunelab.sweeps.plots."""
+"""Plots in one house style: for evaluations, ROC curves (classification) or predicted against
+true values and the residuals (regression); the trade-off of a sweep or an export. A sweep's
+own plots are in tunelab.sweeps.plots; the confusion matrix is tunelab.tracking.confusion's."""
 
 import math
 import textwrap
@@ -40,30 +40,6 @@ def save_figure(figure: Any, path: Path) -> Path:
     figure.savefig(path)
     plt.close(figure)
     return path
-
-
-def confusion_matrix_plot(counts: Any, classes: list[str], path: Path) -> Path:
-    """Counts of [true class, predicted class], with the count written in each cell."""
-    size = max(8.5, 0.5 * len(classes) + 3)  # 1,000 px and up
-    figure, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(counts, cmap="Blues")
-    figure.colorbar(image, ax=axis, fraction=0.046)
-    ticks = range(len(classes))
-    axis.set_xticks(ticks, classes, rotation=45, ha="right")
-    axis.set_yticks(ticks, classes)
-    threshold = float(counts.max()) / 2
-    for true in ticks:
-        for predicted in ticks:
-            value = int(counts[true][predicted])
-            colour = "white" if value > threshold else "black"
-            axis.text(
-                predicted, true, str(value), ha="center", va="center", color=colour, fontsize=10
-            )
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    axis.grid(False)
-    set_title(axis, "confusion matrix (test)")
-    return save_figure(figure, path)
 
 
 def roc_curves_plot(probabilities: Any, targets: Any, classes: list[str], path: Path) -> Path:

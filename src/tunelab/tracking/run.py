@@ -8,6 +8,7 @@ writes never wait for the store. This module imports neither MLflow nor torch.
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import pickle
@@ -54,8 +55,11 @@ class TrackingError(UserError):
 
 
 class Writer(Protocol):
-    def send(self, request: Request) -> None: ...
-    def receive(self) -> tuple[bool, Any]: ...
+    """send gives an answered request a ticket; receive(ticket) waits for its answer (answers
+    come in the order the writer completes them: a run's end after the next run's start)."""
+
+    def send(self, request: Request) -> int | None: ...
+    def receive(self, ticket: int) -> tuple[bool, Any]: ...
 
 
 class WriterProcess:
@@ -78,6 +82,8 @@ class WriterProcess:
             env=env,
             **detached,
         )
+        self.tickets = itertools.count()
+        self.replies: dict[int, tuple[bool, Any]] = {}  # read, not yet asked for
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -92,14 +98,19 @@ class WriterProcess:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}" if code else type(error).__name__
 
-    def send(self, request: Request) -> None:
+    def send(self, request: Request) -> int | None:
         assert self.process.stdin is not None
-        pickle.dump(request, self.process.stdin)
+        ticket = next(self.tickets) if request.answered else None
+        pickle.dump((ticket, request), self.process.stdin)
         self.process.stdin.flush()
+        return ticket
 
-    def receive(self) -> tuple[bool, Any]:
+    def receive(self, ticket: int) -> tuple[bool, Any]:
         assert self.process.stdout is not None
-        return pickle.load(self.process.stdout)
+        while ticket not in self.replies:
+            answered, reply = pickle.load(self.process.stdout)
+            self.replies[answered] = reply
+        return self.replies.pop(ticket)
 
     def close(self) -> None:
         """No more requests: the writer finishes what it has and exits on its own (every run
@@ -123,10 +134,19 @@ def writer_process(slot: str = "job") -> WriterProcess:
     return process
 
 
+# Each slot's runs share its writer's pipe, and a replacement after it died: one lock each.
+_locks: dict[str, threading.RLock] = {}
+
+
+def slot_lock(slot: str) -> threading.RLock:
+    return _locks.setdefault(slot, threading.RLock())
+
+
 def close_writer() -> None:
     """Let the side processes exit once their work is done (a later request starts new ones)."""
     for process in _processes.values():
         process.close()
+    _processes.clear()
 
 
 def open_writer(mode: str, slot: str = "job") -> Writer:
@@ -146,15 +166,17 @@ WATCH_SECONDS = 1.0  # how often a run checks that its writer process is alive
 
 class TrackedRun:
     """One MLflow run per job. Requests go to the writer in order; only the run id
-    (wait_started) and end wait for an answer. writer=None: a process that tracks nothing
-    (a DDP rank other than 0).
+    (wait_started) and end wait for an answer, and a sweep's trial does not wait for its end
+    (end(wait=False): settled later, see settle_ended_runs). writer=None: a process that
+    tracks nothing (a DDP rank other than 0).
 
     The run keeps every request it sent (its journal). When the writer process dies (the OOM
     killer, a plugin's crash) another one is started and the journal is sent to it again:
     every write is idempotent (MLflow keeps one copy of a metric point with the same key,
     step, value and timestamp; artifacts and tags are overwritten; a model already logged is
-    not logged again), so the store ends as if nothing had happened. Only MLflow's system
-    metrics, sampled by the dead writer, miss the seconds it took."""
+    not logged again), so the store ends as if nothing had happened. Runs ended without
+    waiting that the dead writer had not finished are sent again first, each with its end.
+    Only MLflow's system metrics, sampled by the dead writer, miss the seconds it took."""
 
     def __init__(
         self,
@@ -185,9 +207,11 @@ class TrackedRun:
         self.start_request = start  # sent again when the writer died before answering it
         self.journal: list[Request] = []  # every unanswered request, to send again
         self.ending: EndRun | None = None  # sent, its answer awaited
+        self.tickets: dict[str, int | None] = {"start": None, "end": None}  # answers awaited
         self.restarts = 0
-        self.closed = False  # ended: the watch stops
-        self.lock = threading.RLock()  # the watch thread and this one share the pipe
+        self.closed = False  # ended and settled: the watch stops
+        self.lock = slot_lock(slot)  # the watch threads and this one share the pipe
+        replay_dead_ends(slot)  # before this run's start: a writer serves one open run at a time
         self._send(start)
         if log_models:
             self._send(PrepareModel())
@@ -300,10 +324,13 @@ class TrackedRun:
         tags: dict[str, str] | None = None,
         error: BaseException | None = None,
         delete: bool = False,
+        wait: bool = True,
     ) -> None:
         """status: FINISHED, FAILED or KILLED, with tags; an error's traceback becomes error.txt.
         delete: the run is deleted once ended (MLflow's delete: gone from the UI and searches,
-        purged by `mlflow gc`). Waits until the writer has written everything."""
+        purged by `mlflow gc`). Waits until the writer has written everything (its model,
+        plots, end), unless `wait` is false: the run is then settled by settle_ended_runs."""
+        settle_ended_runs()  # one run's last writes at a time: a slow store holds the next back
         if status != "KILLED" and self.output_dir is not None:  # only a stopped run continues
             forget_run(self.output_dir)
         if error is not None and self.output_dir is not None and not delete:
@@ -326,8 +353,22 @@ class TrackedRun:
         if self.writer is None:
             return
         self._send(EndRun(status, delete))
-        ok, answer = self._receive() if self.writer else (False, self.lost)
-        self.closed = True
+        if wait:
+            self.settle()
+        else:
+            _ending.append(self)
+
+    def settle(self) -> None:
+        """The answer to the run's end: the failures of its writes as warnings, and `lost` set
+        when the artifact store refused its files."""
+        if self.closed or self.ending is None:
+            return
+        with self.lock:  # answered and closed at once: a watch thread never replays it
+            ok, answer = self._receive("end") if self.writer else (False, self.lost)
+            self.closed = True
+        with contextlib.suppress(ValueError):
+            _ending.remove(self)
+        status = self.ending.status
         ended, errors = cast(tuple[str, list[str]], answer) if ok else (status, [str(answer)])
         for message in errors:
             log.warning("MLflow write failed: %s", message)
@@ -346,7 +387,7 @@ class TrackedRun:
         if self._started is None:
             if self.writer is None and self.lost is None:
                 return None  # a process that tracks nothing
-            self._started = self._receive() if self.writer else (False, self.lost)
+            self._started = self._receive("start") if self.writer else (False, self.lost)
         ok, value = self._started
         if not ok:
             from tunelab.cli.redact import mask_text
@@ -409,26 +450,44 @@ class TrackedRun:
                 self.journal.append(request)
             writer = self.writer
             try:
-                writer.send(request)
+                self._ticket(request, writer.send(request))
             except OSError as error:
                 self._recover(writer, error)
 
-    def _receive(self) -> tuple[bool, Any]:
+    def _ticket(self, request: Request, ticket: int | None) -> None:
+        """Remember the ticket of the start's or the end's answer."""
+        if request is self.start_request:
+            self.tickets["start"] = ticket
+        elif isinstance(request, EndRun):
+            self.tickets["end"] = ticket
+
+    def _receive(self, which: str) -> tuple[bool, Any]:
+        """The answer to the run's start or end (`which`)."""
         with self.lock:
             while self.writer is not None:
-                writer = self.writer
+                writer, ticket = self.writer, self.tickets[which]
+                assert ticket is not None  # sent, to this writer
                 try:
-                    return writer.receive()
+                    return writer.receive(ticket)
                 except (EOFError, OSError) as error:
                     self._recover(writer, error)  # the awaited request is sent again
             return False, self.lost
 
     def _recover(self, failed: Writer, error: BaseException) -> None:
         """The writer died: start another (after RESTARTS, write from this process) and send
-        it this run's requests again. When none can take them, the run's tracking is lost:
-        before the run started the job stops (wait_started), after that at its next metric."""
-        if self.writer is not failed:
-            return  # recovered already, by the watch thread
+        it this run's requests again, after those of the runs ended before this one that it had
+        not finished (it serves one open run at a time). When none can take them, the run's
+        tracking is lost: before the run started the job stops (wait_started), after that at
+        its next metric."""
+        with self.lock:
+            if self.closed or self.writer is not failed:
+                return  # recovered already (by the watch thread), or ended and answered
+            for other in [r for r in _ending if r is not self and r.slot == self.slot]:
+                if other.writer is failed:  # ended: none is open on the writer
+                    other._restart(failed, error)
+            self._restart(failed, error)
+
+    def _restart(self, failed: Writer, error: BaseException) -> None:
         why = failed.why_stopped(error) if isinstance(failed, WriterProcess) else str(error)
         while self.restarts <= RESTARTS:
             self.restarts += 1
@@ -462,10 +521,10 @@ class TrackedRun:
         """A new writer that has been sent the run's start (or its reattachment) and journal."""
         writer = writer_process(self.slot) if as_process else open_writer("inline")
         if self._started is None:  # its answer is still awaited (wait_started)
-            writer.send(self.start_request)
+            self._ticket(self.start_request, writer.send(self.start_request))
         else:
             run_id, _experiment = cast(tuple[str, str], self._started[1])
-            writer.send(
+            ticket = writer.send(
                 Reattach(
                     self.uri,
                     run_id,
@@ -474,13 +533,14 @@ class TrackedRun:
                     self.start_request.heartbeat_seconds,
                 )
             )
-            ok, value = writer.receive()
+            assert ticket is not None  # Reattach is answered
+            ok, value = writer.receive(ticket)
             if not ok:
                 raise TrackingError(str(value))
         for request in self.journal:
             writer.send(request)
         if self.ending is not None:
-            writer.send(self.ending)
+            self._ticket(self.ending, writer.send(self.ending))
         return writer
 
     def _watch(self) -> None:
@@ -493,7 +553,7 @@ class TrackedRun:
             while not self.closed and self.writer is not None:
                 time.sleep(WATCH_SECONDS)
                 writer = self.writer
-                if not isinstance(writer, WriterProcess) or writer.alive():
+                if self.closed or not isinstance(writer, WriterProcess) or writer.alive():
                     continue
                 if self.lock.acquire(blocking=False):  # else this thread's owner recovers
                     try:
@@ -502,6 +562,29 @@ class TrackedRun:
                         self.lock.release()
 
         threading.Thread(target=watch, name="tunelab-writer-watch", daemon=True).start()
+
+
+# Runs ended without waiting (a sweep's trials, end(wait=False)) whose end is not yet
+# answered, oldest first: their writer completes them while the next trial runs.
+_ending: list[TrackedRun] = []
+
+
+def settle_ended_runs() -> None:
+    """Wait until every run ended without waiting has ended in the store (the sweep callback,
+    before its parent run reads the trials; the next run's end): its warnings printed, a dead
+    writer's work sent again."""
+    for run in list(_ending):
+        run.settle()
+
+
+def replay_dead_ends(slot: str) -> None:
+    """Send the runs ended without waiting whose writer process died before it finished them
+    to a new one (each with its end), so that they come before the next run's start there."""
+    with slot_lock(slot):
+        for run in list(_ending):
+            writer = run.writer
+            if run.slot == slot and isinstance(writer, WriterProcess) and not writer.alive():
+                run._recover(writer, EOFError())
 
 
 def open_run(

@@ -1,14 +1,18 @@
 """MLflow's side of a run: applies the requests of a TrackedRun to an MlflowClient.
 
-Run as `python -m tunelab.tracking.writer` it is a side process: it reads pickled requests
-(tunelab.tracking.requests) on stdin and answers those that need an answer on its stdout. Importing MLflow and
-opening the store (about 2 s here) then overlap the training process's import of torch and
-Lightning, and no MLflow write ever holds up a training step. With tracking.writer=inline the
-training process calls RunWriter itself.
+Run as `python -m tunelab.tracking.writer` it is a side process: it reads pickled (ticket,
+request) pairs (tunelab.tracking.requests) on stdin and answers those that need an answer on its
+stdout, with their ticket. Importing MLflow and opening the store (about 2 s here) then overlap
+the training process's import of torch and Lightning, and no MLflow write ever holds up a
+training step. A run's last writes (its MLflow model, its plots, its end) are done on a thread
+of their own: a sweep's next trial starts its run while they finish, and the end's answer comes
+when they have. With tracking.writer=inline the training process calls RunWriter itself.
 """
 
+import functools
 import gc
 import importlib
+import itertools
 import os
 import pickle
 import re
@@ -16,8 +20,9 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -53,6 +58,20 @@ from tunelab.tracking.store import MAX_RUN_NAME, clip, experiment_id, log_batch,
 ENDING_TAGS = {"error", "pruned", "pruned.reason"}
 
 
+@dataclass
+class Ending:
+    """What a run's last writes need, taken from the writer when the run ends: the writer then
+    opens the next run while the finisher thread completes this one."""
+
+    client: MlflowClient
+    run_id: str
+    errors: list[str]  # the run's failed writes, answered with its end
+    files_lost: list[str]
+    drawing: list[Future] = field(default_factory=list)
+    monitor: Any = None
+    heart: threading.Event = field(default_factory=threading.Event)
+
+
 class RunWriter:
     """One run at a time; metrics are buffered and written in one batch every flush_seconds.
 
@@ -63,7 +82,8 @@ class RunWriter:
 
     client: MlflowClient  # the store of the current run, set by start
 
-    def __init__(self) -> None:
+    def __init__(self, finisher: bool = True) -> None:
+        """finisher: a run's last writes on a thread of their own (else in the caller's)."""
         # A process reused by several trials opens each store once.
         self.clients: dict[str, MlflowClient] = {}
         self.run_id = ""  # "" while no run is open
@@ -76,16 +96,19 @@ class RunWriter:
         self.last_flush = time.monotonic()
         self.monitor: Any = None  # MLflow's SystemMetricsMonitor of the current run
         self.heart = threading.Event()  # set: the current run's heartbeat stops
-        # Imports and plots beside the other writes, always on this one thread (matplotlib
-        # caches its fonts per thread: a thread per plot would load them again each trial).
-        # matplotlib's import (about 0.4 s) runs while the run trains.
+        # Imports and the confusion matrix beside the other writes, on this one thread.
         self.background = ThreadPoolExecutor(1, thread_name_prefix="writer-background")
         self.drawing: list[Future] = []
-        self.background.submit(importlib.import_module, "tunelab.tracking.plots")
+        self.background.submit(importlib.import_module, "tunelab.tracking.confusion")
+        # The model logging and end of each run, in order (FIFO), beside the next run's writes.
+        self.finisher = (
+            ThreadPoolExecutor(1, thread_name_prefix="writer-finish") if finisher else None
+        )
 
-    def handle(self, request: Request) -> tuple[bool, Any] | None:
-        """Apply one request: an answered one gets (ok, value); the failures of the others are
-        kept for the run's end."""
+    def handle(self, request: Request) -> tuple[bool, Any] | Future | None:
+        """Apply one request: an answered one gets (ok, value), or a future of it (a run's end,
+        answered once its last writes are done); the failures of the others are kept for the
+        run's end."""
         if request.needs_run and not self.run_id:  # the run never started
             self.pending = []
             nothing: Any = (request.status, []) if isinstance(request, EndRun) else []
@@ -93,19 +116,26 @@ class RunWriter:
         try:
             value = self.serve(request)
         except Exception as error:  # the training goes on; the failure is reported at end
-            message = (
-                str(error)  # says what to change
-                if isinstance(error, StoreProblem | UserError)
-                else f"{type(error).__name__}: {error}"
-            )
-            if request.answered:
-                return False, message
-            self.errors.append(f"{request_name(request)}: {message}")
-            store_refused = isinstance(error, OSError) and not source_missing(request)
-            if isinstance(request, FILE_REQUESTS) and store_refused:  # gone, full, read-only
-                self.files_lost.append(message)
-            return None
+            message = failure(request, error, self.errors, self.files_lost)
+            return (False, message) if request.answered else None
+        if isinstance(value, Future):
+            return answer_of(value)
         return (True, value) if request.answered else None
+
+    def later(self, work: Callable[..., Any], *args: Any) -> Future:
+        """`work` on the finisher thread, after what was handed to it before."""
+        if self.finisher is not None:
+            return self.finisher.submit(work, *args)
+        done: Future = Future()
+        try:
+            done.set_result(work(*args))
+        except Exception as error:
+            done.set_exception(error)
+        return done
+
+    def drain(self) -> None:
+        """Wait until every run handed to the finisher has ended."""
+        self.later(lambda: None).result()
 
     def serve(self, request: Request) -> Any:
         """The method that serves each request type (mypy narrows `request` in each case)."""
@@ -141,10 +171,12 @@ class RunWriter:
             case LogModel():
                 return self.log_model(request)
             case EndRun():
-                return self.end(request.status, request.delete)
+                return self.end_later(request.status, request.delete)
             case Abandon():
                 return self.abandon()
-        return request.apply(self.store)  # declared elsewhere: the sweep's parent run
+        # Declared elsewhere: the sweep's parent run, whose summary reads its trials, ended.
+        self.drain()
+        return request.apply(self.store)
 
     def start(self, request: StartRun) -> tuple[str, str]:
         """Create the run with its params and tags, or reopen `resume_run_id` (RUNNING again,
@@ -326,24 +358,10 @@ class RunWriter:
     def log_confusion_matrix(self, counts: list[list[int]], classes: list[str]) -> None:
         """Drawn and logged on the drawing thread, while the model is logged; end waits for it."""
         self.drawing.append(
-            self.background.submit(self._draw_confusion, self.run_id, counts, classes)
+            self.background.submit(
+                draw_confusion, self.client, self.run_id, counts, classes, self.errors
+            )
         )
-
-    def _draw_confusion(self, run_id: str, counts: list[list[int]], classes: list[str]) -> None:
-        import tempfile
-
-        import numpy as np
-
-        from tunelab.tracking.plots import confusion_matrix_plot
-
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                path = confusion_matrix_plot(
-                    np.array(counts), classes, Path(folder) / "confusion_matrix.png"
-                )
-                self.client.log_artifact(run_id, str(path))
-        except Exception as error:  # reported at the end like any failed write
-            self.errors.append(f"log_confusion_matrix: {type(error).__name__}: {error}")
 
     def prepare_model(self) -> None:
         """Import what log_model needs, on the background thread, while the training runs."""
@@ -352,81 +370,71 @@ class RunWriter:
         self.background.submit(prepare_model_logging)
 
     def log_model(self, request: LogModel) -> None:
-        """The checkpoint as the run's MLflow model, linked to the metrics named (its test
-        metrics), registered as `register_as` when given (tunelab.tracking.registry). Sent
-        again after a writer died, a model that one completed is kept, not logged twice."""
-        from tunelab.tracking.registry import (
-            link_metrics,
-            log_checkpoint_model,
-            logged_since,
-            model_version_of,
-        )
-
-        self.flush()
-        register_as = request.register_as
-        logged = logged_since(self.client, self.experiment_id, self.run_id, request.sent_ms)
-        if logged is None:
-            info = log_checkpoint_model(
-                self.uri,
-                self.run_id,
-                self.experiment_id,
-                request.checkpoint,
-                request.facts,
-                request.example,
-                register_as,
-            )
-            model_id, model_uri, version = (
-                info.model_id,
-                info.model_uri,
-                info.registered_model_version,
-            )
-        else:
-            model_id, model_uri = logged.model_id, logged.model_uri
-            version = model_version_of(self.client, register_as, logged) if register_as else None
+        """The checkpoint as the run's MLflow model, on the finisher thread (about 0.6 s for the
+        default network: the run's end, and a sweep's next trial, need not wait for it here)."""
+        self.flush()  # the test metrics it links, in the store first
         linked = [self.latest[k] for k in request.metric_keys if k in self.latest]
-        link_metrics(self.client, self.run_id, model_id, linked)
-        tags = {"model_uri": model_uri}
-        if version:
-            tags["registered_model"] = f"{register_as} version {version}"
-        log_batch(self.client, self.run_id, tags=tags)
+        run = (self.uri, self.client, self.run_id, self.experiment_id)
+        errors, files_lost = self.errors, self.files_lost  # this run's, whatever runs next
+
+        def logged() -> None:
+            try:
+                log_model(*run, request, linked)
+            except Exception as error:  # reported with the run's end, like any failed write
+                failure(request, error, errors, files_lost)
+
+        self.later(logged)
 
     def end(self, status: str, delete: bool = False) -> tuple[str, list[str]]:
-        """Write what is pending, end the run with `status` (and delete it: a job that never
-        started training); the status it ended with and the failures of this run's writes. A
-        run whose files the artifact store refused (gone, full, read-only) ends FAILED: its
-        metrics are kept, its checkpoint or model is not."""
+        """end_later, waited for."""
+        return self.end_later(status, delete).result()
+
+    def end_later(self, status: str, delete: bool = False) -> Future:
+        """Write the pending metrics, then hand the run to the finisher thread, which ends it
+        with `status` (and deletes it: a job that never started training) once its model and
+        plots are written; a future of (the status it ended with, the failures of this run's
+        writes). The writer is free for the next run at once."""
         self.flush()
-        for drawn in self.drawing:
-            drawn.result()  # its failures are in self.errors
-        self.drawing = []
-        self.heart.set()
-        if self.monitor is not None:  # its samples written, before the run ends
-            self.monitor.finish()
+        ending = Ending(
+            self.client,
+            self.run_id,
+            self.errors,
+            self.files_lost,
+            self.drawing,
+            self.monitor,
+            self.heart,
+        )
+        self.run_id, self.errors, self.files_lost, self.drawing = "", [], [], []
+        self.monitor, self.heart = None, threading.Event()  # the next run's beat() stops its own
+        return self.later(self.finish, ending, status, delete)
+
+    def finish(self, run: Ending, status: str, delete: bool) -> tuple[str, list[str]]:
+        """The last writes of an ended run. One whose files the artifact store refused (gone,
+        full, read-only) ends FAILED: its metrics are kept, its checkpoint or model is not."""
+        for drawn in run.drawing:
+            drawn.result()  # its failures are in run.errors
+        if run.monitor is not None:  # its samples written, before the run ends
+            run.monitor.finish()
             # And one sample now: MLflow's monitor writes nothing for a run shorter than its
             # first interval, and a short run is what one tries first.
-            self.monitor.collect_metrics()
-            self.monitor.publish_metrics(self.monitor.aggregate_metrics())
-            self.monitor.mlflow_logger.flush()
-            self.monitor = None
-        if self.files_lost and status == "FINISHED":
+            run.monitor.collect_metrics()
+            run.monitor.publish_metrics(run.monitor.aggregate_metrics())
+            run.monitor.mlflow_logger.flush()
+        if run.files_lost and status == "FINISHED":
             status = "FAILED"
-            error = f"the artifact store did not take this run's files ({self.files_lost[0]})"
-            log_batch(self.client, self.run_id, tags={"error": error})
-        self.client.set_terminated(self.run_id, status)
+            error = f"the artifact store did not take this run's files ({run.files_lost[0]})"
+            log_batch(run.client, run.run_id, tags={"error": error})
+        run.client.set_terminated(run.run_id, status)
+        run.heart.set()  # beating until now: a run that is finishing is not a dead one
         if delete:
-            self.client.delete_run(self.run_id)
-        errors, self.errors, self.run_id, self.files_lost = self.errors, [], "", []
-        # A matplotlib figure is a web of reference cycles, freed only by a full collection,
-        # which this process, making few objects, seldom reaches: that kept about 6 MB per
-        # trial of a sweep (measured). Collected after the answer (0.2 s), while the next
-        # trial starts.
-        self.background.submit(gc.collect)
-        return status, errors
+            run.client.delete_run(run.run_id)
+        self.background.submit(collect_garbage)
+        return status, run.errors
 
-    def abandon(self) -> None:
+    def abandon(self) -> Future:
         """The training process went away (killed) without ending its run: end it KILLED."""
         self.set_tags({"error": "the training process ended without closing its run"})
-        self.end("KILLED")
+        return self.end_later("KILLED")
 
 
 class InlineWriter:
@@ -434,30 +442,51 @@ class InlineWriter:
     the store; the same requests and answers as the side process."""
 
     def __init__(self) -> None:
-        self.writer = RunWriter()
-        self.replies: deque[tuple[bool, Any]] = deque()
+        self.writer = RunWriter(finisher=False)
+        self.replies: dict[int, tuple[bool, Any]] = {}
+        self.tickets = itertools.count()
 
-    def send(self, request: Request) -> None:
+    def send(self, request: Request) -> int | None:
         reply = self.writer.handle(request)
-        if request.answered:
-            self.replies.append(reply)  # type: ignore[arg-type]  # answered requests always reply
+        if not request.answered:
+            return None
+        ticket = next(self.tickets)
+        self.replies[ticket] = reply.result() if isinstance(reply, Future) else reply  # type: ignore[assignment]
+        return ticket
 
-    def receive(self) -> tuple[bool, Any]:
-        return self.replies.popleft()
+    def receive(self, ticket: int) -> tuple[bool, Any]:
+        return self.replies.pop(ticket)
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Serve (ticket, request) pairs until the pipe closes; then end the open run KILLED and
+    finish the runs that are ending."""
     writer = RunWriter()
+    lock = threading.Lock()  # a run's end is answered from the finisher thread
+
+    def answer_when_done(ticket: int, done: Future) -> None:
+        answer(ticket, done.result())
+
+    def answer(ticket: int, reply: tuple[bool, Any]) -> None:
+        with lock:
+            try:
+                pickle.dump((ticket, reply), replies)
+                replies.flush()
+            except (OSError, ValueError):  # the training process is gone: its runs still end
+                pass
+
     while True:
         try:
-            request = pickle.load(requests)
+            ticket, request = pickle.load(requests)
         except EOFError:  # the training process closed the pipe or died
             break
         reply = writer.handle(request)
-        if request.answered:
-            pickle.dump(reply, replies)
-            replies.flush()
+        if isinstance(reply, Future):
+            reply.add_done_callback(functools.partial(answer_when_done, ticket))
+        elif request.answered:
+            answer(ticket, reply)  # type: ignore[arg-type]  # answered requests always reply
     writer.handle(Abandon())
+    writer.drain()
 
 
 def main() -> None:
@@ -472,6 +501,112 @@ def main() -> None:
 
 # The requests that store files in the run's artifact location.
 FILE_REQUESTS = (LogArtifact, LogArtifacts, LogDict, LogText, LogModel)
+
+
+def collect_garbage() -> None:
+    """A full collection after each run, then what survives it frozen out of the collector's
+    sight. Cycles (a plot's figure, MLflow's objects) are freed only by a full collection, which
+    this process, making few objects, seldom reaches: that kept about 6 MB per trial of a sweep
+    (measured). Walking MLflow's and pandas' million objects took 0.2 s of CPU per run; frozen,
+    the next collection walks only what the next run made."""
+    gc.collect()
+    gc.freeze()
+
+
+def failure(request: Request, error: Exception, errors: list[str], files_lost: list[str]) -> str:
+    """A failed request's message; an unanswered one's is kept in its run's `errors`, and in
+    `files_lost` when the artifact store refused its files."""
+    message = (
+        str(error)  # says what to change
+        if isinstance(error, StoreProblem | UserError)
+        else f"{type(error).__name__}: {error}"
+    )
+    if not request.answered:
+        errors.append(f"{request_name(request)}: {message}")
+        store_refused = isinstance(error, OSError) and not source_missing(request)
+        if isinstance(request, FILE_REQUESTS) and store_refused:  # gone, full, read-only
+            files_lost.append(message)
+    return message
+
+
+def answer_of(ending: Future) -> Future:
+    """The reply to a request answered later: (True, value), or (False, the failure)."""
+    reply: Future = Future()
+
+    def done(finished: Future) -> None:
+        error = finished.exception()
+        if error is None:
+            reply.set_result((True, finished.result()))
+        else:
+            reply.set_result((False, f"{type(error).__name__}: {error}"))
+
+    ending.add_done_callback(done)
+    return reply
+
+
+def log_model(
+    uri: str,
+    client: MlflowClient,
+    run_id: str,
+    experiment_id: str,
+    request: LogModel,
+    linked: list[Metric],
+) -> None:
+    """The checkpoint as the run's MLflow model, linked to the `linked` metrics (its test
+    metrics), registered as `register_as` when given (tunelab.tracking.registry). Sent again
+    after a writer died, a model that one completed is kept, not logged twice."""
+    from tunelab.tracking.registry import (
+        link_metrics,
+        log_checkpoint_model,
+        logged_since,
+        model_version_of,
+    )
+
+    register_as = request.register_as
+    logged = logged_since(client, experiment_id, run_id, request.sent_ms)
+    if logged is None:
+        info = log_checkpoint_model(
+            uri,
+            run_id,
+            experiment_id,
+            request.checkpoint,
+            request.facts,
+            request.example,
+            register_as,
+        )
+        model_id, model_uri, version = (
+            info.model_id,
+            info.model_uri,
+            info.registered_model_version,
+        )
+    else:
+        model_id, model_uri = logged.model_id, logged.model_uri
+        version = model_version_of(client, register_as, logged) if register_as else None
+    link_metrics(client, run_id, model_id, linked)
+    tags = {"model_uri": model_uri}
+    if version:
+        tags["registered_model"] = f"{register_as} version {version}"
+    log_batch(client, run_id, tags=tags)
+
+
+def draw_confusion(
+    client: MlflowClient,
+    run_id: str,
+    counts: list[list[int]],
+    classes: list[str],
+    errors: list[str],
+) -> None:
+    """confusion_matrix.png, drawn and logged to the run; a failure kept in its `errors`."""
+    import tempfile
+
+    from tunelab.tracking.confusion import confusion_matrix_image
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = confusion_matrix_image(counts, classes, Path(folder) / "confusion_matrix.png")
+            client.log_artifact(run_id, str(path))
+    except Exception as error:  # reported at the end like any failed write
+        errors.append(f"log_confusion_matrix: {type(error).__name__}: {error}")
 
 
 def source_missing(request: Request) -> bool:
