@@ -64,4 +64,4 @@ def main(data: str, epochs: int, batch_size: int, model: str = "cnn") -> None:
 
 
 if __name__ == "__main__":
-    main(**command_line(__doc__))
+    main(**command_line(__doc__, devices=False))

@@ -47,10 +47,16 @@ def tunelab_run(
 
 
 def script_run(
-    script: str, root, data: str, epochs: int, batch_size: int, model: str = "cnn"
+    script: str,
+    root,
+    data: str,
+    epochs: int,
+    batch_size: int,
+    model: str = "cnn",
+    options: tuple[str, ...] = (),
 ) -> tuple[float, float, float]:
     """(whole-process wall, loop seconds, peak MiB) of benchmarks/SCRIPT (plain_loop.py,
-    lightning_loop.py)."""
+    lightning_loop.py), with more command-line `options`."""
     wall, out, samples = run_sampled(
         [
             str(ROOT / "benchmarks" / script),
@@ -62,6 +68,7 @@ def script_run(
             str(batch_size),
             "--model",
             model,
+            *options,
         ],
         root,
     )
@@ -85,7 +92,10 @@ def measure(
     extra=(),
     warm=True,
     repeats: int = 1,
+    plain_options: tuple[str, ...] = (),
 ) -> dict:
+    """One row: tunelab with `extra` overrides against plain_loop.py with `plain_options`
+    (and, on the CPU without extras, the bare Lightning loop)."""
     data_args = [*data_args, f"model={model}"]
     if warm:
         tunelab_run(
@@ -94,7 +104,9 @@ def measure(
     tunelab, plain, bare = [], [], []
     for _ in range(repeats):  # alternating, so a drifting machine weighs on all alike
         tunelab.append(tunelab_run(root, data_args, epochs, batch, list(extra)))
-        plain.append(script_run("plain_loop.py", root, plain_data, epochs, batch, model))
+        plain.append(
+            script_run("plain_loop.py", root, plain_data, epochs, batch, model, plain_options)
+        )
         if not extra:  # the bare Lightning loop runs on the CPU only
             bare.append(script_run("lightning_loop.py", root, plain_data, epochs, batch, model))
     (t_wall, t_loop, t_peak, t_process, t_writer) = medians(tunelab)

@@ -1,10 +1,14 @@
 """The yardstick: the same network, data, split, optimizer and epochs in a plain PyTorch loop.
 
 python benchmarks/plain_loop.py --data digits|DIR --epochs 2 --batch-size 64 [--model cnn|mlp]
-Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files.
+    [--device cuda] [--precision bf16-mixed] [--compile]
+Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files. On
+another device the splits sit there whole, as tunelab's in-memory batches do (trainer=gpu).
 """
 
 import argparse
+import contextlib
+import functools
 import json
 import struct
 import sys
@@ -49,10 +53,10 @@ def load(data: str) -> tuple[torch.Tensor, torch.Tensor, dict]:
     return x, y, split_indices(y.numpy(), 0.1, None, 42, fixed={"test": test})
 
 
-def accuracy(model, x, y, batch_size) -> float:
+def accuracy(model, x, y, batch_size, autocast=contextlib.nullcontext) -> float:
     model.eval()
     correct = 0
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         for i in range(0, len(y), batch_size):
             correct += (
                 (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
@@ -69,43 +73,55 @@ def normalized_splits(data: str) -> tuple[tuple[int, ...], dict[str, tuple]]:
     return tuple(x.shape[1:]), {k: ((x[v] - mean) / std, y[v]) for k, v in index.items()}
 
 
-def command_line(description: str | None) -> dict:
-    """--data, --epochs, --batch-size, --model as main()'s arguments (shared with
-    lightning_loop.py)."""
+def command_line(description: str | None, devices: bool = True) -> dict:
+    """--data, --epochs, --batch-size, --model (and with `devices`, --device, --precision,
+    --compile) as main()'s arguments (shared with lightning_loop.py)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default="digits")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--model", choices=list(NETWORKS), default="cnn")
+    if devices:
+        parser.add_argument("--device", default="cpu")
+        parser.add_argument("--precision", choices=["32-true", "bf16-mixed"], default="32-true")
+        parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     return {k.replace("-", "_"): v for k, v in vars(parser.parse_args()).items()}
 
 
-def main(data: str, epochs: int, batch_size: int, model: str = "cnn") -> None:
+def main(
+    data: str,
+    epochs: int,
+    batch_size: int,
+    model: str = "cnn",
+    device: str = "cpu",
+    precision: str = "32-true",
+    compile: bool = False,
+) -> None:
     torch.manual_seed(42)
     input_shape, splits = normalized_splits(data)
-    network = NETWORKS[model](input_shape, 10)
+    splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
+    network = NETWORKS[model](input_shape, 10).to(device)
+    if compile:  # in place, as tunelab's compile=true
+        network.compile()
+    autocast = contextlib.nullcontext
+    if precision == "bf16-mixed":  # as Lightning's bf16-mixed: autocast, float32 weights
+        autocast = functools.partial(torch.autocast, torch.device(device).type, torch.bfloat16)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     xt, yt = splits["train"]
     start = time.perf_counter()
     for _ in range(epochs):
-        order = torch.randperm(len(yt))
+        order = torch.randperm(len(yt), device=device)
         for i in range(0, len(yt), batch_size):
             batch = order[i : i + batch_size]
-            loss = F.cross_entropy(network(xt[batch]), yt[batch])
+            with autocast():
+                loss = F.cross_entropy(network(xt[batch]), yt[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        val_acc = accuracy(network, *splits["val"], batch_size)
+        val_acc = accuracy(network, *splits["val"], batch_size, autocast)  # .item(): synced
     loop = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "loop_s": loop,
-                "val_acc": val_acc,
-                "test_acc": accuracy(network, *splits["test"], batch_size),
-            }
-        )
-    )
+    test_acc = accuracy(network, *splits["test"], batch_size, autocast)
+    print(json.dumps({"loop_s": loop, "val_acc": val_acc, "test_acc": test_acc}))
 
 
 if __name__ == "__main__":

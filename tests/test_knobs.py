@@ -166,3 +166,15 @@ def test_early_stopping_ends_at_the_expected_epoch_and_best_is_tested(tmp_path) 
     trainer.test(model, TensorBatches(x, y, 8), ckpt_path="best", verbose=False)
     torch.testing.assert_close(model.network.weight, model.snapshots[2])
     assert not torch.equal(model.network.weight, model.snapshots[5])
+
+
+@pytest.mark.parametrize(
+    "overrides, expected", [([], False), (["+trainer.inference_mode=true"], True)]
+)
+def test_a_compiled_network_is_evaluated_under_no_grad(overrides, expected) -> None:
+    """compile=true: validation and test run under no_grad, so they share one compiled graph
+    (inference tensors would need another); trainer.inference_mode set by hand still rules."""
+    cfg = compose_config(["compile=true", *overrides])
+    trainer = build_trainer(cfg.trainer, callbacks=[], logger=False, compiled=cfg.compile)
+    assert trainer.test_loop.inference_mode is expected
+    assert build_trainer(compose_config([]).trainer, [], False).test_loop.inference_mode

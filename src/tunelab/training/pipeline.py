@@ -68,7 +68,7 @@ def train(
         *build_callbacks(cfg.callbacks, progress_bar=not quiet),
         *trial_callbacks(cfg.objective.metric, curves),
     ]
-    trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger())
+    trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger(), cfg.compile)
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
     metadata["run_id"] = run.run_id  # every checkpoint names its run
 

@@ -24,13 +24,22 @@ def build_callbacks(cfg: Any, progress_bar: bool = True) -> list[Callback]:
     return [c for c in built if progress_bar or not isinstance(c, ProgressBar)]
 
 
-def build_trainer(cfg: Any, callbacks: list[Callback], logger: Any) -> L.Trainer:
+def build_trainer(
+    cfg: Any, callbacks: list[Callback], logger: Any, compiled: bool = False
+) -> L.Trainer:
     """conf/trainer is lightning.Trainer's call (its gradient clipping comes from
-    conf/regularization); the callbacks and the logger are passed in."""
+    conf/regularization); the callbacks and the logger are passed in. compiled: the network
+    was compiled (compile=true)."""
+    # A compiled network is compiled again for each grad mode it meets. Under Lightning's
+    # default inference_mode the test's batches are inference tensors, which the validation's
+    # graph does not accept: one more compilation (seconds on a GPU, about 9 s on this CPU).
+    # Under no_grad validation and test share one graph.
+    modes = {"inference_mode": False} if compiled and "inference_mode" not in cfg else {}
     return instantiate(
         cfg,
         callbacks=callbacks,
         logger=logger,
+        **modes,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         **({} if cfg.get("plugins") else {"plugins": [AtomicCheckpointIO()]}),
