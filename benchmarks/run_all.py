@@ -10,6 +10,7 @@ import sys
 SCRIPTS = [
     "startup",
     "overhead",
+    "loop",
     "sweep",
     "memory",
     "tracking",
