@@ -274,16 +274,19 @@ def test_a_search_stops_on_its_patience_and_on_its_timeout_and_says_why(tmp_path
     reason = "no new best in the last 2 finished trials (hydra.sweeper.patience=2)"
     assert parents[0].data.tags["sweep.stopped_by"] == reason
     assert f"the search stopped before n_trials=10: {reason}" in result.stdout
-    # a second study, a grid of three: its 1 s is spent during the first trial, so no second
-    # one starts (Hydra's basic sweeper has no budgets; a grid gets them in this sweeper)
+    # a second study, a grid of three: its 0.5 s is spent during the first trial (5 epochs
+    # take longer), so no second one starts (Hydra's basic sweeper has no budgets; a grid
+    # gets them in this sweeper)
     more = ["hydra.sweeper.study_name=timed", "tracking.experiment=timed"]
     more += ["hydra/sweeper/sampler=grid", "optimizer.lr=choice(1e-3, 2e-3, 3e-3)"]
-    study_sweep(tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.timeout=1", *same, *more)
+    timed = ["hydra.sweeper.n_trials=10", "hydra.sweeper.timeout=0.5"]
+    longer = ["trainer.max_epochs=5", "callbacks.early_stopping=null"]
+    study_sweep(tmp_path, *timed, *same, *more, *longer)
     timed = [r for r in client.search_runs([client.get_experiment_by_name("timed").experiment_id])]
     (parent,) = [r for r in timed if "mlflow.parentRunId" not in r.data.tags]
     assert (
         len(timed) == 2
-        and parent.data.tags["sweep.stopped_by"] == "hydra.sweeper.timeout=1 s reached"
+        and parent.data.tags["sweep.stopped_by"] == "hydra.sweeper.timeout=0.5 s reached"
     )
 
 
