@@ -11,6 +11,7 @@ SCRIPTS = [
     "startup",
     "overhead",
     "loop",
+    "whole_run",
     "sweep",
     "memory",
     "tracking",
