@@ -1,7 +1,7 @@
 """tunelab's train.py against a plain PyTorch loop: training-loop and whole-process time, and
 the peak resident memory of each.
 
-python -m benchmarks.overhead [--epochs 2] [--size 60000] [--tiny]
+python -m benchmarks.overhead [--epochs 2] [--size 60000] [--cifar 50000] [--tiny]
 digits with the default CNN; a generated MNIST-format set of SIZE training images with the MLP
 at batch 64 (the setting of the memory issue).
 """
@@ -131,7 +131,21 @@ def measure(
     }
 
 
-def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: int = 3) -> None:
+def generated_cifar(root, size: int) -> None:
+    """A generated CIFAR-10-format set: size training images in 5 batches, size/5 test images."""
+    from tests.data_factory import write_cifar10
+
+    write_cifar10(root, per_batch=size // 5, n_test=size // 5)
+
+
+def main(
+    epochs: int,
+    size: int,
+    extra: list[str],
+    tiny: bool = False,
+    repeats: int = 3,
+    cifar: int = 0,
+) -> None:
     root = scratch()
     rows = [
         measure(
@@ -150,6 +164,22 @@ def main(epochs: int, size: int, extra: list[str], tiny: bool = False, repeats: 
                 epochs,
                 64,
                 "mlp",
+                extra,
+                repeats=repeats,
+            )
+        )
+    if cifar and not tiny:  # the realistic workload: the default CNN on CIFAR-size images
+        generated_cifar(root / "cifar", cifar)
+        data_args = ["data=cifar10", f"paths.data_dir={root / 'cifar'}", "data.augment=null"]
+        rows.append(
+            measure(
+                f"generated {cifar} 3x32x32",
+                root,
+                str(root / "cifar"),
+                data_args,
+                epochs,
+                128,
+                "cnn",
                 extra,
                 repeats=repeats,
             )
@@ -177,6 +207,12 @@ if __name__ == "__main__":
         "--tiny", action="store_true", help="1 epoch on digits only: checks the script runs"
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each; medians reported")
+    parser.add_argument(
+        "--cifar",
+        type=int,
+        default=0,
+        help="also the default CNN on this many generated 3x32x32 images",
+    )
     parser.add_argument("extra", nargs="*", help="more train.py overrides, e.g. trainer=gpu")
     options = parser.parse_args()
     main(
@@ -184,4 +220,5 @@ if __name__ == "__main__":
         options.extra,
         options.tiny,
         1 if options.tiny else options.repeats,
+        options.cifar,
     )

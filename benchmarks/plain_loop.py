@@ -2,7 +2,8 @@
 
 python benchmarks/plain_loop.py --data digits|DIR --epochs 2 --batch-size 64 [--model cnn|mlp]
     [--device cuda] [--precision bf16-mixed] [--compile]
-Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files. On
+Prints one JSON line: {"loop_s": ..., "test_acc": ...}. DIR holds MNIST-style IDX files
+(DIR/MNIST/raw) or CIFAR-10's python batches (DIR/cifar-10-batches-py). On
 another device the splits sit there whole, as tunelab's in-memory batches do (trainer=gpu).
 """
 
@@ -35,6 +36,14 @@ def load(data: str) -> tuple[torch.Tensor, torch.Tensor, dict]:
         x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
         y = torch.tensor(bunch.target)
         return x, y, split_indices(y.numpy(), 0.15, 0.15, 42)
+    if Path(
+        data, "cifar-10-batches-py"
+    ).exists():  # CIFAR-10's python batches, as tunelab reads them
+        from tunelab.data.torchvision_sets import load_cifar10
+
+        cifar = load_cifar10(data)
+        test = cifar.fixed_splits["test"].numpy()
+        return cifar.x, cifar.y, split_indices(cifar.y.numpy(), 0.1, None, 42, fixed={"test": test})
     parts = []
     for prefix in ("train", "t10k"):
         raw = Path(data, "MNIST", "raw")
