@@ -185,6 +185,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--tiny", action="store_true", help="200 steps, once: the script runs")
+    parser.add_argument("--tiny", action="store_true", help="40 steps, once: the script runs")
     options = parser.parse_args()
-    main(*((200, 1) if options.tiny else (options.steps, options.repeats)))
+    main(*((40, 1) if options.tiny else (options.steps, options.repeats)))
