@@ -172,12 +172,10 @@ class OptunaSearch:
     def finished_runs(self, source: Any) -> list[dict[str, Any]]:
         """The store's finished runs `source` names, read by the MLflow writer process."""
         from tunelab.sweeps.requests import FinishedRuns
-        from tunelab.tracking.run import open_writer
+        from tunelab.tracking.run import ask, open_writer
 
         writer = open_writer(self.config.tracking.writer)
-        ticket = writer.send(FinishedRuns(self.config.tracking.uri, source))
-        assert ticket is not None  # an answered request
-        ok, value = writer.receive(ticket)
+        ok, value = ask(writer, FinishedRuns(self.config.tracking.uri, source))()
         if not ok:
             raise ValueError(f"hydra.sweeper.warm_start={source}: {value}")
         return value

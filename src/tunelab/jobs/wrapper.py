@@ -36,7 +36,7 @@ from tunelab.errors import ConfigError, UserError
 from tunelab.sweeps.pruning import is_pruned, tell_pruned
 from tunelab.sweeps.state import stop_sweep, stopped_sweep_reason, trial_identity, trials_run_here
 from tunelab.tracking.requests import FetchCheckpoint, Request, StartBeside
-from tunelab.tracking.run import TrackedRun, TrackingError, open_writer
+from tunelab.tracking.run import TrackedRun, TrackingError, ask, open_writer
 from tunelab.training.rerun import resumable
 
 if TYPE_CHECKING:
@@ -66,12 +66,10 @@ class Job:
     def ask(self, request: Request) -> Callable[[], Any]:
         """Send the MLflow writer a request that it answers (it works while this process goes
         on importing); the function that waits for the answer, raising a UserError's line."""
-        writer = open_writer(self.cfg.tracking.writer)
-        ticket = writer.send(request)
-        assert ticket is not None  # an answered request
+        reply = ask(open_writer(self.cfg.tracking.writer), request)
 
         def answer() -> Any:
-            ok, value = writer.receive(ticket)
+            ok, value = reply()
             if not ok:
                 raise UserError(str(value))
             return value

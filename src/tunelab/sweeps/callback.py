@@ -198,15 +198,13 @@ class MLflowSweepCallback(Callback):
         """Send the writer process `request` (it has MLflow loaded; this process does not);
         the function that waits for its answer."""
         from tunelab.cli.redact import mask_text
-        from tunelab.tracking.run import open_writer
+        from tunelab.tracking.run import ask, open_writer
 
         uri = self.config.tracking.uri
-        writer = open_writer(self.config.tracking.writer)
-        ticket = writer.send(request)
-        assert ticket is not None  # an answered request
+        reply = ask(open_writer(self.config.tracking.writer), request)
 
         def answer(opening: bool = False) -> Any:
-            ok, value = writer.receive(ticket)
+            ok, value = reply()
             if not ok and opening:  # the store cannot be used: one line, before any trial
                 where = "" if "hydra.sweeper." in str(value) else f"tracking.uri={uri}: "
                 raise SystemExit(mask_text(f"tunelab: the sweep cannot use {where}{value}"))

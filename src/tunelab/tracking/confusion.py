@@ -49,8 +49,8 @@ def shade(fraction: float) -> tuple[int, int, int]:
     low = int(position)
     high = min(low + 1, len(BLUES) - 1)
     part = position - low
-    mixed = (a + (b - a) * part for a, b in zip(BLUES[low], BLUES[high], strict=True))
-    return (*(round(c) for c in mixed),)  # type: ignore[return-value]
+    (r0, g0, b0), (r1, g1, b1) = BLUES[low], BLUES[high]
+    return round(r0 + (r1 - r0) * part), round(g0 + (g1 - g0) * part), round(b0 + (b1 - b0) * part)
 
 
 def turned(text: str, size: int, angle: int) -> Image.Image:

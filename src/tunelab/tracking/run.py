@@ -8,6 +8,7 @@ writes never wait for the store. This module imports neither MLflow nor torch.
 
 import atexit
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -132,6 +133,13 @@ def writer_process(slot: str = "job") -> WriterProcess:
         process = _processes[slot] = WriterProcess()
         atexit.register(process.close)
     return process
+
+
+def ask(writer: Writer, request: Request) -> Callable[[], tuple[bool, Any]]:
+    """Send `request`, one the writer answers; the function that waits for its (ok, value)."""
+    ticket = writer.send(request)
+    assert ticket is not None, f"{type(request).__name__} is not answered"
+    return functools.partial(writer.receive, ticket)
 
 
 # Each slot's runs share its writer's pipe, and a replacement after it died: one lock each.
@@ -524,17 +532,14 @@ class TrackedRun:
             self._ticket(self.start_request, writer.send(self.start_request))
         else:
             run_id, _experiment = cast(tuple[str, str], self._started[1])
-            ticket = writer.send(
-                Reattach(
-                    self.uri,
-                    run_id,
-                    self.start_request.flush_seconds,
-                    getattr(self.start_request, "system_metrics_seconds", 0.0),
-                    self.start_request.heartbeat_seconds,
-                )
+            reattach = Reattach(
+                self.uri,
+                run_id,
+                self.start_request.flush_seconds,
+                getattr(self.start_request, "system_metrics_seconds", 0.0),
+                self.start_request.heartbeat_seconds,
             )
-            assert ticket is not None  # Reattach is answered
-            ok, value = writer.receive(ticket)
+            ok, value = ask(writer, reattach)()
             if not ok:
                 raise TrackingError(str(value))
         for request in self.journal:

@@ -516,17 +516,20 @@ def collect_garbage() -> None:
 def failure(request: Request, error: Exception, errors: list[str], files_lost: list[str]) -> str:
     """A failed request's message; an unanswered one's is kept in its run's `errors`, and in
     `files_lost` when the artifact store refused its files."""
-    message = (
-        str(error)  # says what to change
-        if isinstance(error, StoreProblem | UserError)
-        else f"{type(error).__name__}: {error}"
-    )
+    message = error_message(error)
     if not request.answered:
         errors.append(f"{request_name(request)}: {message}")
         store_refused = isinstance(error, OSError) and not source_missing(request)
         if isinstance(request, FILE_REQUESTS) and store_refused:  # gone, full, read-only
             files_lost.append(message)
     return message
+
+
+def error_message(error: BaseException) -> str:
+    """A failed write's message: ours and the store checks' say what to change as they are."""
+    if isinstance(error, StoreProblem | UserError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def answer_of(ending: Future) -> Future:
@@ -538,7 +541,7 @@ def answer_of(ending: Future) -> Future:
         if error is None:
             reply.set_result((True, finished.result()))
         else:
-            reply.set_result((False, f"{type(error).__name__}: {error}"))
+            reply.set_result((False, error_message(error)))
 
     ending.add_done_callback(done)
     return reply
@@ -606,7 +609,7 @@ def draw_confusion(
             path = confusion_matrix_image(counts, classes, Path(folder) / "confusion_matrix.png")
             client.log_artifact(run_id, str(path))
     except Exception as error:  # reported at the end like any failed write
-        errors.append(f"log_confusion_matrix: {type(error).__name__}: {error}")
+        errors.append(f"log_confusion_matrix: {error_message(error)}")
 
 
 def source_missing(request: Request) -> bool:
