@@ -9,8 +9,9 @@ every variant run `--repeats` times in turn and the fastest kept. The rows add t
 one at a time to a bare LightningModule with the same network and batches: the Learner
 (loss, metrics fed a chunk of batches at a time, epoch values), the input standardisation,
 each default callback, and the logger that hands metrics to the MLflow writer (here a writer
-that pickles each request into /dev/null, as the pipe would). The last column puts each
-part's cost per step beside a step of the 60,000-image MLP job (benchmarks/overhead.py).
+that pickles each request into /dev/null, as the pipe would). Every row fits with tunelab's
+trainer (conf/trainer). The last column is each part's cost per step over the row it is
+added to.
 """
 
 import argparse
@@ -20,7 +21,7 @@ import logging
 import os
 import pickle
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -32,7 +33,7 @@ from tunelab.data.inputs import Normalize
 from tunelab.models import build_network
 from tunelab.training.pipeline import build_learner
 from tunelab.training.rerun import compose_train
-from tunelab.training.trainer import build_callbacks
+from tunelab.training.trainer import build_callbacks, build_trainer
 
 FEATURES, CLASSES, BATCH = 64, 10, 32
 
@@ -77,47 +78,52 @@ def logger(output_dir: str) -> Any:
     return run.lightning_logger()
 
 
-def variants(cfg, output_dir: str) -> dict[str, tuple[str, list, Any, bool]]:
-    """name: (module kind, callbacks, logger, standardise the batches)."""
-    callbacks = dict(cfg.callbacks)
-    only = {name: build_callbacks({name: callbacks[name]}) for name in callbacks if callbacks[name]}
-    rows: dict[str, tuple[str, list, Any, bool]] = {
-        "bare Lightning": ("bare", [], False, False),
-        "+ tunelab's Learner (loss, metrics, epoch values)": ("learner", [], False, False),
-        "+ standardising each batch": ("learner", [], False, True),
+class Variant(NamedTuple):
+    kind: str  # "bare" or "learner"
+    callbacks: list
+    logger: Any
+    standardise: bool
+    over: str  # the row this one adds its part to
+
+
+BARE, LEARNER, STANDARDISED = (
+    "bare Lightning",
+    "+ tunelab's Learner (loss, metrics, epoch values)",
+    "+ standardising each batch",
+)
+
+
+def variants(cfg, output_dir: str) -> dict[str, Variant]:
+    """The rows, each one part added to another: the Learner to bare Lightning, then the
+    standardisation, then each callback and the logger alone; all of it against bare."""
+    rows = {
+        BARE: Variant("bare", [], False, False, BARE),
+        LEARNER: Variant("learner", [], False, False, BARE),
+        STANDARDISED: Variant("learner", [], False, True, LEARNER),
     }
-    for name, built in only.items():
-        rows[f"+ callback {name}"] = ("learner", built, False, True)
-    rows["+ the MLflow logger"] = ("learner", [], logger(output_dir), True)
-    rows["tunelab: all of it"] = (
-        "learner",
-        build_callbacks(cfg.callbacks),
-        logger(output_dir),
-        True,
-    )
+    for name, node in cfg.callbacks.items():
+        if node is not None:
+            rows[f"+ callback {name}"] = Variant(
+                "learner", build_callbacks({name: node}), False, True, STANDARDISED
+            )
+    rows["+ the MLflow logger"] = Variant("learner", [], logger(output_dir), True, STANDARDISED)
+    everything = build_callbacks(cfg.callbacks)
+    rows["tunelab: all of it"] = Variant("learner", everything, logger(output_dir), True, BARE)
     return rows
 
 
-def fit_seconds(cfg, kind: str, callbacks: list, logger_: Any, standardise: bool, data) -> float:
-    """Seconds of one fit (training and validation) with the given parts."""
+def fit_seconds(cfg, variant: Variant, data) -> float:
+    """Seconds of one fit (training and validation) with the variant's parts, by tunelab's
+    trainer (conf/trainer) for every row."""
     torch.manual_seed(0)
     x, y, xv, yv = data
-    network = build_network(cfg.model, (FEATURES,), CLASSES, 0.0)
-    module = Bare(network) if kind == "bare" else build_learner(cfg, (FEATURES,), CLASSES)
-    transform = Normalize(torch.zeros(FEATURES), torch.ones(FEATURES)) if standardise else None
-    trainer = L.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=logger_,
-        callbacks=[*callbacks],
-        enable_checkpointing=any(
-            isinstance(c, L.pytorch.callbacks.ModelCheckpoint) for c in callbacks
-        ),
-        enable_progress_bar=any(isinstance(c, L.pytorch.callbacks.ProgressBar) for c in callbacks),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=10,
-    )
+    if variant.kind == "bare":
+        module: L.LightningModule = Bare(build_network(cfg.model, (FEATURES,), CLASSES, 0.0))
+    else:
+        module = build_learner(cfg, (FEATURES,), CLASSES)
+    scale = torch.ones(FEATURES)
+    transform = Normalize(torch.zeros(FEATURES), scale) if variant.standardise else None
+    trainer = build_trainer(cfg.trainer, list(variant.callbacks), variant.logger)
     train = TensorBatches(x, y, BATCH, shuffle=True, transform=transform)
     val = TensorBatches(xv, yv, BATCH, transform=transform)
     start = time.perf_counter()
@@ -129,6 +135,7 @@ def main(steps: int, repeats: int) -> None:
     torch.set_num_threads(1)
     output_dir = str(scratch())
     overrides = ["model=mlp", "model.hidden_dim=32", "callbacks.early_stopping.patience=100"]
+    overrides += ["trainer.max_epochs=2", "trainer.accelerator=cpu"]
     cfg = compose_train(overrides, output_dir)
     n = steps * BATCH // 2  # two epochs
     data = (
@@ -142,26 +149,18 @@ def main(steps: int, repeats: int) -> None:
     with quiet():
         for _ in range(repeats):  # in turn, so a drifting machine weighs on all alike
             for name, parts in rows.items():
-                timings[name].append(fit_seconds(cfg, *parts, data))
+                timings[name].append(fit_seconds(cfg, parts, data))
     per_step = {name: min(t) / steps * 1e6 for name, t in timings.items()}
-    bare = per_step["bare Lightning"]
-    previous = bare
-    table = []
-    for name, micro in per_step.items():
-        # each "+ callback" row is measured on top of the standardised Learner
-        base = per_step["+ standardising each batch"] if name.startswith("+ callback") else previous
-        if name.startswith("+ the MLflow") or name.startswith("tunelab"):
-            base = per_step["+ standardising each batch"]
-        table.append(
-            {
-                "variant": name,
-                "us per step": micro,
-                "over bare": micro / bare - 1,
-                "added us per step": micro - (bare if name == "tunelab: all of it" else base),
-            }
-        )
-        if not name.startswith("+ callback"):
-            previous = micro
+    bare = per_step[BARE]
+    table = [
+        {
+            "variant": name,
+            "us per step": micro,
+            "over bare": micro / bare - 1,
+            "added us per step": micro - per_step[rows[name].over],
+        }
+        for name, micro in per_step.items()
+    ]
     report(
         "loop",
         f"the loop's parts, {steps} steps of batch {BATCH}, 64-32-10 MLP, 1 torch thread",

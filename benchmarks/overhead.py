@@ -9,6 +9,7 @@ at batch 64 (the setting of the memory issue).
 import argparse
 import json
 import statistics
+from collections.abc import Sequence
 
 from benchmarks.common import ROOT, report, run_sampled, scratch
 
@@ -20,15 +21,11 @@ def generated_mnist(root, size: int) -> None:
     write_idx(root / "MNIST" / "raw", n_train=size, n_test=size // 6)
 
 
-def tunelab_run(
-    root, data_args: list[str], epochs: int, batch_size: int, extra: list[str]
-) -> tuple[float, float, float, float, float]:
-    """(whole-process wall, training-loop seconds, peak MiB of the process tree, of the
-    training process, of the MLflow writer) of one tunelab run."""
-    from mlflow import MlflowClient
-
-    args = [
-        str(ROOT / "train.py"),
+def train_args(
+    data_args: list[str], epochs: int, batch_size: int, extra: Sequence[str] = ()
+) -> list[str]:
+    """train.py's overrides for a timed run: EPOCHS epochs at BATCH_SIZE, no early stop."""
+    return [
         *data_args,
         f"trainer.max_epochs={epochs}",
         f"data.batch_size={batch_size}",
@@ -36,6 +33,16 @@ def tunelab_run(
         "print_config=false",
         *extra,
     ]
+
+
+def tunelab_run(
+    root, data_args: list[str], epochs: int, batch_size: int, extra: list[str]
+) -> tuple[float, float, float, float, float]:
+    """(whole-process wall, training-loop seconds, peak MiB of the process tree, of the
+    training process, of the MLflow writer) of one tunelab run."""
+    from mlflow import MlflowClient
+
+    args = [str(ROOT / "train.py"), *train_args(data_args, epochs, batch_size, extra)]
     wall, _, samples = run_sampled(args, root)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     latest = client.search_runs(

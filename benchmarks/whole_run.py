@@ -13,19 +13,14 @@ import os
 import statistics
 
 from benchmarks.common import ROOT, report, run_sampled, scratch
-from benchmarks.overhead import generated_mnist
+from benchmarks.overhead import generated_mnist, train_args, tunelab_run
+
+BATCH = 128
 
 
-def tunelab_args(data_dir, epochs: int) -> list[str]:
-    return [
-        "data=mnist",
-        f"paths.data_dir={data_dir}",
-        "model=mlp",
-        "data.batch_size=128",
-        f"trainer.max_epochs={epochs}",
-        "callbacks.early_stopping=null",
-        "print_config=false",
-    ]
+def mnist_mlp(data_dir) -> list[str]:
+    """The job's data and network: the generated MNIST-format set, the default MLP."""
+    return ["data=mnist", f"paths.data_dir={data_dir}", "model=mlp"]
 
 
 def lean(root, data_dir, epochs: int) -> tuple[float, float, float]:
@@ -37,18 +32,13 @@ def lean(root, data_dir, epochs: int) -> tuple[float, float, float]:
 
 def tunelab(root, data_dir, epochs: int) -> tuple[float, float, float, float]:
     """(wall, peak MiB of the tree, of the training process, of the rest: the writer)."""
-    wall, _, samples = run_sampled([str(ROOT / "train.py"), *tunelab_args(data_dir, epochs)], root)
-    return (
-        wall,
-        max(m.tree for m in samples),
-        max(m.process for m in samples),
-        max(m.others for m in samples),
-    )
+    wall, _loop, *peaks = tunelab_run(root, mnist_mlp(data_dir), epochs, BATCH, [])
+    return wall, *peaks
 
 
 def timeline(root, data_dir, epochs: int) -> dict[str, dict[str, float]]:
     out = root / "timeline.json"
-    args = ["-m", "benchmarks.timeline", *tunelab_args(data_dir, epochs)]
+    args = ["-m", "benchmarks.timeline", *train_args(mnist_mlp(data_dir), epochs, BATCH)]
     run_sampled(args, root, env={"TIMELINE_OUT": str(out), "PYTHONPATH": str(ROOT)})
     return json.loads(out.read_text())
 
@@ -86,7 +76,7 @@ def main(size: int, epochs: int, repeats: int, warm: bool = True) -> None:
         rows.append({"what": "  the training process's peak MiB in it", "value": entry["peak MiB"]})
     report(
         "whole_run",
-        f"python train.py against a lean PyTorch script, MLP at batch 128, {epochs} epochs on "
+        f"python train.py against a lean PyTorch script, MLP at batch {BATCH}, {epochs} epochs on "
         f"{size} generated 28x28 images",
         rows,
         [
