@@ -108,6 +108,17 @@ def state(root: Path, run_id: str, epochs: int) -> tuple[str, str]:
     return f"{run.info.status}, {len(steps)} val/acc points, {tests}, {model}", points
 
 
+def command_line(process) -> str:
+    """A process's command line; empty for one that ended meanwhile (a child the job started
+    and has not reaped yet is a zombie, whose command line psutil refuses)."""
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def writer_killed(code: Path, tiny: bool) -> dict:
     """SIGKILL of the MLflow writer process in the middle of fit (the OOM killer's choice)."""
     import psutil
@@ -118,7 +129,7 @@ def writer_killed(code: Path, tiny: bool) -> dict:
     writers = [
         child
         for child in psutil.Process(job.process.pid).children()
-        if "tunelab.tracking.writer" in " ".join(child.cmdline())
+        if "tunelab.tracking.writer" in command_line(child)
     ]
     killed = time.time()
     for writer in writers:
