@@ -258,3 +258,11 @@ def png_width(path) -> int:
         header = file.read(24)
     assert header[:8] == b"\x89PNG\r\n\x1a\n", path
     return struct.unpack(">I", header[16:20])[0]
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """The tests that run whole jobs or services first, the quick ones last: xdist's workers
+    then end together, stealing quick tests from each other, instead of one worker still
+    running a 30 s sweep while the other has nothing left (measured: an 18 s tail)."""
+    slow = {"process", "service"}
+    items.sort(key=lambda item: not slow & {mark.name for mark in item.iter_markers()})
