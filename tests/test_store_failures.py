@@ -3,7 +3,7 @@ names the URI and the reason (MLflow alone retries for minutes)."""
 
 import pytest
 
-from tests.conftest import TINY, run_entry
+from tests.conftest import TINY, run_in_process
 from tunelab.tracking.reachable import store_problem
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
@@ -39,7 +39,8 @@ def test_a_usable_store_has_no_problem(tmp_path) -> None:
     ],
 )
 def test_train_stops_before_training_with_one_line(tmp_path, uri: str, reason: str) -> None:
-    result = run_entry([*TINY, f"tracking.uri={uri}"], tmp_path, check=False)
+    # In this process: the check is the job's, not the process's (no writer started).
+    result = run_in_process([*TINY, f"tracking.uri={uri}"], tmp_path, check=False)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("tunelab: MLflow could not start the run in tracking.uri="), last
