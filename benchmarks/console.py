@@ -5,7 +5,7 @@ together.
 python -m benchmarks.console [--tiny] [--code CHECKOUT]
 
 --code runs another checkout's entry points and package (its src/): the before/after of a
-change. --tiny: a 2-trial search of 1 epoch, and no export.
+change. --tiny: a 2-trial search and a single run of 1 epoch, and no export.
 """
 
 import argparse
@@ -44,7 +44,7 @@ def run_id(lines: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, no export")
+    parser.add_argument("--tiny", action="store_true", help="1 epoch per run, 2 trials, no export")
     parser.add_argument(
         "--code", type=Path, default=ROOT, help="a checkout to run (default: this one)"
     )
@@ -55,7 +55,8 @@ def main() -> None:
     if options.tiny:
         search = [*search, "trainer.max_epochs=1"]
     jobs = {f"{trials}-trial Optuna search": lines_of(code, "train.py", search, root)}
-    jobs["single run"] = single = lines_of(code, "train.py", ["trainer.max_epochs=4"], root)
+    epochs = "trainer.max_epochs=1" if options.tiny else "trainer.max_epochs=4"
+    jobs["single run"] = single = lines_of(code, "train.py", [epochs], root)
     jobs["eval.py"] = lines_of(code, "eval.py", [f"run_id={run_id(single)}"], root)
     if not options.tiny:
         jobs["export.py"] = lines_of(code, "export.py", [f"run_id={run_id(single)}"], root)
