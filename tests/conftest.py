@@ -12,6 +12,10 @@ import pytest
 # `python train.py` processes: one compute thread each keeps them from fighting over the cores
 # (the tiny models train no slower on one).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# MLflow 3 sends usage records to its telemetry service from a background thread, unless it sees
+# a CI or pytest variable when it is imported; a worker imports it while collecting, before
+# pytest sets PYTEST_CURRENT_TEST. Tests reach no network: say so before anything imports it.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
