@@ -16,16 +16,28 @@ PYTHON = sys.executable
 
 
 def machine() -> str:
-    cores = os.cpu_count()
-    gpu = ""
-    try:
-        import torch
+    name = gpu_name()
+    gpu = f", {name}" if name else ""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{gpu}, Python {platform.python_version()}"
 
-        if torch.cuda.is_available():
-            gpu = f", {torch.cuda.get_device_name()}"
-    except ImportError:
-        pass
-    return f"{platform.processor() or platform.machine()}, {cores} cores{gpu}, Python {platform.python_version()}"
+
+def gpu_name() -> str:
+    """The first NVIDIA GPU's name, "" when there is none. Asked of nvidia-smi, not torch: a
+    script that only starts jobs would otherwise import torch (2 s of CPU) to name its machine."""
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (
+        listed.stdout.strip().splitlines()[0]
+        if listed.returncode == 0 and listed.stdout.strip()
+        else ""
+    )
 
 
 def run(
