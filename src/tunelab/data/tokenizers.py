@@ -1,0 +1,120 @@
+"""Text to token ids, learned from the training split only: a word vocabulary and a character
+set. A fitted tokenizer's `state()` is plain data (lists, numbers, flags) so that it travels in
+the checkpoint, and `from_state` rebuilds the same encoding for evaluation, prediction and
+export. Id 0 pads, id 1 stands for every token the training split did not have."""
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+PAD, UNKNOWN = 0, 1
+SPECIALS = ["<pad>", "<unk>"]
+
+# Words (letters, digits, underscores) and single punctuation marks: "don't!" -> don ' t !
+WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+class Tokenizer:
+    """Shared by the kinds: a vocabulary (specials first), fitting, padding, state."""
+
+    kind = ""
+
+    def __init__(self, max_length: int = 128, lowercase: bool = True) -> None:
+        if max_length < 1:
+            raise ValueError(f"max_length must be at least 1, got {max_length}")
+        self.max_length = max_length
+        self.lowercase = lowercase
+        self.vocabulary: list[str] = list(SPECIALS)
+        self.ids: dict[str, int] = {token: i for i, token in enumerate(self.vocabulary)}
+
+    def split(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def tokens(self, text: str) -> list[str]:
+        return self.split(text.lower() if self.lowercase else text)
+
+    def keep(self, counts: Counter) -> list[str]:
+        """The tokens the vocabulary keeps, in id order."""
+        return sorted(counts, key=lambda token: (-counts[token], token))
+
+    def fit(self, texts: Iterable[str]) -> "Tokenizer":
+        """Learn the vocabulary from `texts` (the training split's): most frequent first, ties
+        in alphabetical order, so the same texts give the same ids."""
+        counts = Counter(token for text in texts for token in self.tokens(text))
+        self.vocabulary = [*SPECIALS, *self.keep(counts)]
+        self.ids = {token: i for i, token in enumerate(self.vocabulary)}
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocabulary)
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids [len(texts), max_length], int64: each text cut at max_length tokens and
+        padded with PAD; a token the vocabulary lacks is UNKNOWN."""
+        ids = torch.full((len(texts), self.max_length), PAD, dtype=torch.int64)
+        for row, text in enumerate(texts):
+            found = [self.ids.get(token, UNKNOWN) for token in self.tokens(text)]
+            found = found[: self.max_length]
+            if found:
+                ids[row, : len(found)] = torch.tensor(found, dtype=torch.int64)
+        return ids
+
+    def state(self) -> dict[str, Any]:
+        """What the checkpoint keeps to encode new texts exactly as training did."""
+        return {
+            "kind": self.kind,
+            "vocabulary": list(self.vocabulary),
+            "max_length": self.max_length,
+            "lowercase": self.lowercase,
+        }
+
+
+class WordTokenizer(Tokenizer):
+    """Words and punctuation marks; a word seen fewer than `min_count` times in training, or
+    beyond the `max_vocabulary` most frequent, is unknown."""
+
+    kind = "words"
+
+    def __init__(
+        self,
+        max_length: int = 128,
+        lowercase: bool = True,
+        min_count: int = 1,
+        max_vocabulary: int | None = None,
+    ) -> None:
+        super().__init__(max_length, lowercase)
+        if min_count < 1:
+            raise ValueError(f"min_count must be at least 1, got {min_count}")
+        self.min_count = min_count
+        self.max_vocabulary = max_vocabulary
+
+    def split(self, text: str) -> list[str]:
+        return WORDS.findall(text)
+
+    def keep(self, counts: Counter) -> list[str]:
+        kept = [t for t in super().keep(counts) if counts[t] >= self.min_count]
+        return kept[: self.max_vocabulary] if self.max_vocabulary else kept
+
+
+class CharTokenizer(Tokenizer):
+    """Characters, spaces included: no word is ever unknown, only a character."""
+
+    kind = "chars"
+
+    def split(self, text: str) -> list[str]:
+        return list(text)
+
+
+KINDS: dict[str, type[Tokenizer]] = {"words": WordTokenizer, "chars": CharTokenizer}
+
+
+def from_state(state: dict[str, Any]) -> Tokenizer:
+    """The fitted tokenizer a checkpoint recorded (Tokenizer.state)."""
+    tokenizer = KINDS[state["kind"]](max_length=state["max_length"], lowercase=state["lowercase"])
+    tokenizer.vocabulary = list(state["vocabulary"])
+    tokenizer.ids = {token: i for i, token in enumerate(tokenizer.vocabulary)}
+    return tokenizer

@@ -1,0 +1,95 @@
+"""Text: tokenizers learned from the training split only, and the networks over token ids."""
+
+import pytest
+import torch
+
+from tunelab.data.tokenizers import PAD, UNKNOWN, CharTokenizer, WordTokenizer, from_state
+from tunelab.models.text import EmbeddingBag, Recurrent, TextCNN, Transformer
+
+TRAIN = ["The film was great, great fun!", "A dull film.", "great cast"]
+
+
+def test_a_word_seen_only_outside_the_training_split_is_unknown() -> None:
+    tokenizer = WordTokenizer(max_length=6).fit(TRAIN)
+    ids = tokenizer.encode(["GREAT film, superb"])[0].tolist()
+    great, film, comma = (tokenizer.ids[t] for t in ("great", "film", ","))
+    assert ids == [great, film, comma, UNKNOWN, PAD, PAD]  # lower-cased, padded; superb unknown
+    assert tokenizer.vocabulary[:3] == ["<pad>", "<unk>", "great"]  # most frequent first
+
+
+def test_min_count_max_vocabulary_and_max_length() -> None:
+    rare = WordTokenizer(min_count=2).fit(TRAIN)
+    assert set(rare.vocabulary) == {"<pad>", "<unk>", "great", "film"}
+    capped = WordTokenizer(max_vocabulary=1).fit(TRAIN)
+    assert capped.vocabulary == ["<pad>", "<unk>", "great"]
+    cut = WordTokenizer(max_length=2).fit(TRAIN).encode(["great great great"])
+    assert cut.shape == (1, 2) and UNKNOWN not in cut.tolist()[0]
+    cased = WordTokenizer(lowercase=False).fit(TRAIN)
+    assert cased.encode(["The"])[0, 0] != cased.encode(["the"])[0, 0]
+    with pytest.raises(ValueError, match="max_length"):
+        WordTokenizer(max_length=0)
+
+
+def test_characters_and_a_fitted_state_read_back_encode_alike() -> None:
+    chars = CharTokenizer(max_length=12).fit(TRAIN)
+    assert chars.encode(["zz"])[0, :2].tolist() == [UNKNOWN, UNKNOWN]  # no z in training
+    for fitted in (chars, WordTokenizer(min_count=2, max_length=5).fit(TRAIN)):
+        again = from_state(fitted.state())
+        texts = ["A great, DULL film", "", "new words only"]
+        assert torch.equal(again.encode(texts), fitted.encode(texts))
+        assert again.vocab_size == fitted.vocab_size
+
+
+def separable(count: int, seed: int = 0) -> tuple[list[str], torch.Tensor]:
+    """Short texts of filler words; class 1 hides the word "excellent" somewhere in them."""
+    generator = torch.Generator().manual_seed(seed)
+    filler = ["the", "a", "movie", "plot", "was", "and", "very", "actors", "scene", "it"]
+    texts, labels = [], []
+    for i in range(count):
+        words = [
+            filler[j] for j in torch.randint(len(filler), (int(4 + i % 7),), generator=generator)
+        ]
+        label = i % 2
+        if label:
+            words.insert(int(torch.randint(len(words) + 1, (1,), generator=generator)), "excellent")
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, torch.tensor(labels)
+
+
+NETWORKS = {
+    "embedding_bag": lambda v: EmbeddingBag((16,), 2, v, embedding_dim=16),
+    "gru": lambda v: Recurrent((16,), 2, v, cell="gru", embedding_dim=16, hidden_dim=16),
+    "lstm": lambda v: Recurrent(
+        (16,), 2, v, cell="lstm", embedding_dim=16, hidden_dim=16, num_layers=2, dropout=0.1
+    ),
+    "text_cnn": lambda v: TextCNN((16,), 2, v, embedding_dim=16, channels=8),
+    "transformer": lambda v: Transformer(
+        (16,), 2, v, embedding_dim=16, num_heads=2, num_layers=1, feedforward_dim=32
+    ),
+}
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_each_network_learns_a_separable_set_and_ignores_padding(name: str) -> None:
+    torch.manual_seed(0)
+    texts, labels = separable(256)
+    tokenizer = WordTokenizer(max_length=16).fit(texts[:192])
+    x = tokenizer.encode(texts)
+    network = NETWORKS[name](tokenizer.vocab_size)
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.02)
+    for step in range(60):
+        batch = slice((step * 32) % 192, (step * 32) % 192 + 32)
+        loss = torch.nn.functional.cross_entropy(network(x[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    network.eval()
+    with torch.no_grad():
+        accuracy = (network(x[192:]).argmax(1) == labels[192:]).float().mean().item()
+        assert accuracy >= 0.9, accuracy  # chance: 0.5
+        # more padding, same outputs; an empty text gives finite scores
+        wider = torch.cat([x[192:], torch.full((64, 8), PAD)], dim=1)
+        if name != "transformer":  # its positions end at max_length
+            assert torch.allclose(network(wider), network(x[192:]), atol=1e-5)
+        assert torch.isfinite(network(tokenizer.encode([""]))).all()
