@@ -93,3 +93,56 @@ def test_each_network_learns_a_separable_set_and_ignores_padding(name: str) -> N
         if name != "transformer":  # its positions end at max_length
             assert torch.allclose(network(wider), network(x[192:]), atol=1e-5)
         assert torch.isfinite(network(tokenizer.encode([""]))).all()
+
+
+def fake_library(root, name: str, files: dict[str, str]) -> None:
+    for relative, source in files.items():
+        path = root / name / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+
+
+def test_library_docs_are_public_first_paragraphs_labelled_by_library(tmp_path) -> None:
+    import csv
+
+    from tunelab.data.library_docs import write_library_docs
+    from tunelab.errors import DataError
+
+    site = tmp_path / "site"
+    shared = '''def both():\n    """This exact sentence appears in two libraries."""\n'''
+    fake_library(
+        site,
+        "alpha",
+        {
+            "__init__.py": '"""Module docstrings are not counted here at all."""\n',
+            "core.py": (
+                'def add(a, b):\n    """Add two arrays element by element.\n\n    More text.\n    """\n'
+                'def _hidden():\n    """A private helper that is left out entirely."""\n'
+                'class Frame:\n    """A table of labelled columns\n    on two lines."""\n'
+                'def short():\n    """Too short."""\n' + shared
+            ),
+            "tests/test_core.py": 'def check():\n    """A test helper that is left out too."""\n',
+        },
+    )
+    fake_library(
+        site,
+        "beta",
+        {
+            "__init__.py": "",
+            "nn.py": 'class Layer:\n    """A layer that maps inputs to outputs."""\n' + shared,
+        },
+    )
+    out = write_library_docs(tmp_path / "docs.csv", ["alpha", "beta"], search_path=[str(site)])
+    with open(out, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sorted((r["library"], r["text"]) for r in rows) == [
+        ("alpha", "A table of labelled columns on two lines."),
+        ("alpha", "Add two arrays element by element."),
+        ("beta", "A layer that maps inputs to outputs."),
+    ]
+    again = write_library_docs(tmp_path / "again.csv", ["alpha", "beta"], search_path=[str(site)])
+    assert again.read_text() == out.read_text()  # the same sources, the same file
+    one = write_library_docs(tmp_path / "one.csv", ["alpha"], 1, search_path=[str(site)])
+    assert len(one.read_text().splitlines()) == 2  # the header and one text
+    with pytest.raises(DataError, match="'gamma' is not installed"):
+        write_library_docs(tmp_path / "x.csv", ["alpha", "gamma"], search_path=[str(site)])
