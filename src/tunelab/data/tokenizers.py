@@ -27,8 +27,12 @@ class Tokenizer:
             raise ValueError(f"max_length must be at least 1, got {max_length}")
         self.max_length = max_length
         self.lowercase = lowercase
-        self.vocabulary: list[str] = list(SPECIALS)
-        self.ids: dict[str, int] = {token: i for i, token in enumerate(self.vocabulary)}
+        self.use_vocabulary(SPECIALS)
+
+    def use_vocabulary(self, tokens: Sequence[str]) -> None:
+        """`tokens` in id order (specials first), and the id of each."""
+        self.vocabulary = list(tokens)
+        self.ids = {token: i for i, token in enumerate(self.vocabulary)}
 
     def split(self, text: str) -> list[str]:
         raise NotImplementedError
@@ -44,8 +48,7 @@ class Tokenizer:
         """Learn the vocabulary from `texts` (the training split's): most frequent first, ties
         in alphabetical order, so the same texts give the same ids."""
         counts = Counter(token for text in texts for token in self.tokens(text))
-        self.vocabulary = [*SPECIALS, *self.keep(counts)]
-        self.ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self.use_vocabulary([*SPECIALS, *self.keep(counts)])
         return self
 
     @property
@@ -115,6 +118,5 @@ KINDS: dict[str, type[Tokenizer]] = {"words": WordTokenizer, "chars": CharTokeni
 def from_state(state: dict[str, Any]) -> Tokenizer:
     """The fitted tokenizer a checkpoint recorded (Tokenizer.state)."""
     tokenizer = KINDS[state["kind"]](max_length=state["max_length"], lowercase=state["lowercase"])
-    tokenizer.vocabulary = list(state["vocabulary"])
-    tokenizer.ids = {token: i for i, token in enumerate(tokenizer.vocabulary)}
+    tokenizer.use_vocabulary(state["vocabulary"])
     return tokenizer
