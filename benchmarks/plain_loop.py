@@ -36,9 +36,8 @@ def load(data: str) -> tuple[torch.Tensor, torch.Tensor, dict]:
         x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
         y = torch.tensor(bunch.target)
         return x, y, split_indices(y.numpy(), 0.15, 0.15, 42)
-    if Path(
-        data, "cifar-10-batches-py"
-    ).exists():  # CIFAR-10's python batches, as tunelab reads them
+    # CIFAR-10's python batches, as tunelab reads them
+    if Path(data, "cifar-10-batches-py").exists():
         from tunelab.data.torchvision_sets import load_cifar10
 
         cifar = load_cifar10(data)
