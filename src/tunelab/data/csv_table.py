@@ -46,20 +46,8 @@ def table_data(
 
     targets = [target] if isinstance(target, str) else list(target)
     categorical, drop = list(categorical or []), list(drop or [])
-    for role, names in (("target", targets), ("categorical", categorical), ("drop", drop)):
-        unknown = [n for n in names if n not in table.columns]
-        if unknown:
-            raise DataError(
-                f"{where}: no column {', '.join(map(repr, unknown))} (data.source.{role}); "
-                f"its columns are {', '.join(table.columns)}"
-            )
-    if task == "classification" and len(targets) != 1:
-        raise DataError(
-            f"data.source.target={targets}: a classifier predicts one column; several targets "
-            "are for task=regression"
-        )
-    for column in targets:
-        check_target(table[column], where, task)
+    check_columns(table, where, {"target": targets, "categorical": categorical, "drop": drop})
+    check_targets(table, targets, where, task)
     features = table.drop(columns=[*targets, *drop])
     numeric = [c for c in features.columns if c not in categorical]
     for column in numeric:
@@ -83,16 +71,51 @@ def table_data(
         "categorical": categorical,
         "columns": list(encoded.columns),
     }
+    y, classes = target_tensor(table, targets, task)
+    if classes:
+        info["labels"] = {v: i for i, v in enumerate(classes)}
+    return LabeledData(
+        name,
+        x,
+        y,
+        classes,
+        standardize=standardize,
+        info=info,
+        raw=raw,
+        targets=targets if task == "regression" else [],
+    )
+
+
+def target_tensor(table: Any, targets: list[str], task: str) -> tuple[torch.Tensor, list[str]]:
+    """The target column(s) as y, and the class names: regression, float32 [N, targets] and
+    none; classification, the index of each row's label among the sorted labels."""
     if task == "regression":
-        y = torch.tensor(table[targets].to_numpy(dtype="float32"))
-        return LabeledData(
-            name, x, y, [], standardize=standardize, info=info, raw=raw, targets=targets
-        )
+        return torch.tensor(table[targets].to_numpy(dtype="float32")), []
     labels = sorted(table[targets[0]].astype(str).unique())
-    info["labels"] = {v: i for i, v in enumerate(labels)}
     mapping = {v: i for i, v in enumerate(labels)}
-    y = torch.tensor(table[targets[0]].astype(str).map(mapping).to_numpy())
-    return LabeledData(name, x, y, labels, standardize=standardize, info=info, raw=raw)
+    return torch.tensor(table[targets[0]].astype(str).map(mapping).to_numpy()), labels
+
+
+def check_columns(table: Any, where: str, roles: dict[str, list[str]]) -> None:
+    """Every column named for a role (data.source.<role>) is in the table."""
+    for role, names in roles.items():
+        unknown = [n for n in names if n not in table.columns]
+        if unknown:
+            raise DataError(
+                f"{where}: no column {', '.join(map(repr, unknown))} (data.source.{role}); "
+                f"its columns are {', '.join(table.columns)}"
+            )
+
+
+def check_targets(table: Any, targets: list[str], where: str, task: str) -> None:
+    """The target columns the task can learn: one for a classifier, each as check_target."""
+    if task == "classification" and len(targets) != 1:
+        raise DataError(
+            f"data.source.target={targets}: a classifier predicts one column; several targets "
+            "are for task=regression"
+        )
+    for column in targets:
+        check_target(table[column], where, task)
 
 
 def check_target(column: Any, where: str, task: str) -> None:

@@ -14,6 +14,7 @@ from tunelab.data.batches import EpochPermutationSampler, TensorBatches
 from tunelab.data.inputs import Normalize
 from tunelab.data.labeled import LabeledData
 from tunelab.data.splits import split_indices
+from tunelab.data.tokenizers import Tokenizer
 from tunelab.errors import DataError
 
 # Above this size a data set is served by a DataLoader instead of index slices.
@@ -43,13 +44,13 @@ class DataModule(L.LightningDataModule):
         in_memory: bool | str = "auto",
         num_workers: int = 0,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
+        """tokenizer: a text source's, fitted here on the training split unless it comes
+        fitted (a trained model's, for evaluation on new data)."""
         super().__init__()
         self.data, self.batch_size, self.num_workers = data, batch_size, num_workers
         self.seed = split["seed"]
-        self.in_memory = (
-            data.x.nbytes <= IN_MEMORY_LIMIT_BYTES if in_memory == "auto" else bool(in_memory)
-        )
         fixed = {k: v.numpy() for k, v in data.fixed_splits.items()}
         index = split_indices(
             data.y.numpy(),
@@ -62,6 +63,15 @@ class DataModule(L.LightningDataModule):
             stratify=data.task == "classification",
         )
         self.index = {k: torch.as_tensor(v) for k, v in index.items()}
+        if data.is_text:
+            encode_texts(data, tokenizer, self.index["train"])
+        elif tokenizer is not None:
+            raise DataError(
+                f"data {data.name!r} is not text: a tokenizer is for text data; drop tokenizer="
+            )
+        self.in_memory = (
+            data.x.nbytes <= IN_MEMORY_LIMIT_BYTES if in_memory == "auto" else bool(in_memory)
+        )
         self.target_scale = target_scale(data, self.index["train"])
         # One copy of the examples: each split is its index set into data.x, gathered batch by
         # batch (a shuffled epoch gathers anyway), never a copy of its own.
@@ -191,6 +201,21 @@ def standardizer(
     )
 
 
+def encode_texts(data: LabeledData, tokenizer: Tokenizer | None, rows: torch.Tensor) -> None:
+    """A text source's x: its texts as token ids, the tokenizer fitted on the training rows
+    only (unless it comes fitted); the fitted state joins the inputs record for inference."""
+    assert data.texts is not None
+    if tokenizer is None:
+        raise DataError(
+            f"data {data.name!r} is text: choose a tokenizer (tokenizer=words, chars or subword)"
+        )
+    if not tokenizer.fitted:
+        texts = data.texts
+        tokenizer.fit(texts[i] for i in rows.tolist())
+    data.x = tokenizer.encode(data.texts)
+    data.raw["tokenizer"] = tokenizer.state()
+
+
 def target_scale(data: LabeledData, rows: torch.Tensor) -> dict[str, list[float]] | None:
     """A regression's target mean and standard deviation over the training rows, per target:
     the network learns (y - mean) / std. None for classification."""
@@ -234,14 +259,22 @@ def moments(
 def fingerprint(data: LabeledData) -> str:
     """A short hash of the examples and labels: two runs with the same value saw the same data."""
     digest = hashlib.sha256()
-    # Hashed in place through the buffer protocol: tobytes() would copy the whole data set.
-    digest.update(data.x.contiguous().numpy().data)
+    if data.texts is not None:  # the texts, not their ids: those depend on the tokenizer
+        for text in data.texts:
+            digest.update(text.encode())
+            digest.update(b"\0")
+    else:
+        # Hashed in place through the buffer protocol: tobytes() would copy the whole data set.
+        digest.update(data.x.contiguous().numpy().data)
     digest.update(data.y.contiguous().numpy().data)
     return digest.hexdigest()[:12]
 
 
-def build_datamodule(cfg: Any, task: str = "classification") -> DataModule:
-    """Load conf/data's source for `task` and wrap it: split, standardise, augment, serve."""
+def build_datamodule(
+    cfg: Any, task: str = "classification", tokenizer: Tokenizer | None = None
+) -> DataModule:
+    """Load conf/data's source for `task` and wrap it: split, tokenize (text: `tokenizer`,
+    conf/tokenizer's or a trained model's fitted one), standardise, augment, serve."""
     from tunelab.data.augment import PerSample
     from tunelab.errors import instantiate
 
@@ -255,9 +288,17 @@ def build_datamodule(cfg: Any, task: str = "classification") -> DataModule:
         in_memory=cfg.get("in_memory", "auto"),
         num_workers=cfg.get("num_workers", 0),
         augment=augment,
+        tokenizer=tokenizer,
     )
     trim_heap()  # the temporaries of reading and standardising, freed but still resident
     return datamodule
+
+
+def build_tokenizer(cfg_tokenizer: Any) -> Tokenizer | None:
+    """conf/tokenizer's choice, not yet fitted; None where the data is not text."""
+    from tunelab.errors import instantiate
+
+    return instantiate(cfg_tokenizer) if cfg_tokenizer else None
 
 
 def load_source(cfg_source: Any, task: str) -> LabeledData:

@@ -6,6 +6,7 @@ training split's standardisation statistics, that is all inference needs; nothin
 on new inputs. Imports neither Lightning nor MLflow: a served model loads this.
 """
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tunelab.data.tokenizers import Tokenizer, from_state
 from tunelab.errors import DataError
 
 # What torchvision.io.decode_image reads; other image formats are named, never skipped quietly.
@@ -77,15 +79,49 @@ class Preprocess:
         return self.raw["kind"] == "image"
 
     @property
+    def is_text(self) -> bool:
+        return self.raw["kind"] == "text"
+
+    @functools.cached_property
+    def tokenizer(self) -> Tokenizer:
+        """A text model's tokenizer, fitted in training (its state is in the inputs record)."""
+        return from_state(self.raw["tokenizer"])
+
+    @property
     def features(self) -> list[str]:
         """A table's raw columns, as in the training file (less the target and dropped ones)."""
         return list(self.raw["features"])
 
     def __call__(self, raw: Any) -> torch.Tensor:
         """Raw inputs as the source gives them: an array of images [N, C, H, W] (or [N, H, W]
-        for one channel) in the source's pixel scale, or a DataFrame with the table's columns."""
+        for one channel) in the source's pixel scale, a DataFrame with the table's columns, or
+        texts (Preprocess.texts)."""
+        if self.is_text:
+            return self.tokenizer.encode(self.texts(raw))
         x = self.scaled_images(raw) if self.is_image else self.encoded_table(raw)
         return self.standardize(x)
+
+    def texts(self, raw: Any) -> list[str]:
+        """Raw texts as a list: a string, a list or array of strings, or a table with the
+        training data's text column (or a single column)."""
+        import pandas as pd
+
+        if isinstance(raw, str):
+            return [raw]
+        if isinstance(raw, pd.DataFrame):
+            column = self.raw["column"]
+            if column not in raw.columns and len(raw.columns) != 1:
+                raise DataError(
+                    f"the input has no column {column!r}: the model reads its texts from "
+                    f"{column!r} (or from a table of one column)"
+                )
+            raw = raw[column] if column in raw.columns else raw.iloc[:, 0]
+        texts = list(np.asarray(raw, dtype=object).reshape(-1))
+        if bad := next((t for t in texts if not isinstance(t, str)), None):
+            raise DataError(
+                f"this model reads texts; the input holds {bad!r} ({type(bad).__name__})"
+            )
+        return texts
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] or an encoded table, standardised as in training."""
@@ -130,9 +166,17 @@ class Preprocess:
         return frame[self.features]
 
 
+def text_vocab_size(inputs: dict[str, Any] | None) -> int | None:
+    """A text model's vocabulary size (the rows of its embedding), None for images and tables."""
+    tokenizer = (inputs or {}).get("tokenizer")
+    return len(tokenizer["vocabulary"]) if tokenizer else None
+
+
 def inputs_record(raw: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str, Any]:
     """A source's `raw` record completed with defaults: images are in scale 1 unless said,
     a table whose source names no columns has columns x0, x1, ..."""
+    if raw.get("kind") == "text":
+        return dict(raw)
     if len(input_shape) == 3:
         return {"kind": "image", "scale": 1.0, **raw}
     columns = [f"x{i}" for i in range(input_shape[0])]
@@ -147,10 +191,27 @@ def read_inputs(path: str | Path, preprocess: Preprocess) -> tuple[list[str], to
         raise DataError(f"input {source} does not exist: set input= to an image folder or a CSV")
     if preprocess.is_image:
         return read_image_inputs(source, preprocess)
+    if preprocess.is_text and source.is_dir():
+        return read_text_inputs(source, preprocess)
     if source.suffix.lower() != ".csv" or not source.is_file():
-        raise DataError(f"input {source}: this model takes a table; give a .csv file")
+        wants = "a folder of .txt files or a .csv file" if preprocess.is_text else "a .csv file"
+        raise DataError(f"input {source}: this model takes {wants}")
     frame = read_table(source, "input")
     return [str(i) for i in range(len(frame))], preprocess(frame)
+
+
+def read_text_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[str], torch.Tensor]:
+    """Every .txt file under `folder`, one text each; ids are their relative paths."""
+    files = sorted(folder.rglob("*.txt"))
+    if not files:
+        raise DataError(f"input {folder} holds no .txt files")
+    texts = []
+    for file in files:
+        try:
+            texts.append(file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise DataError(f"input {file} is not UTF-8 text: save it as UTF-8") from None
+    return [str(f.relative_to(folder)) for f in files], preprocess(texts)
 
 
 def read_table(file: Path, key: str, encoding: str = "utf-8") -> Any:

@@ -10,7 +10,9 @@ from tunelab.errors import DataError
 @dataclass
 class LabeledData:
     name: str
-    x: torch.Tensor  # all examples: images float32 in [0, 1] [N, C, H, W], or tables [N, F]
+    # all examples: images float32 in [0, 1] [N, C, H, W], tables [N, F], or a text's token ids
+    # int64 [N, max_length] (filled by the DataModule from `texts` once its tokenizer is fitted)
+    x: torch.Tensor
     y: torch.Tensor  # class indices, int64, [N]; regression: float32 [N, targets]
     classes: list[str]  # regression: none
     # Index sets fixed by the source (torchvision's test file, the user's train/ val/ test/
@@ -26,6 +28,8 @@ class LabeledData:
     raw: dict[str, object] = field(default_factory=dict)
     # Regression: the names of the target columns (y's columns); classification: none.
     targets: list[str] = field(default_factory=list)
+    # Text sources: the raw texts, one per example.
+    texts: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.targets:
@@ -53,6 +57,10 @@ class LabeledData:
     @property
     def is_image(self) -> bool:
         return self.x.dim() == 4
+
+    @property
+    def is_text(self) -> bool:
+        return self.texts is not None
 
     @property
     def inputs(self) -> dict[str, object]:

@@ -53,7 +53,7 @@ def load_mnist(root: str, download: bool = False, fashion: bool = False) -> Labe
     name, choice = ("fashion_mnist", "fashion_mnist") if fashion else ("mnist", "mnist")
     raw = Path(root) / dataset_class.__name__ / "raw"
     if download:
-        _download(lambda: dataset_class(root, train=True, download=True), name)
+        fetch_or_explain(lambda: dataset_class(root, train=True, download=True), name)
     if not all((raw / f).exists() for f in MNIST_FILES):
         raise _missing(raw, MNIST_FILES, dataset_class.__name__, choice)
     train, test = dataset_class(root, train=True), dataset_class(root, train=False)
@@ -83,7 +83,7 @@ def load_cifar10(root: str, download: bool = False) -> LabeledData:
 
     folder = Path(root) / "cifar-10-batches-py"
     if download:
-        _download(lambda: datasets.CIFAR10(root, train=True, download=True), "cifar10")
+        fetch_or_explain(lambda: datasets.CIFAR10(root, train=True, download=True), "cifar10")
     if not all((folder / f).exists() for f in CIFAR10_FILES):
         raise _missing(folder, CIFAR10_FILES, "CIFAR-10", "cifar10")
     train = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
@@ -103,7 +103,8 @@ def _cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(pixels), torch.tensor(batch[b"labels"], dtype=torch.int64)
 
 
-def _download(fetch, name: str) -> None:
+def fetch_or_explain(fetch, name: str) -> None:
+    """Run `fetch`; a failure (no network, a refused host, a bad archive) ends in one line."""
     try:
         fetch()
     except (OSError, RuntimeError) as error:  # no network, a refused host, a bad archive

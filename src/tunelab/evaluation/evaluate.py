@@ -37,7 +37,9 @@ def test_data(model: TrainedModel, cfg_data: DictConfig | None) -> tuple[Any, st
     from tunelab.data.datamodule import build_datamodule
 
     recorded = cfg_data is None
-    datamodule = build_datamodule(cfg_data or OmegaConf.create(model.config["data"]), model.task)
+    tokenizer = model.preprocess.tokenizer if model.preprocess.is_text else None  # as trained
+    cfg = cfg_data or OmegaConf.create(model.config["data"])
+    datamodule = build_datamodule(cfg, model.task, tokenizer)
     data = datamodule.data
     if list(data.targets or data.classes) != model.output_names:
         what = "targets" if model.task == "regression" else "classes"

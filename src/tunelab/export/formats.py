@@ -136,19 +136,41 @@ def run_onnx(session: Any, x: np.ndarray) -> np.ndarray:
     return session.run(None, {INPUT: x})[0]
 
 
+def input_meaning(preprocess: Any) -> str:
+    """What a shipped file takes, in words (its metadata)."""
+    if preprocess.is_image:
+        return "images, float32 in [0, 1], [batch, channels, height, width]"
+    if preprocess.is_text:
+        return (
+            f"token ids, int64 [batch, {preprocess.input_shape[0]}] (0 pads, 1 is unknown): "
+            f"texts encoded by {TOKENIZER_FILE} beside this file"
+        )
+    return f"a table, float32 [batch, columns]; columns: {list(preprocess.raw['columns'])}"
+
+
+# A text model's fitted tokenizer, shipped beside its files: tunelab.data.tokenizers' state
+# (kind, vocabulary in id order, max_length, lowercase; a subword tokenizer's model too).
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def write_tokenizer(preprocess: Any, folder: Path) -> Path | None:
+    """The tokenizer a text model's files need, as TOKENIZER_FILE in `folder`; None otherwise."""
+    if not preprocess.is_text:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TOKENIZER_FILE
+    path.write_text(json.dumps(preprocess.raw["tokenizer"], ensure_ascii=False))
+    return path
+
+
 def file_metadata(model: "TrainedModel") -> dict[str, Any]:
     """What a user of the file needs to know, stored in it (readable with ONNX Runtime)."""
-    image = model.preprocess.is_image
     regression = model.task == "regression"
     return {
         "task": model.task,
         ("targets" if regression else "classes"): model.output_names,
         "input_shape": list(model.preprocess.input_shape),
-        "input": (
-            "images, float32 in [0, 1], [batch, channels, height, width]"
-            if image
-            else f"a table, float32 [batch, columns]; columns: {list(model.preprocess.raw['columns'])}"
-        ),
+        "input": input_meaning(model.preprocess),
         "output": (
             "predicted values in the targets' units [batch, targets]"
             if regression

@@ -58,7 +58,7 @@ def latency_ms(predict: Predict, x: np.ndarray, calls: int, warmup: int) -> floa
 
 def batch_of(x: np.ndarray, size: int) -> np.ndarray:
     """`size` examples from x, repeated when x holds fewer (a small test split)."""
-    return np.resize(x, (size, *x.shape[1:])).astype(np.float32, copy=False)
+    return np.resize(x, (size, *x.shape[1:]))
 
 
 def file_kib(path: Path) -> tuple[float, float]:
@@ -88,4 +88,4 @@ def zero_fraction(network: nn.Module) -> float:
 def test_examples(datamodule: Any) -> tuple[np.ndarray, torch.Tensor]:
     """The test split as the data source returns it (a shipped file's input) and its targets."""
     rows = datamodule.index["test"].cpu()  # a fine-tune on a GPU moved the indices there
-    return datamodule.data.x[rows].numpy().astype(np.float32), datamodule.data.y[rows]
+    return datamodule.data.x[rows].numpy(), datamodule.data.y[rows]  # float32, or text's int64

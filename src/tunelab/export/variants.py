@@ -23,6 +23,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from tunelab.data.inputs import text_vocab_size
 from tunelab.export import measure
 from tunelab.export.finetune import finetune
 from tunelab.export.formats import (
@@ -33,6 +34,7 @@ from tunelab.export.formats import (
     run_onnx,
     write_onnx,
     write_program,
+    write_tokenizer,
 )
 from tunelab.export.measure import test_examples
 from tunelab.export.quantize import quantize_dynamic, quantize_static
@@ -63,6 +65,7 @@ def export(
     x, y = test_examples(datamodule)
     example = torch.from_numpy(x[:2])
     metadata = file_metadata(model)
+    write_tokenizer(model.preprocess, folder)
     float_model = model.predictor
     wanted = list(cfg.export.variants)
     float_onnx = None  # the float ONNX file: a variant, and what int8 variants quantize
@@ -124,6 +127,7 @@ def network_builder(model: TrainedModel):
             tuple(model.metadata["input_shape"]),
             len(model.output_names),
             dropout=config["regularization"]["dropout"],
+            vocab_size=text_vocab_size(model.metadata.get("inputs")),
         ).eval()
 
     return build

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tunelab.cli.moved import upgrade_container
-from tunelab.data.inputs import Preprocess
+from tunelab.data.inputs import Preprocess, text_vocab_size
 from tunelab.errors import UserError
 from tunelab.inference.predictor import Predictor
 from tunelab.models import build_network
@@ -51,8 +51,13 @@ def checkpoint_metadata(config: dict[str, Any], datamodule: "DataModule") -> dic
 
 def input_example(datamodule: "DataModule", metadata: dict[str, Any], count: int = 5) -> Any:
     """A few test examples as raw inputs, as a served model takes them (its input example)."""
-    x = datamodule.data.x[datamodule.index["test"][:count]]
-    return Preprocess.from_metadata(metadata).decode(x)
+    rows = datamodule.index["test"][:count].cpu()
+    data = datamodule.data
+    if data.texts is not None:  # the texts themselves: ids do not decode to them
+        import pandas as pd
+
+        return pd.DataFrame({metadata["inputs"]["column"]: [data.texts[i] for i in rows.tolist()]})
+    return Preprocess.from_metadata(metadata).decode(data.x[rows])
 
 
 def best_checkpoint(trainer: "L.Trainer") -> str | None:
@@ -126,6 +131,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Tr
         tuple(metadata["input_shape"]),
         len(output_names(metadata)),
         dropout=config["regularization"]["dropout"],
+        vocab_size=text_vocab_size(metadata.get("inputs")),
     )
     weights = {
         key.removeprefix(NETWORK_PREFIX): value

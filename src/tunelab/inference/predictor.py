@@ -42,7 +42,7 @@ def output_layer(metadata: dict[str, Any]) -> nn.Module:
 
 class Predictor(nn.Module):
     """standardise -> network -> output layer: examples as the data source returns them
-    (pixels in [0, 1], a table one-hot encoded) in, predictions out."""
+    (pixels in [0, 1], a table one-hot encoded, a text's token ids) in, predictions out."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -56,6 +56,8 @@ class Predictor(nn.Module):
     ) -> None:
         super().__init__()
         self.network, self.output, self.output_name = network, output, output_name
+        # Nothing to standardise (token ids): x goes to the network as it is, in its dtype.
+        self.standardizes = normalize is not None
         stats = normalize or {"mean": [0.0], "std": [1.0]}
         self.register_buffer("mean", torch.tensor(stats["mean"], dtype=torch.float32))
         self.register_buffer("std", torch.tensor(stats["std"], dtype=torch.float32))
@@ -69,7 +71,7 @@ class Predictor(nn.Module):
         return cls(network, metadata["normalize"], output_layer(metadata), name).eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head((x - self.mean) / self.std)
+        return self.head((x - self.mean) / self.std if self.standardizes else x)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions of inputs already standardised (as the training batches are)."""

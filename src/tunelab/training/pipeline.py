@@ -13,7 +13,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from tunelab.cli.console import print_results
-from tunelab.data.datamodule import build_datamodule
+from tunelab.data.datamodule import build_datamodule, build_tokenizer
+from tunelab.data.inputs import text_vocab_size
 from tunelab.errors import instantiate
 from tunelab.inference.checkpoint import (
     best_checkpoint,
@@ -59,10 +60,15 @@ def train(
     measure_cost: what measures the best model's cost to ship (the job passes
     tunelab.export.cost.measure_cost when cost/* are wanted)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg.data, cfg.task)
+    datamodule = build_datamodule(cfg.data, cfg.task, build_tokenizer(cfg.get("tokenizer")))
     metadata = checkpoint_metadata(run.config, datamodule)
     model = build_learner(
-        cfg, datamodule.input_shape, datamodule.num_outputs, datamodule.target_scale, metadata
+        cfg,
+        datamodule.input_shape,
+        datamodule.num_outputs,
+        datamodule.target_scale,
+        metadata,
+        text_vocab_size(datamodule.data.inputs),
     )
     callbacks = [
         *build_callbacks(cfg.callbacks, progress_bar=not quiet),
@@ -102,13 +108,15 @@ def build_learner(
     num_outputs: int,
     target_scale: dict[str, list[float]] | None = None,
     metadata: dict[str, Any] | None = None,
+    vocab_size: int | None = None,
 ) -> Learner:
     """The network sized from the data (conf/model) with its loss (conf/loss), optimizer,
     schedule and penalty (conf/optimizer, conf/scheduler, conf/regularization) and the
     objective it tracks, in the task's module: a Classifier, or a Regressor that learns the
-    targets standardised with `target_scale` (the training split's)."""
+    targets standardised with `target_scale` (the training split's); a text network has
+    `vocab_size` embeddings (the tokenizer's vocabulary)."""
     reg = cfg.regularization
-    network = build_network(cfg.model, input_shape, num_outputs, reg.dropout)
+    network = build_network(cfg.model, input_shape, num_outputs, reg.dropout, vocab_size)
     if cfg.compile:  # in place, so checkpoints keep the plain parameter names
         network.compile()
     common = {
