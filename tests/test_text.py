@@ -146,3 +146,30 @@ def test_library_docs_are_public_first_paragraphs_labelled_by_library(tmp_path) 
     assert len(one.read_text().splitlines()) == 2  # the header and one text
     with pytest.raises(DataError, match="'gamma' is not installed"):
         write_library_docs(tmp_path / "x.csv", ["alpha", "gamma"], search_path=[str(site)])
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_the_recurrent_network_computes_what_packed_sequences_compute(cell: str) -> None:
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    network = Recurrent((12,), 3, 30, cell=cell, embedding_dim=8, hidden_dim=6, num_layers=2)
+    reference = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](
+        8, 6, num_layers=2, bidirectional=True, batch_first=True
+    )
+    for layer in range(2):  # the reference's weights, layer by layer and direction by direction
+        for direction, suffix in enumerate(("", "_reverse")):
+            own = network.layers[layer][direction]
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(own, f"{name}_l0").data = getattr(
+                    reference, f"{name}_l{layer}{suffix}"
+                ).data
+    x = torch.randint(2, 30, (5, 12))
+    for row, length in enumerate([12, 1, 5, 7, 3]):
+        x[row, length:] = PAD
+    network.eval()
+    packed = pack_padded_sequence(network.embedding(x), [12, 1, 5, 7, 3], True, False)
+    _, state = reference(packed)
+    final = state[0] if cell == "lstm" else state
+    expected = network.head(torch.cat([final[-2], final[-1]], dim=-1))
+    torch.testing.assert_close(network(x), expected)

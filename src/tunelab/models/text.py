@@ -1,10 +1,9 @@
 """Networks over token ids [N, L] (tunelab.data.tokenizers: 0 pads), sized by the vocabulary the
 training split gave (vocab_size) and the outputs. Padding never counts: means and maxima are
-masked, recurrent cells run on packed sequences, attention ignores padded positions."""
+masked, recurrent cells stop at the last real token, attention ignores padded positions."""
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from tunelab.data.tokenizers import PAD
 
@@ -43,8 +42,16 @@ class EmbeddingBag(nn.Module):
 
 
 class Recurrent(nn.Module):
-    """A GRU or LSTM over the embeddings; the last layer's final state (both directions when
-    bidirectional) feeds the head."""
+    """A GRU or LSTM over the embeddings; the last layer's final states (both directions when
+    bidirectional) feed the head.
+
+    Padding never reaches a state, without packed sequences: the forward direction reads each
+    text from its first token and its state is taken at the last real one; the backward
+    direction reads each text's real tokens reversed in place (padding still at the end). Packed
+    sequences compute the same, but neither torch.export nor the ONNX exporter takes them; this
+    form exports as plain recurrent ops. One single-layer module per layer and direction, so
+    that each layer sees both directions of the one below.
+    """
 
     def __init__(
         self,
@@ -63,27 +70,54 @@ class Recurrent(nn.Module):
         if cell not in cells:
             raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}")
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD)
-        self.rnn = cells[cell](
-            embedding_dim,
-            hidden_dim,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,  # between layers only
-        )
         self.directions = 2 if bidirectional else 1
-        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                cells[cell](
+                    embedding_dim if i == 0 else hidden_dim * self.directions,
+                    hidden_dim,
+                    batch_first=True,
+                )
+                for _ in range(self.directions)
+            )
+            for i in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)  # between layers, and before the head
         self.head = nn.Linear(hidden_dim * self.directions, num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(
-            self.embedding(x), lengths_of(x).cpu(), batch_first=True, enforce_sorted=False
-        )
-        _, state = self.rnn(packed)
-        final = state[0] if isinstance(state, tuple) else state  # an LSTM's (h, c): h
-        # [layers * directions, N, hidden]: the last layer's directions, side by side
-        last = final[-self.directions :].transpose(0, 1).reshape(len(x), -1)
-        return self.head(self.dropout(last))
+        lengths = lengths_of(x)
+        if not torch.compiler.is_compiling():  # eager: skip the columns every text pads
+            x = x[:, : int(lengths.max())]
+        reverse = reversal(lengths, x.shape[1])
+        hidden = self.embedding(x)
+        for i, directions in enumerate(self.layers):
+            if i:
+                hidden = self.dropout(hidden)
+            outputs = [directions[0](hidden)[0]]
+            if self.directions == 2:  # reversed in, its outputs reversed back to the tokens
+                backward = directions[1](along(hidden, reverse))[0]
+                outputs.append(along(backward, reverse))
+            hidden = torch.cat(outputs, dim=-1)
+        size = hidden.shape[-1] // self.directions
+        # forward: the state after the last real token; backward: after the first (position 0)
+        last = along(hidden[..., :size], (lengths - 1).unsqueeze(1)).squeeze(1)
+        states = [last, hidden[:, 0, size:]] if self.directions == 2 else [last]
+        return self.head(self.dropout(torch.cat(states, dim=-1)))
+
+
+def reversal(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """Per row, the positions that reverse its first `length` tokens and keep the rest: its
+    own inverse. [N, width]."""
+    # Broadcast, not expanded to len(lengths): an exported graph keeps its batch axis free.
+    positions = torch.arange(width, device=lengths.device).unsqueeze(0)
+    ends = lengths.unsqueeze(1)
+    return torch.where(positions < ends, ends - 1 - positions, positions)
+
+
+def along(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """values[n, positions[n, t]] for [N, T, D] values and [N, T'] positions."""
+    return values.gather(1, positions.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
 
 
 class TextCNN(nn.Module):

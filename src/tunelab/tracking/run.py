@@ -654,7 +654,8 @@ def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:
     where = info.get("file") or info.get("root") or info.get("folder")
     source = {"uri": str(where)} if where else {"source": summary["name"]}
     shape = [-1, *datamodule.input_shape]
-    spec = {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": shape}}
+    dtype = str(data.x.dtype).removeprefix("torch.")  # float32, or a text's int64 token ids
+    spec = {"type": "tensor", "tensor-spec": {"dtype": dtype, "shape": shape}}
     schema = {"mlflow_tensorspec": {"features": json.dumps([spec]), "targets": None}}
     outputs = {k: summary[k] for k in ("num_classes", "targets") if k in summary}
     return [

@@ -1,0 +1,290 @@
+"""Text end to end: sources and their one-line errors, the tokenizer learned from the training
+split only, training and the checkpoint, the MLflow model on strings, evaluation, prediction
+and the exported file with its tokenizer."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from tests.conftest import job_in_process, store_uri, train_in_process
+from tests.test_text import separable
+from tunelab.data.datamodule import DataModule, build_datamodule
+from tunelab.data.text import load_ag_news, load_imdb, load_text_csv, load_text_folder, text_data
+from tunelab.data.tokenizers import UNKNOWN, WordTokenizer
+from tunelab.errors import DataError, UserError
+from tunelab.inference.checkpoint import load_model
+
+
+def write_reviews(path: Path, rows: int = 240) -> Path:
+    """A separable text CSV: class "good" hides the word excellent, with a numeric score."""
+    texts, labels = separable(rows)
+    frame = pd.DataFrame(
+        {
+            "review": texts,
+            "label": ["good" if v else "bad" for v in labels.tolist()],
+            "score": [float(v) * 4 + 1 for v in labels.tolist()],
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def text_overrides(path: Path, model: str = "embedding_bag") -> list[str]:
+    return [
+        "data=text_csv",
+        f"data.source.path={path}",
+        "data.source.text=review",
+        "data.source.target=label",
+        "tokenizer.max_length=16",
+        "tokenizer.min_count=1",
+        f"model={model}",
+        "model.embedding_dim=16",
+        "optimizer.lr=2e-2",
+        "data.batch_size=32",
+        "tracking.experiment=reviews",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"text": "body"}, "no column 'body' (data.source.text)"),
+        ({"target": "stars"}, "no column 'stars' (data.source.target)"),
+        ({"text": "score"}, "the text column 'score' holds numbers"),
+        ({"blank": True}, "the text column 'review' is empty in 1 row(s) (line 3)"),
+    ],
+)
+def test_a_text_csv_mistake_is_one_line_naming_the_column(tmp_path, change, message) -> None:
+    path = write_reviews(tmp_path / "reviews.csv", rows=20)
+    if change.pop("blank", False):
+        frame = pd.read_csv(path)
+        frame.loc[1, "review"] = None
+        frame.to_csv(path, index=False)
+    arguments = {"text": "review", "target": "label", **change}
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_text_csv(str(path), **arguments)
+
+
+def test_a_text_folder_keeps_its_split_folders_and_names_an_empty_class(tmp_path) -> None:
+    for split, name, text in [
+        ("train", "neg", "dull"),
+        ("train", "pos", "great"),
+        ("test", "neg", "boring"),
+        ("test", "pos", "superb"),
+        ("train", "unsup", "unlabelled"),
+    ]:
+        folder = tmp_path / "texts" / split / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{text}.txt").write_text(f"a {text} film")
+    data = load_text_folder(str(tmp_path / "texts"), classes=["neg", "pos"])
+    assert data.classes == ["neg", "pos"] and data.texts is not None
+    assert [data.texts[i] for i in data.fixed_splits["test"].tolist()] == [
+        "a boring film",
+        "a superb film",
+    ]
+    assert "a unlabelled film" not in data.texts
+    (tmp_path / "texts" / "train" / "empty").mkdir()
+    with pytest.raises(DataError, match="class folder .*empty holds no .txt files"):
+        load_text_folder(str(tmp_path / "texts"))
+
+
+def test_ag_news_and_imdb_read_their_upstream_layouts(tmp_path) -> None:
+    news = tmp_path / "ag_news"
+    news.mkdir()
+    (news / "train.csv").write_text(
+        '"3","Wall St. Bears Claw Back","Reuters - Short-sellers, \\\\band of cynics"\n'
+        '"2","Team wins","The home side won"\n'
+    )
+    (news / "test.csv").write_text('"4","New chip","A faster processor"\n')
+    data = load_ag_news(str(tmp_path))
+    assert data.classes == ["World", "Sports", "Business", "Sci/Tech"]
+    assert data.y.tolist() == [2, 1, 3] and data.fixed_splits["test"].tolist() == [2]
+    assert data.texts is not None and "\\" not in data.texts[0]
+    assert data.texts[0].startswith("Wall St. Bears Claw Back. Reuters")
+    (news / "test.csv").write_text('"9","Odd","A label beyond 4"\n')
+    with pytest.raises(DataError, match="AG News labels are 1-4"):
+        load_ag_news(str(tmp_path))
+    for split in ("train", "test"):
+        for name in ("pos", "neg", "unsup"):
+            folder = tmp_path / "aclImdb" / split / name
+            folder.mkdir(parents=True)
+            (folder / "0_7.txt").write_text(f"{name} review.<br />Second line")
+    imdb = load_imdb(str(tmp_path))
+    assert imdb.classes == ["neg", "pos"] and imdb.texts is not None and len(imdb.texts) == 4
+    assert imdb.texts[0] == "neg review. Second line"
+    with pytest.raises(DataError, match=re.escape("data=imdb data.download=true")):
+        load_imdb(str(tmp_path / "elsewhere"))
+
+
+def test_the_tokenizer_learns_from_the_training_split_only(tmp_path) -> None:
+    texts = [f"common word{i % 3}" for i in range(40)] + ["zebra"] * 10
+    labels = torch.tensor([i % 2 for i in range(50)])
+    data = text_data("t", texts, labels, ["a", "b"], {})
+    split = {"val": 0.2, "test": 0.2, "seed": 0}
+    datamodule = DataModule(data, split, 8, tokenizer=WordTokenizer(max_length=4))
+    train_texts = {texts[i] for i in datamodule.index["train"].tolist()}
+    assert datamodule.data.inputs["kind"] == "text"
+    vocabulary = datamodule.data.inputs["tokenizer"]["vocabulary"]
+    for i in datamodule.index["test"].tolist():
+        if texts[i] not in train_texts:  # a text only the test split holds: unknown words
+            assert datamodule.data.x[i, 0] == UNKNOWN and texts[i] not in vocabulary
+    assert datamodule.data.x.dtype == torch.int64 and datamodule.input_shape == (4,)
+    assert (
+        datamodule.summary["fingerprint"]
+        == DataModule(
+            text_data("t", texts, labels, ["a", "b"], {}), split, 8, tokenizer=WordTokenizer()
+        ).summary["fingerprint"]
+    )  # the texts are hashed, not their ids
+    with pytest.raises(DataError, match="choose a tokenizer"):
+        DataModule(text_data("t", texts, labels, ["a", "b"], {}), split, 8)
+
+
+@pytest.fixture(scope="module")
+def review_run(tmp_path_factory):
+    """One GRU trained on the reviews in this process: (root, table, job)."""
+    root = tmp_path_factory.mktemp("reviews")
+    table = write_reviews(root / "reviews.csv")
+    overrides = [*text_overrides(table, "gru"), "model.hidden_dim=16", "trainer.max_epochs=6"]
+    return root, table, train_in_process(overrides, root)
+
+
+def best_checkpoint(root: Path) -> Path:
+    return root / "outputs" / "in-process" / "checkpoints" / "best.ckpt"
+
+
+def test_a_text_model_learns_and_reads_raw_strings_back(review_run) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from tunelab.tracking.registry import run_model_id
+
+    root, table, job = review_run
+    run = MlflowClient(store_uri(root)).get_run(job.run.run_id)
+    assert run.data.metrics["test/acc"] >= 0.9  # chance is 0.5
+    assert run.data.tags["data.tokenizer"] == "words"
+    vocabulary = load_model(best_checkpoint(root)).metadata["inputs"]["tokenizer"]["vocabulary"]
+    assert run.data.tags["data.vocab_size"] == str(len(vocabulary))
+    assert "int64" in run.inputs.dataset_inputs[0].dataset.schema  # token ids
+    model = load_model(best_checkpoint(root))
+    assert model.metadata["inputs"]["tokenizer"]["kind"] == "words"
+    frame = pd.read_csv(table)
+    from_strings = model.predict_raw(frame["review"].tolist())
+    from_table = model.predict_raw(frame[["review"]])
+    torch.testing.assert_close(from_strings, from_table)
+    accuracy = (from_strings.argmax(1).numpy() == (frame["label"] == "good").to_numpy()).mean()
+    assert accuracy >= 0.9
+    mlflow.set_tracking_uri(store_uri(root))
+    served = mlflow.pyfunc.load_model(f"models:/{run_model_id(MlflowClient(), job.run.run_id)}")
+    assert served.metadata.get_input_schema().input_names() == ["review"]
+    assert served.metadata.get_input_schema().input_types()[0].name == "string"
+    predicted = served.predict(frame[["review"]].head(8))
+    np.testing.assert_allclose(predicted.to_numpy(), from_strings[:8].numpy(), rtol=1e-5)
+
+
+def test_evaluation_and_prediction_of_texts_use_the_trained_tokenizer(review_run, tmp_path):
+    root, table, job = review_run
+    common = [
+        f"paths.root_dir={root}",
+        f"tracking.uri={store_uri(root)}",
+        f"run_id={job.run.run_id}",
+    ]
+    metrics = job_in_process("eval", common, tmp_path / "eval").results
+    assert metrics["test/acc"] >= 0.9
+    assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "a.txt").write_text("the plot was excellent")
+    (folder / "b.txt").write_text("the plot was a scene")
+    job_in_process("eval", [*common, "mode=predict", f"input={folder}"], tmp_path / "predict")
+    predictions = pd.read_csv(tmp_path / "predict" / "predictions.csv")
+    assert predictions["id"].tolist() == ["a.txt", "b.txt"]
+    assert predictions["predicted"].tolist() == ["good", "bad"]
+
+
+def test_the_exported_file_takes_token_ids_and_ships_the_tokenizer(review_run, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+    from tunelab.export.formats import onnx_metadata, onnx_session, run_onnx
+    from tunelab.export.variants import export
+
+    root, table, _ = review_run
+    model = load_model(best_checkpoint(root))
+    datamodule = build_datamodule(
+        OmegaConf.create(model.config["data"]), model.task, model.preprocess.tokenizer
+    )
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(
+            "export",
+            overrides=[
+                "export.variants=[onnx,int8_dynamic]",
+                "latency.batch_sizes=[1]",
+                "latency.calls=2",
+                "latency.warmup=1",
+            ],
+        )
+    rows = {r["variant"]: r for r in export(cfg, model, datamodule, tmp_path)}
+    assert rows["onnx"]["test_acc"] >= 0.9 and rows["int8_dynamic"]["test_acc"] >= 0.85
+    session = onnx_session(tmp_path / "model.onnx")
+    assert "token ids, int64" in onnx_metadata(session)["input"]
+    # The shipped tokenizer, read without tunelab (as the README's snippet does).
+    state = json.loads((tmp_path / "tokenizer.json").read_text())
+    ids = {token: i for i, token in enumerate(state["vocabulary"])}
+    texts = pd.read_csv(table)["review"].head(6).tolist()
+    x = np.zeros((len(texts), state["max_length"]), dtype=np.int64)
+    for row, text in enumerate(texts):
+        found = [ids.get(t, 1) for t in re.findall(r"\w+|[^\w\s]", text.lower())]
+        x[row, : len(found[: state["max_length"]])] = found[: state["max_length"]]
+    np.testing.assert_allclose(
+        run_onnx(session, x), model.predict_raw(texts).numpy(), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_a_text_model_on_images_or_an_image_model_on_texts_is_one_line(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    table = write_reviews(tmp_path / "reviews.csv", rows=40)
+    for overrides, message in [
+        ([*text_overrides(table), "model=mlp"], "model MLP does not read text"),
+        (["model=gru"], "model Recurrent reads token ids: it needs text data"),
+        (["tokenizer=words"], "is not text: a tokenizer is for text data"),
+    ]:
+        overrides = [o for o in overrides if not o.startswith("model.")]
+        with pytest.raises(SystemExit) as stopped:
+            train_in_process(overrides, tmp_path)
+        assert message in str(stopped.value) and "\n" not in str(stopped.value)
+    client = MlflowClient(store_uri(tmp_path))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments) == []  # nothing left half-made in the store
+
+
+def test_subword_and_character_tokenizers_train_a_model(tmp_path) -> None:
+    table = write_reviews(tmp_path / "reviews.csv", rows=120)
+    base = [o for o in text_overrides(table) if not o.startswith("tokenizer.")]
+    for choice in (
+        ["tokenizer=subword", "tokenizer.vocab_size=60", "tokenizer.min_count=1"],
+        ["tokenizer=chars", "tokenizer.max_length=48"],
+    ):
+        root = tmp_path / choice[0][10:]
+        root.mkdir()
+        train_in_process([*base, *choice, "trainer.max_epochs=1"], root)
+        model = load_model(best_checkpoint(root))
+        assert model.metadata["inputs"]["tokenizer"]["kind"] == choice[0][10:]
+        assert model.predict_raw(["the plot was excellent"]).shape == (1, 2)
+    with pytest.raises(UserError):
+        load_text_csv(str(tmp_path / "absent.csv"), "review", "label")
+
+
+def test_a_number_is_predicted_from_text_with_task_regression(tmp_path) -> None:
+    table = write_reviews(tmp_path / "reviews.csv", rows=120)
+    base = [o for o in text_overrides(table) if o != "data.source.target=label"]
+    train_in_process([*base, "task=regression", "data.source.target=score"], tmp_path)
+    model = load_model(best_checkpoint(tmp_path))
+    assert model.task == "regression" and model.output_names == ["score"]
+    assert model.predict_raw(["the plot was excellent", "a scene"]).shape == (2, 1)
