@@ -169,13 +169,13 @@ class DataModule(L.LightningDataModule):
             **sizes,
             **outputs,
             "input_shape": "x".join(map(str, self.input_shape)),
-            **text_summary(self.data.raw.get("tokenizer")),
+            **text_summary(self.data.inputs.get("tokenizer")),
             "fingerprint": fingerprint(self.data),
             "served_by": "index slices" if self.in_memory else "DataLoader",
         }
 
 
-def text_summary(tokenizer: dict[str, Any] | None) -> dict[str, Any]:
+def text_summary(tokenizer: Any) -> dict[str, Any]:
     """A text data set's tokenizer and vocabulary size, for the run's tags; {} for the others."""
     if tokenizer is None:
         return {}

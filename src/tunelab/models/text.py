@@ -91,12 +91,13 @@ class Recurrent(nn.Module):
             x = x[:, : int(lengths.max())]
         reverse = reversal(lengths, x.shape[1])
         hidden = self.embedding(x)
-        for i, directions in enumerate(self.layers):
+        for i, layer in enumerate(self.layers):
+            forward, *backward_cell = list(layer.children())
             if i:
                 hidden = self.dropout(hidden)
-            outputs = [directions[0](hidden)[0]]
-            if self.directions == 2:  # reversed in, its outputs reversed back to the tokens
-                backward = directions[1](along(hidden, reverse))[0]
+            outputs = [forward(hidden)[0]]
+            if backward_cell:  # reversed in, its outputs reversed back to the tokens
+                backward = backward_cell[0](along(hidden, reverse))[0]
                 outputs.append(along(backward, reverse))
             hidden = torch.cat(outputs, dim=-1)
         size = hidden.shape[-1] // self.directions
