@@ -288,3 +288,39 @@ def test_a_number_is_predicted_from_text_with_task_regression(tmp_path) -> None:
     model = load_model(best_checkpoint(tmp_path))
     assert model.task == "regression" and model.output_names == ["score"]
     assert model.predict_raw(["the plot was excellent", "a scene"]).shape == (2, 1)
+
+
+def test_word_vectors_start_the_embedding_and_their_coverage_is_recorded(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from tunelab.models.word_vectors import read_word_vectors
+
+    table = write_reviews(tmp_path / "reviews.csv", rows=120)
+    vectors = tmp_path / "vectors.vec"
+    lines = ["3 16"]  # word2vec's header line
+    for i, word in enumerate(["excellent", "plot", "notaword"]):
+        lines.append(" ".join([word, *(f"{(i + 1) * 0.1 + j * 0.01:.2f}" for j in range(16))]))
+    vectors.write_text("\n".join(lines) + "\n")
+    rows, found = read_word_vectors(vectors, ["<pad>", "<unk>", "plot", "film"], 16)
+    assert found.tolist() == [False, False, True, False] and rows[2, 1].item() == pytest.approx(
+        0.21
+    )
+    overrides = [
+        *text_overrides(table),
+        f"word_vectors.path={vectors}",
+        "word_vectors.freeze=true",
+        "trainer.max_epochs=1",
+    ]
+    job = train_in_process(overrides, tmp_path)
+    tags = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id).data.tags
+    model = load_model(best_checkpoint(tmp_path))
+    vocabulary = model.metadata["inputs"]["tokenizer"]["vocabulary"]
+    assert tags["word_vectors.found"] == "2" and tags["word_vectors.frozen"] == "true"
+    assert float(tags["word_vectors.coverage"]) == pytest.approx(2 / (len(vocabulary) - 2), 1e-3)
+    weight = model.network.embedding.weight
+    excellent = vocabulary.index("excellent")  # frozen: still the file's numbers after training
+    torch.testing.assert_close(weight[excellent], torch.arange(16) * 0.01 + 0.1)
+    vectors.write_text("plot 0.1 0.2\n")
+    (tmp_path / "again").mkdir()
+    with pytest.raises(SystemExit, match=r"line 1: 2 numbers .* set model.embedding_dim=2"):
+        train_in_process(overrides, tmp_path / "again")

@@ -225,7 +225,9 @@ def test_a_rerun_on_other_data_says_so(caplog) -> None:
         writer=None, start=StartRun("", "", "", {}, {}), data_fingerprint="recorded123"
     )
     summary = {"name": "digits", "fingerprint": "other456", "train_size": 9, "num_classes": 1}
-    data = SimpleNamespace(classes=["0"], info={})
+    import torch
+
+    data = SimpleNamespace(classes=["0"], info={}, x=torch.zeros(9, 1, 8, 8))
     datamodule = SimpleNamespace(summary=summary, data=data, input_shape=(1, 8, 8))
     trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=SimpleNamespace(type="cpu")))
     with caplog.at_level("WARNING"):

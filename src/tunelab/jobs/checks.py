@@ -65,6 +65,9 @@ def _files(cfg: DictConfig) -> Iterator[str]:
             yield f"data.source.path={path} {what}: name a file"
         elif not _readable(path):
             yield f"data.source.path={path} cannot be read (permission denied)"
+    vectors = (cfg.get("word_vectors") or {}).get("path")
+    if isinstance(vectors, str) and not Path(vectors).is_file():
+        yield f"word_vectors.path={vectors} does not exist: name a GloVe or word2vec text file"
     root = source.get("root") if isinstance(source, DictConfig) else None
     if isinstance(root, str) and "download" not in source:
         if not Path(root).is_dir():

@@ -22,6 +22,7 @@ from tunelab.inference.checkpoint import (
     input_example,
 )
 from tunelab.models import build_network
+from tunelab.models.word_vectors import start_from_word_vectors
 from tunelab.sweeps.curves import RepeatCurves
 from tunelab.sweeps.pruning import trial_callbacks
 from tunelab.tracking import TrackedRun
@@ -70,12 +71,16 @@ def train(
         metadata,
         text_vocab_size(datamodule.data.inputs),
     )
+    vectors = start_from_word_vectors(
+        model.network, cfg.get("word_vectors") or {}, datamodule.data.inputs
+    )
     callbacks = [
         *build_callbacks(cfg.callbacks, progress_bar=not quiet),
         *trial_callbacks(cfg.objective.metric, curves),
     ]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger(), cfg.compile)
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
+    run.set_tags(vectors)  # the word vectors' coverage, when a text network starts from them
     metadata["run_id"] = run.run_id  # every checkpoint names its run
 
     resume_from = resume_checkpoint(cfg.get("resume"), cfg.callbacks)
