@@ -25,6 +25,7 @@ SCRIPTS = [
     "console",
     "search_space",
     "pareto",
+    "text",
 ]
 
 if __name__ == "__main__":

@@ -82,3 +82,19 @@ def write_csv(path: Path, rows: int = 120) -> None:
         for i, (s, w, c, k) in enumerate(zip(size, weight, colour, species, strict=True))
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def write_library_docs(folder: Path, per_library: int = 12) -> Path:
+    """A small stand-in for data=library_docs' CSV (text, library), so that a test does not
+    read the installed libraries' sources (about 20 s): five libraries, distinct words each."""
+    import csv
+
+    path = folder / "library_docs.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "library"])
+        for library in ("numpy", "pandas", "sklearn", "torch", "matplotlib"):
+            for i in range(per_library):
+                writer.writerow([f"Return the {library} result number {i} of the call.", library])
+    return path

@@ -37,6 +37,18 @@ BAD = {
         "data.source.target=VALUE to the command",
     ),
     "image root unset": (["data=image_folder"], "data.source.root not set (???)"),
+    "text csv keys unset": (
+        ["data=text_csv"],
+        "data.source.path, data.source.target, data.source.text not set (???)",
+    ),
+    "no tokens kept": (
+        ["tokenizer=words", "tokenizer.max_length=0"],
+        "tokenizer.max_length=0: must be >= 1 (tokens kept per text)",
+    ),
+    "word vectors missing": (
+        ["word_vectors.path=nope.vec"],
+        "word_vectors.path=nope.vec does not exist: name a GloVe or word2vec text file",
+    ),
     "csv file missing": (
         ["data=csv", "data.source.path=nope.csv", "data.source.target=y"],
         "data.source.path=nope.csv does not exist",

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import CONF, compose_config, run_in_process
-from tests.data_factory import write_cifar10, write_idx
+from tests.data_factory import write_cifar10, write_idx, write_library_docs
 
 pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
 
@@ -30,6 +30,7 @@ def test_experiment_pins_its_choices(name: str) -> None:
 def test_every_experiment_runs_one_batch(tmp_path) -> None:
     write_idx(tmp_path / "data" / "MNIST" / "raw")
     write_cifar10(tmp_path / "data")
+    write_library_docs(tmp_path / "data")
     # debug=fast: one batch of train, val and test; bf16 on the CPU for cifar10_resnet18's config
     args = [
         "-m",

@@ -2,7 +2,6 @@
 split only, training and the checkpoint, the MLflow model on strings, evaluation, prediction
 and the exported file with its tokenizer."""
 
-import json
 import re
 from pathlib import Path
 
@@ -233,17 +232,26 @@ def test_the_exported_file_takes_token_ids_and_ships_the_tokenizer(review_run, t
     assert rows["onnx"]["test_acc"] >= 0.9 and rows["int8_dynamic"]["test_acc"] >= 0.85
     session = onnx_session(tmp_path / "model.onnx")
     assert "token ids, int64" in onnx_metadata(session)["input"]
-    # The shipped tokenizer, read without tunelab (as the README's snippet does).
-    state = json.loads((tmp_path / "tokenizer.json").read_text())
-    ids = {token: i for i, token in enumerate(state["vocabulary"])}
+    # The README's snippet, run as written on these files: no tunelab in it.
+    snippet = readme_snippet("tokenizer.json").replace('"model/', f'"{tmp_path}/')
+    assert "tunelab" not in snippet
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - the README's own code
     texts = pd.read_csv(table)["review"].head(6).tolist()
-    x = np.zeros((len(texts), state["max_length"]), dtype=np.int64)
-    for row, text in enumerate(texts):
-        found = [ids.get(t, 1) for t in re.findall(r"\w+|[^\w\s]", text.lower())]
-        x[row, : len(found[: state["max_length"]])] = found[: state["max_length"]]
+    x = namespace["encode"](texts)
+    assert np.array_equal(x, model.preprocess.tokenizer.encode(texts).numpy())
     np.testing.assert_allclose(
         run_onnx(session, x), model.predict_raw(texts).numpy(), rtol=1e-4, atol=1e-5
     )
+
+
+def readme_snippet(containing: str) -> str:
+    """The README's python code block that mentions `containing`."""
+    from tests.conftest import ROOT
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    (block,) = [b for b in blocks if containing in b]
+    return block
 
 
 def test_a_text_model_on_images_or_an_image_model_on_texts_is_one_line(tmp_path) -> None:
@@ -324,3 +332,21 @@ def test_word_vectors_start_the_embedding_and_their_coverage_is_recorded(tmp_pat
     (tmp_path / "again").mkdir()
     with pytest.raises(SystemExit, match=r"line 1: 2 numbers .* set model.embedding_dim=2"):
         train_in_process(overrides, tmp_path / "again")
+
+
+def test_a_sweep_over_text_networks_is_one_parent_with_a_child_each(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from tests.conftest import run_in_process
+
+    table = write_reviews(tmp_path / "reviews.csv", rows=80)
+    base = [o for o in text_overrides(table) if not o.startswith("model")]
+    args = ["-m", *base, "model=embedding_bag,text_cnn", "trainer.max_epochs=1"]
+    run_in_process([*args, "print_config=false", "callbacks.progress_bar=null"], tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("reviews").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.data.params["model"] for r in children) == ["embedding_bag", "text_cnn"]
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert all(r.data.tags["data.tokenizer"] == "words" for r in children)

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from tunelab.errors import ConfigError
+
 PAD, UNKNOWN = 0, 1
 SPECIALS = ["<pad>", "<unk>"]
 
@@ -24,7 +26,9 @@ class Tokenizer:
 
     def __init__(self, max_length: int = 128, lowercase: bool = True) -> None:
         if max_length < 1:
-            raise ValueError(f"max_length must be at least 1, got {max_length}")
+            raise ConfigError(
+                f"tokenizer.max_length={max_length}: must be >= 1 (tokens kept per text)"
+            )
         self.max_length = max_length
         self.lowercase = lowercase
         self.fitted = False  # fit (or from_state) sets the vocabulary
@@ -96,7 +100,7 @@ class WordTokenizer(Tokenizer):
     ) -> None:
         super().__init__(max_length, lowercase)
         if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
+            raise ConfigError(f"tokenizer.min_count={min_count}: must be >= 1")
         self.min_count = min_count
         self.max_vocabulary = max_vocabulary
 
