@@ -184,6 +184,17 @@ def test_a_text_model_learns_and_reads_raw_strings_back(review_run) -> None:
     assert served.metadata.get_input_schema().input_types()[0].name == "string"
     predicted = served.predict(frame[["review"]].head(8))
     np.testing.assert_allclose(predicted.to_numpy(), from_strings[:8].numpy(), rtol=1e-5)
+    # What `mlflow models serve` answers to JSON texts: its scoring app, without the server.
+    from fastapi.testclient import TestClient
+    from mlflow.pyfunc import scoring_server
+
+    records = [{"review": text} for text in frame["review"].head(3)]
+    answer = TestClient(scoring_server.init(served)).post(
+        "/invocations", json={"dataframe_records": records}
+    )
+    assert answer.status_code == 200, answer.text
+    scores = [list(row.values()) for row in answer.json()["predictions"]]
+    np.testing.assert_allclose(scores, from_strings[:3].numpy(), rtol=1e-5)
 
 
 def test_evaluation_and_prediction_of_texts_use_the_trained_tokenizer(review_run, tmp_path):
