@@ -20,9 +20,9 @@ from tunelab.errors import DataError, UserError
 from tunelab.inference.checkpoint import load_model
 
 
-def write_reviews(path: Path, rows: int = 240) -> Path:
+def write_reviews(path: Path, rows: int = 240, seed: int = 0) -> Path:
     """A separable text CSV: class "good" hides the word excellent, with a numeric score."""
-    texts, labels = separable(rows)
+    texts, labels = separable(rows, seed)
     frame = pd.DataFrame(
         {
             "review": texts,
@@ -207,6 +207,10 @@ def test_evaluation_and_prediction_of_texts_use_the_trained_tokenizer(review_run
     metrics = job_in_process("eval", common, tmp_path / "eval").results
     assert metrics["test/acc"] >= 0.9
     assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+    other = write_reviews(tmp_path / "other.csv", rows=100, seed=7)  # new texts, same classes
+    source = [f"data.source.path={other}", "data.source.text=review", "data.source.target=label"]
+    on_other = job_in_process("eval", [*common, "data=text_csv", *source], tmp_path / "other")
+    assert on_other.results["test/acc"] >= 0.9
     folder = tmp_path / "new"
     folder.mkdir()
     (folder / "a.txt").write_text("the plot was excellent")
