@@ -46,7 +46,7 @@ BAD = {
         "tokenizer.max_length=0: must be >= 1 (tokens kept per text)",
     ),
     "word vectors missing": (
-        ["word_vectors.path=nope.vec"],
+        ["experiment=text_bag", "word_vectors.path=nope.vec"],
         "word_vectors.path=nope.vec does not exist: name a GloVe or word2vec text file",
     ),
     "csv file missing": (
