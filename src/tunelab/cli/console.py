@@ -115,6 +115,9 @@ NOISE_MESSAGES = (
     "TPU available: False",
     "Loading `train_dataloader` to estimate number of stepping batches.",
     "`weights_only` was not set",
+    # Weight averaging (callbacks=ema, swa): the test reading the best checkpoint's raw weights
+    # beside its averaged ones, which it tests.
+    "Found current_model_state in the checkpoint",
 )
 # The test reloading the best checkpoint (the results table says it is the best's): Lightning
 # names the file twice. Restoring any other checkpoint (resume=) still shows.

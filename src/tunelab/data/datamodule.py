@@ -75,19 +75,35 @@ class DataModule(L.LightningDataModule):
         self.target_scale = target_scale(data, self.index["train"])
         # One copy of the examples: each split is its index set into data.x, gathered batch by
         # batch (a shuffled epoch gathers anyway), never a copy of its own.
-        self.normalize = standardizer(data.x, self.index["train"], data.standardize)
-        per_image = isinstance(data.standardize, str)  # "channels"; tables give a column mask
+        self.augment, self.y = augment, data.y
+        self.standardize_with(standardizer(data.x, self.index["train"], data.standardize))
+
+    def standardize_with(self, normalize: Normalize | None) -> None:
+        """Serve the examples standardised with `normalize`: the training split's statistics,
+        or those that weights trained elsewhere expect (init_from)."""
+        self.normalize = normalize
+        per_image = isinstance(self.data.standardize, str)  # "channels"; tables: a column mask
         # Table columns are standardised once, here (a second, small copy: evaluation and
         # checkpoints read the raw columns); images per batch, after augmentation, which works
         # on [0, 1] pixels.
-        self.x = self.normalize(data.x) if self.normalize and not per_image else data.x
-        self.y = data.y
-        per_batch = self.normalize if per_image else None
+        self.x = normalize(self.data.x) if normalize and not per_image else self.data.x
+        per_batch = normalize if per_image else None
         self.transforms = {
-            "train": Chain(augment, per_batch),
+            "train": Chain(self.augment, per_batch),
             "val": Chain(per_batch),
             "test": Chain(per_batch),
         }
+
+    def use_statistics(self, stats: dict[str, list] | None) -> bool:
+        """Standardise with recorded statistics (a checkpoint's `normalize`) when they fit
+        these examples (as many channels or columns); False, and nothing changed, otherwise."""
+        current = self.normalization()
+        if stats is None or current is None or len(stats["mean"]) != len(current["mean"]):
+            return False
+        shape = self.normalize.mean.shape if self.normalize is not None else ()
+        mean, std = (torch.tensor(stats[k]).reshape(shape) for k in ("mean", "std"))
+        self.standardize_with(Normalize(mean, std))
+        return True
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -107,6 +107,10 @@ TRAIN: dict[str, Key] = {
     "tokenizer.vocab_size": Key(int, at_least=3, says="must be >= 3 (two specials and a piece)"),
     "tokenizer.algorithm": Key(choices=("bpe", "wordpiece")),
     "word_vectors.freeze": Key(choices=(True, False)),
+    "freeze.until_epoch": Key(
+        int, at_least=1, says="must be >= 1 (null: frozen for the whole run)"
+    ),
+    "freeze.lr_factor": Key(float, above=0, says="must be > 0 (the unfrozen modules' share of lr)"),
     "scheduler.interval": Key(choices=("epoch", "step")),
     "tracking.writer": Key(choices=("process", "inline")),
     "tracking.flush_seconds": Key(float, at_least=0, says="must be >= 0 (0: write every log call)"),

@@ -261,6 +261,8 @@ class TrackedRun:
             )
         if data.classes:
             tags["data.classes"] = ", ".join(data.classes)
+        if averaging := weight_averaging(trainer):
+            tags["weight_averaging"] = averaging  # validation, checkpoints and the model use it
         device = trainer.strategy.root_device
         tags["device"] = str(device)
         if device.type == "cuda":
@@ -272,6 +274,18 @@ class TrackedRun:
             self.log_dict(data.info, "data_info.json")
         self._send(LogDatasets(dataset_inputs(datamodule)))
         self.training_started = True
+
+    def log_start(self, init: Any, vectors: dict[str, str], quiet: bool) -> None:
+        """What the network started from beside random weights: init_from's report (tags,
+        init_from.json, and its line on the console unless quiet) and the word vectors'
+        coverage (tags)."""
+        tags = dict(vectors)
+        if init is not None:
+            tags |= init.tags()
+            self.log_dict(init.record(), "init_from.json")
+            if not quiet:
+                print(init.line())
+        self.set_tags(tags)
 
     def log_checkpoint(self, path: str | None) -> None:
         """The best checkpoint of fit (tracking.log_checkpoint); the writer then stores the
@@ -641,6 +655,17 @@ def open_run(
 
 # Dataset inputs: each split of the run's data, in MLflow's dataset form (the UI's Datasets).
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def weight_averaging(trainer: Any) -> str | None:
+    """ema or swa when the trainer averages weights (callbacks=ema, swa), else None."""
+    from lightning.pytorch.callbacks import WeightAveraging
+
+    for callback in getattr(trainer, "callbacks", []):
+        if isinstance(callback, WeightAveraging):
+            name = type(callback).__name__
+            return {"EMAWeightAveraging": "ema", "SWA": "swa"}.get(name, name)
+    return None
 
 
 def dataset_inputs(datamodule: Any) -> list[dict[str, str]]:

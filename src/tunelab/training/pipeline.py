@@ -27,6 +27,12 @@ from tunelab.sweeps.curves import RepeatCurves
 from tunelab.sweeps.pruning import trial_callbacks
 from tunelab.tracking import TrackedRun
 from tunelab.training.classifier import Classifier
+from tunelab.training.freezing import build_freeze
+from tunelab.training.initial_weights import (
+    StartingWeights,
+    read_starting_weights,
+    start_network,
+)
 from tunelab.training.learner import Learner
 from tunelab.training.optim import build_optimizer, build_penalty
 from tunelab.training.regressor import Regressor
@@ -62,6 +68,9 @@ def train(
     tunelab.export.cost.measure_cost when cost/* are wanted)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data, cfg.task, build_tokenizer(cfg.get("tokenizer")))
+    start = read_init_from(cfg, run.folder("init_from"))
+    # Weights trained elsewhere expect their own input statistics (recorded with them).
+    as_source = datamodule.use_statistics(start.normalize) if start else False
     metadata = checkpoint_metadata(run.config, datamodule)
     model = build_learner(
         cfg,
@@ -71,16 +80,19 @@ def train(
         metadata,
         text_vocab_size(datamodule.data.inputs),
     )
+    started = start_network(model.network, start, as_source)
     vectors = start_from_word_vectors(
         model.network, cfg.get("word_vectors") or {}, datamodule.data.inputs
     )
     callbacks = [
+        # Freeze first: a group it adds at an epoch's start is there when `lr` is logged.
+        *build_freeze(cfg.get("freeze"), model.network),
         *build_callbacks(cfg.callbacks, progress_bar=not quiet),
         *trial_callbacks(cfg.objective.metric, curves),
     ]
     trainer = build_trainer(cfg.trainer, callbacks, run.lightning_logger(), cfg.compile)
     run.log_setup(datamodule, trainer)  # waits for the run: a bad store stops the job here
-    run.set_tags(vectors)  # the word vectors' coverage, when a text network starts from them
+    run.log_start(started, vectors, quiet)  # what the network started from, when not random
     metadata["run_id"] = run.run_id  # every checkpoint names its run
 
     resume_from = resume_checkpoint(cfg.get("resume"), cfg.callbacks)
@@ -105,6 +117,14 @@ def train(
         print_results(results[0], f"{cfg.objective.metric}_best", objective)
     epochs = trainer.current_epoch
     return Trained(objective, epochs, best, dict(results[0]), metadata, example, measured)
+
+
+def read_init_from(cfg: DictConfig, folder: Any) -> StartingWeights | None:
+    """The weights init_from names (a run's are fetched into `folder`); None when unset."""
+    init_from = cfg.get("init_from")
+    if not init_from:
+        return None
+    return read_starting_weights(str(init_from), cfg.tracking.uri, folder, cfg.model)
 
 
 def build_learner(
