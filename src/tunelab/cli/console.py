@@ -124,6 +124,8 @@ NOISE_MESSAGES = (
 # And Lightning's note that limit_*_batches=1.0 (conf/trainer's default) uses every batch.
 NOISE_PATTERN = re.compile(
     r"(Restoring states from|Loaded model weights from) the checkpoint .*best\.ckpt$"
+    # lr_find=true: the learning-rate finder putting the network back as it was
+    r"|Restor(ing|ed all) states from the checkpoint (path )?at .*\.lr_find_[-\w]+\.ckpt$"
     r"|`Trainer\(limit_\w+_batches=1\.0\)` was configured so 100% of the batches"
 )
 

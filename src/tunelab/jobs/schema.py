@@ -107,6 +107,10 @@ TRAIN: dict[str, Key] = {
     "tokenizer.vocab_size": Key(int, at_least=3, says="must be >= 3 (two specials and a piece)"),
     "tokenizer.algorithm": Key(choices=("bpe", "wordpiece")),
     "word_vectors.freeze": Key(choices=(True, False)),
+    "lr_find": Key(choices=(True, False)),
+    "lr_find_range.min_lr": Key(float, above=0),
+    "lr_find_range.max_lr": Key(float, above=0),
+    "lr_find_range.steps": Key(int, at_least=2, says="must be >= 2 (steps the finder trains)"),
     "freeze.until_epoch": Key(
         int, at_least=1, says="must be >= 1 (null: frozen for the whole run)"
     ),

@@ -68,6 +68,8 @@ def train(cfg: DictConfig, job: Job) -> float:
     from tunelab.sweeps.pruning import record_results
 
     assert job.run is not None  # open_training_run opened it
+    if cfg.get("lr_find"):  # a learning rate found, not a model trained
+        return find_learning_rate(cfg, job)
     job.objective_name = f"{cfg.objective.metric}_best"
     costs = None  # what measures the best model's cost/*, when a search or cost.measure asks
     if cost_wanted(cfg, job.hydra_cfg.sweeper.get("constraints")):
@@ -86,6 +88,22 @@ def train(cfg: DictConfig, job: Job) -> float:
     if job.in_sweep:
         record_results(job.hydra_cfg.sweep.dir, job.results)
     return objective
+
+
+def find_learning_rate(cfg: DictConfig, job: Job) -> float:
+    """lr_find=true: the finder's suggestion, recorded on the run (tunelab.training.lr_find)."""
+    from pathlib import Path
+
+    from tunelab.training import lr_find
+
+    assert job.run is not None
+    job.run.wait_started()  # a store that cannot be reached stops the job before the finder
+    folder = Path(job.output_dir) / "lr_find"
+    found = lr_find.find_learning_rate(cfg, folder)
+    lr_find.record_finding(job.run, found, folder, list(job.hydra_cfg.overrides.task))
+    job.objective_name = "lr_find/suggestion"
+    job.results = {"lr_find/suggestion": found.suggestion}
+    return found.suggestion
 
 
 def evaluate(cfg: DictConfig, job: Job) -> float:

@@ -25,11 +25,16 @@ def build_callbacks(cfg: Any, progress_bar: bool = True) -> list[Callback]:
 
 
 def build_trainer(
-    cfg: Any, callbacks: list[Callback], logger: Any, compiled: bool = False
+    cfg: Any,
+    callbacks: list[Callback],
+    logger: Any,
+    compiled: bool = False,
+    root_dir: Path | None = None,
 ) -> L.Trainer:
     """conf/trainer is lightning.Trainer's call (its gradient clipping comes from
     conf/regularization); the callbacks and the logger are passed in. compiled: the network
-    was compiled (compile=true)."""
+    was compiled (compile=true); root_dir: where Lightning's own files go (the working folder
+    when None)."""
     # A compiled network is compiled again for each grad mode it meets. Under Lightning's
     # default inference_mode the test's batches are inference tensors, which the validation's
     # graph does not accept: one more compilation (seconds on a GPU, about 9 s on this CPU).
@@ -43,6 +48,7 @@ def build_trainer(
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
         **({} if cfg.get("plugins") else {"plugins": [AtomicCheckpointIO()]}),
+        **({"default_root_dir": str(root_dir)} if root_dir else {}),
         _convert_="all",
     )
 
