@@ -23,3 +23,25 @@ def test_the_finder_suggests_a_rate_and_records_its_plot(tmp_path, capsys) -> No
     assert not list(
         Path.cwd().glob(".lr_find_*.ckpt")
     )  # the finder's file stays in the run's folder
+
+
+def test_accumulated_batches_and_bf16_are_knobs_that_train(tmp_path) -> None:
+    """trainer.accumulate_grad_batches: one optimizer step per 4 batches (digits: 20 training
+    batches of 64, so 5 steps an epoch); trainer.precision=bf16-mixed trains on the CPU."""
+    from mlflow import MlflowClient
+
+    per_step = [
+        "callbacks.lr_monitor.logging_interval=step",
+        "trainer.log_every_n_steps=1",
+        "trainer.max_epochs=1",
+    ]
+    accumulated = train_in_process([*per_step, "trainer.accumulate_grad_batches=4"], tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    steps = {m.step for m in client.get_metric_history(accumulated.run.run_id, "lr")}
+    assert steps == {0, 1, 2, 3, 4}
+    bf16 = tmp_path / "bf16"
+    bf16.mkdir()
+    job = train_in_process(["trainer.precision=bf16-mixed", "trainer.max_epochs=2"], bf16)
+    run = MlflowClient(store_uri(bf16)).get_run(job.run.run_id)
+    assert run.data.params["trainer.precision"] == "bf16-mixed"
+    assert run.data.metrics["test/acc"] > 0.5  # it learned, in bfloat16 autocast

@@ -95,6 +95,7 @@ TRAIN: dict[str, Key] = {
     "regularization.penalty.l1": Key(float, at_least=0, says=OFF),
     "regularization.penalty.l2": Key(float, at_least=0, says=OFF),
     "trainer.max_epochs": Key(int),
+    "trainer.accumulate_grad_batches": Key(int, at_least=1),
     "trainer.max_steps": Key(int),
     "trainer.min_epochs": Key(int),
     "trainer.limit_train_batches": Key(float),
