@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import store_uri, train_in_process
 
 
@@ -45,3 +47,34 @@ def test_accumulated_batches_and_bf16_are_knobs_that_train(tmp_path) -> None:
     run = MlflowClient(store_uri(bf16)).get_run(job.run.run_id)
     assert run.data.params["trainer.precision"] == "bf16-mixed"
     assert run.data.metrics["test/acc"] > 0.5  # it learned, in bfloat16 autocast
+
+
+def test_a_search_narrows_its_learning_rate_to_a_decade_around_the_finders(tmp_path) -> None:
+    import re
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import run_in_process
+
+    args = [
+        "-m",
+        "hparams_search=digits_tpe",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.lr_find=true",
+        "lr_find_range.steps=40",
+        "trainer.max_epochs=1",
+        "promote_to=null",
+        "print_config=false",
+        "callbacks.progress_bar=null",
+    ]
+    run_in_process(args, tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    note = parent.data.tags["sweep.lr_find"]
+    low, high = (float(v) for v in re.search(r"searched in \[([^,]+), ([^\]]+)\]", note).groups())
+    assert high / low == pytest.approx(10, rel=0.01)  # a decade, where params gave 1e-4 .. 1e-1
+    children = [r for r in runs if r is not parent and "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 2
+    for child in children:
+        assert low * 0.99 <= float(child.data.params["optimizer.lr"]) <= high * 1.01

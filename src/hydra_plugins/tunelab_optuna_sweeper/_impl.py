@@ -80,6 +80,7 @@ class OptunaSearch:
         warm_start: Any = None,
         enqueue_current: bool = True,
         enqueue: Any = None,
+        lr_find: bool = False,
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -101,6 +102,7 @@ class OptunaSearch:
         self.repeats = repeats
         self.warm_start, self.enqueue = plain(warm_start), list(plain(enqueue) or [])
         self.enqueue_current = enqueue_current
+        self.lr_find = lr_find
         self.notes: dict[str, str] = {}  # what the parent run records: the study's start, its stop
 
     def run(self, arguments: list[str]) -> list[JobReturn]:
@@ -112,6 +114,8 @@ class OptunaSearch:
             fixed = [*fixed, f"repeats={self.repeats}"]
         space = conditional_space(searched, self.choice_spaces(arguments), parser)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        if self.lr_find:
+            self.narrow_lr(space)
         add_swept_keys(self.sweep_dir, space.searched_keys())  # trial names show the choices' knobs
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self.open_study(space)
@@ -134,6 +138,34 @@ class OptunaSearch:
             self.notes["sweep.stopped_by"] = self.budget.stopped_by
         self.finish(study, space)
         return returns
+
+    def narrow_lr(self, space: SearchSpace) -> None:
+        """hydra.sweeper.lr_find: the learning-rate finder on the sweep's config, then
+        optimizer.lr searched over a decade around its suggestion; said on the console and
+        recorded on the parent run. The finder's plot is in the sweep folder (lr_find/)."""
+        from tunelab.cli.console import quiet_library_noise
+        from tunelab.training.lr_find import find_learning_rate
+
+        if "optimizer.lr" not in space.always:
+            raise ValueError(
+                "hydra.sweeper.lr_find=true narrows optimizer.lr: search it in "
+                "hydra.sweeper.params (optimizer.lr: tag(log, interval(1e-4, 1e-1)))"
+            )
+        folder = self.sweep_dir / "lr_find"
+        quiet_library_noise()  # as a training process does (this one trains the finder)
+        found = find_learning_rate(self.config, folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        found.figure.savefig(folder / "lr_find.png", dpi=120, bbox_inches="tight")
+        before = space.always["optimizer.lr"]
+        low, high = found.suggestion / 10**0.5, found.suggestion * 10**0.5
+        space.always["optimizer.lr"] = optuna.distributions.FloatDistribution(low, high, log=True)
+        line = (
+            f"lr_find: suggested optimizer.lr={found.suggestion:.3g}; searched in "
+            f"[{low:.3g}, {high:.3g}], a decade around it (params said "
+            f"[{before.low:.3g}, {before.high:.3g}])"  # type: ignore[attr-defined]
+        )
+        log.info(line)
+        self.notes["sweep.lr_find"] = line
 
     def start(self, study: optuna.Study, space: SearchSpace, fixed: list[str]) -> None:
         """Earlier runs inside the space as complete trials (warm_start), then the current

@@ -146,6 +146,10 @@ class OptunaSweeperConf:
     warm_start: Any = None
     enqueue_current: bool = True
     enqueue: Any = None
+    # true: before the first trial, Lightning's learning-rate finder runs on the sweep's config
+    # (tunelab.training.lr_find) and optimizer.lr is searched over a decade around its suggestion
+    # (log scale) instead of the interval in params; recorded on the parent (sweep.lr_find).
+    lr_find: bool = False
 
 
 def register() -> None:

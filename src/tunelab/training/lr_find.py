@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tunelab.tracking import TrackedRun
 
@@ -43,14 +43,18 @@ def find_learning_rate(cfg: DictConfig, folder: Path) -> Found:
         datamodule.target_scale,
         vocab_size=text_vocab_size(datamodule.data.inputs),
     )
-    trainer = build_trainer(cfg.trainer, [], logger=False, root_dir=folder)
     span = cfg.get("lr_find_range") or {}
+    steps = int(span.get("steps", 100))
+    # The finder's own steps, not the run's epochs (a sweep's trial of 1 epoch would stop it
+    # first); a schedule sized from the run's length sees those steps.
+    budget = OmegaConf.merge(cfg.trainer, {"max_epochs": -1, "max_steps": steps})
+    trainer = build_trainer(budget, [], logger=False, root_dir=folder)
     finder = Tuner(trainer).lr_find(
         model,
         datamodule=datamodule,
         min_lr=float(span.get("min_lr", 1e-6)),
         max_lr=float(span.get("max_lr", 1.0)),
-        num_training=int(span.get("steps", 100)),
+        num_training=steps,
         update_attr=False,
     )
     suggestion = finder.suggestion() if finder is not None else None
