@@ -182,3 +182,41 @@ def test_a_start_that_cannot_work_is_one_line_before_training(tmp_path, override
     client = MlflowClient(store_uri(tmp_path))
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert client.search_runs(experiments) == []  # nothing left half-made in the store
+
+
+def test_torchvision_weights_start_a_torchvision_network_with_their_statistics(
+    tmp_path, monkeypatch
+):
+    """torchvision's published weights, from torch's cache (placed there: tests download
+    nothing): matched into model=torchvision, its head started new for 3 classes, the data
+    standardised with ImageNet's statistics, which the checkpoint keeps."""
+    from mlflow import MlflowClient
+    from torchvision.models import get_model, get_model_weights
+
+    from tests.data_factory import write_png_folder
+
+    weights = get_model_weights("resnet18")["IMAGENET1K_V1"]
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    published = get_model("resnet18").state_dict()
+    torch.save(published, cache / weights.url.rsplit("/", 1)[-1])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    write_png_folder(tmp_path / "images", per_class=6)
+    overrides = [
+        "data=image_folder",
+        f"data.source.root={tmp_path / 'images'}",
+        "data.split.val=0.25",
+        "data.split.test=0.25",
+        "model=torchvision",
+        "init_from=torchvision:IMAGENET1K_V1",
+        "trainer.max_epochs=1",
+    ]
+    job = train_in_process(overrides, tmp_path)
+    tags = MlflowClient(store_uri(tmp_path)).get_run(job.run.run_id).data.tags
+    assert tags["init.reinitialised"] == "2" and tags["init.normalize"] == "source"  # fc only
+    model = load_model(best_checkpoint(tmp_path))
+    mean = torch.tensor(model.metadata["normalize"]["mean"]).flatten()  # per channel [3, 1, 1]
+    torch.testing.assert_close(mean, torch.tensor(weights.transforms().mean))
+    conv = model.network.state_dict()["body.conv1.weight"]
+    assert conv.shape == published["conv1.weight"].shape  # RGB data: the stem as published
+    assert model.output_names == ["cat", "dog", "fox"]
