@@ -26,6 +26,7 @@ SCRIPTS = [
     "search_space",
     "pareto",
     "text",
+    "finetune",
 ]
 
 if __name__ == "__main__":

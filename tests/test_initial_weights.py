@@ -220,3 +220,21 @@ def test_torchvision_weights_start_a_torchvision_network_with_their_statistics(
     conv = model.network.state_dict()["body.conv1.weight"]
     assert conv.shape == published["conv1.weight"].shape  # RGB data: the stem as published
     assert model.output_names == ["cat", "dog", "fox"]
+
+
+def test_a_source_of_other_classes_gives_a_new_output_layer_even_of_the_same_shape():
+    from tunelab.training.initial_weights import StartingWeights, load_matching, output_layer
+
+    torch.manual_seed(0)
+    source = CNN(DIGITS, 2)
+    tensors = source.state_dict()
+    same = load_matching(
+        CNN(DIGITS, 2), StartingWeights("s", tensors, None, ["0", "1"]), ["0", "1"]
+    )
+    assert not same.reinitialised
+    network = CNN(DIGITS, 2)
+    other = load_matching(network, StartingWeights("s", tensors, None, ["0", "1"]), ["cat", "dog"])
+    last = output_layer(network)  # the last linear layer: weight and bias start new
+    assert last.startswith("head.") and other.reinitialised == [f"{last}.weight", f"{last}.bias"]
+    assert not torch.equal(network.state_dict()[f"{last}.weight"], tensors[f"{last}.weight"])
+    assert torch.equal(network.state_dict()["features.0.0.weight"], tensors["features.0.0.weight"])

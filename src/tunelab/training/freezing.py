@@ -29,6 +29,17 @@ class Freeze(BaseFinetuning):
     def freeze_before_training(self, pl_module: L.LightningModule) -> None:
         self.freeze(self.frozen(pl_module), train_bn=False)  # batch-norm statistics too
 
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        # Frozen means frozen in behaviour too: BaseFinetuning stops the batch norms' running
+        # statistics, but in training mode they would normalise with each batch's own, not
+        # with the statistics the weights were trained with. Lightning puts the model back in
+        # training mode after every validation, hence each batch.
+        if self.until_epoch is None or trainer.current_epoch < self.until_epoch:
+            for module in self.frozen(pl_module):
+                module.eval()
+
     def finetune_function(
         self, pl_module: L.LightningModule, current_epoch: int, optimizer: Any
     ) -> None:

@@ -5,7 +5,8 @@ checkpoint), a plain PyTorch state dict (.pt, .pth), a registered model (models:
 or torchvision's published weights for model=torchvision (torchvision:IMAGENET1K_V1). Tensors
 are matched by name and shape: what matches is loaded, a first convolution whose input channels
 differ is adapted (1 <-> 3 channels, the standard way), and everything else keeps its fresh
-initialisation (a head for other classes). A tunelab checkpoint also brings the input
+initialisation (a head for another number of classes; a source that predicted other classes
+gets a new output layer too). A tunelab checkpoint also brings the input
 statistics its weights were trained with, and torchvision weights bring ImageNet's: the data
 is then standardised with those (recorded in the new checkpoint, so evaluation and export
 apply them too).
@@ -36,6 +37,7 @@ class StartingWeights:
     source: str
     tensors: dict[str, torch.Tensor]
     normalize: dict[str, list] | None = None
+    outputs: list[str] | None = None  # a tunelab checkpoint's classes (or targets), in order
 
 
 @dataclass
@@ -124,15 +126,18 @@ def read_file(path: Path, source: str) -> StartingWeights:
         raise UserError(f"init_from={source}: {path} holds no state dict")
     normalize = None
     tensors = content.get("state_dict", content)
+    outputs = None
     if "tunelab" in content:  # the network is the Learner's `network`; the rest is its own
-        normalize = content["tunelab"].get("normalize")
+        metadata = content["tunelab"]
+        normalize = metadata.get("normalize")
+        outputs = list(metadata.get("targets") or metadata.get("classes") or []) or None
         tensors = {k: v for k, v in tensors.items() if k.startswith("network.")}
     prefixes = ("network.", "model.", "module.")
     for prefix in prefixes:  # the LightningModule's (or DDP's) attribute around the network
         if tensors and all(k.startswith(prefix) for k in tensors):
             tensors = {k.removeprefix(prefix): v for k, v in tensors.items()}
     tensors = {k.removeprefix("network."): v for k, v in tensors.items() if torch.is_tensor(v)}
-    return StartingWeights(source, tensors, normalize)
+    return StartingWeights(source, tensors, normalize, outputs)
 
 
 def torchvision_weights(name: str, cfg_model: Any) -> StartingWeights:
@@ -164,15 +169,21 @@ def torchvision_weights(name: str, cfg_model: Any) -> StartingWeights:
     return StartingWeights(f"torchvision:{name}", {f"body.{k}": v for k, v in state.items()}, stats)
 
 
-def load_matching(network: nn.Module, start: StartingWeights) -> InitReport:
+def load_matching(
+    network: nn.Module, start: StartingWeights, outputs: list[str] | None = None
+) -> InitReport:
     """Copy the source's tensors into `network` where names and shapes match (or a first
-    convolution's input channels can be adapted); the rest keep their initialisation."""
+    convolution's input channels can be adapted); the rest keep their initialisation. When
+    the source predicted other `outputs` (classes or targets) than this network, its output
+    layer starts new even where the shapes agree: its weights would answer for the wrong ones."""
     report = InitReport(start.source)
     own = network.state_dict()
+    other_outputs = start.outputs is not None and outputs is not None and start.outputs != outputs
+    head = output_layer(network) if other_outputs else ""
     chosen: dict[str, torch.Tensor] = {}
     for name, tensor in own.items():
         theirs = start.tensors.get(name)
-        if theirs is None:
+        if theirs is None or (head and name.rpartition(".")[0] == head):
             report.reinitialised.append(name)
         elif theirs.shape == tensor.shape:
             chosen[name] = theirs
@@ -191,6 +202,12 @@ def load_matching(network: nn.Module, start: StartingWeights) -> InitReport:
         )
     network.load_state_dict(chosen, strict=False)
     return report
+
+
+def output_layer(network: nn.Module) -> str:
+    """The name of the network's last linear layer: the one that gives its outputs."""
+    linears = [name for name, module in network.named_modules() if isinstance(module, nn.Linear)]
+    return linears[-1] if linears else ""
 
 
 def adapt_channels(weight: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
@@ -215,12 +232,15 @@ def example(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def start_network(
-    network: nn.Module, start: StartingWeights | None, standardized_as_source: bool
+    network: nn.Module,
+    start: StartingWeights | None,
+    standardized_as_source: bool,
+    outputs: list[str],
 ) -> InitReport | None:
-    """`network` from the weights init_from read (None: nothing to do); the report says whose
-    input statistics the data is standardised with."""
+    """`network`, predicting `outputs`, from the weights init_from read (None: nothing to
+    do); the report says whose input statistics the data is standardised with."""
     if start is None:
         return None
-    report = load_matching(network, start)
+    report = load_matching(network, start, outputs)
     report.normalize = "source" if standardized_as_source else "data"
     return report

@@ -80,7 +80,8 @@ def train(
         metadata,
         text_vocab_size(datamodule.data.inputs),
     )
-    started = start_network(model.network, start, as_source)
+    outputs = list(datamodule.data.targets or datamodule.data.classes)
+    started = start_network(model.network, start, as_source, outputs)
     vectors = start_from_word_vectors(
         model.network, cfg.get("word_vectors") or {}, datamodule.data.inputs
     )
