@@ -41,7 +41,20 @@ BOOKKEEPING = (
 )
 # Keys added since a run may have been recorded, with the value that trains as before: a run
 # recorded without one compares equal when the key holds that value now.
-ADDED_SINCE: dict[str, Any] = {"repeats": 1, "objective.more": []}
+ADDED_SINCE: dict[str, Any] = {
+    "repeats": 1,
+    "objective.more": [],
+    "init_from": None,
+    "freeze.modules": [],
+    "freeze.until_epoch": None,
+    "freeze.lr_factor": 0.1,
+    "callbacks.weight_averaging": None,
+    "lr_find": False,
+    "lr_find_range.min_lr": 1.0e-6,
+    "lr_find_range.max_lr": 1.0,
+    "lr_find_range.steps": 100,
+    "trainer.accumulate_grad_batches": 1,
+}
 
 
 @dataclass
