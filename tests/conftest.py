@@ -213,6 +213,21 @@ def job_refused(job: str, overrides: list[str], output_dir: Path) -> str:
     return line
 
 
+def training_refused(overrides: list[str], root: Path) -> str:
+    """The one line a user error ends `python train.py OVERRIDES` with, in this process, and
+    the store under `root` left without any run (the job stopped before training)."""
+    from mlflow import MlflowClient
+
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process(overrides, root)
+    line = str(stopped.value.code)
+    assert line.startswith("tunelab: ") and "\n" not in line, line
+    client = MlflowClient(store_uri(root))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments) == []  # nothing left half-made in the store
+    return line
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One real `python train.py` run of the default config on a tiny budget, shared by the

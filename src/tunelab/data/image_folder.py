@@ -4,11 +4,10 @@ from pathlib import Path
 
 import torch
 
+from tunelab.data.folders import split_folders
 from tunelab.data.inputs import image_files, read_image
 from tunelab.data.labeled import LabeledData, unit_floats
 from tunelab.errors import DataError
-
-SPLITS = ("train", "val", "test")
 
 
 def class_folders(root: Path) -> dict[str, list[Path]]:
@@ -32,18 +31,9 @@ def load_image_folder(
 ) -> LabeledData:
     """All images resized to `size`, as floats in [0, 1]; split folders are kept as splits."""
     base = Path(root)
-    if not base.is_dir():
-        raise DataError(
-            f"image folder {base} does not exist: set data.source.root to a folder of class folders"
-        )
-    split_dirs = [s for s in SPLITS if (base / s).is_dir()]
-    if split_dirs and "train" not in split_dirs:
-        raise DataError(f"{base} has {', '.join(split_dirs)}/ but no train/ folder")
-    parts = (
-        {s: class_folders(base / s) for s in split_dirs}
-        if split_dirs
-        else {"all": class_folders(base)}
-    )
+    folders = split_folders(base, "image")
+    split_dirs = [s for s in folders if s != "all"]
+    parts = {split: class_folders(folder) for split, folder in folders.items()}
     classes = sorted({c for part in parts.values() for c in part})
     images, labels, fixed, start = [], [], {}, 0
     for split, by_class in parts.items():

@@ -9,12 +9,11 @@ from typing import Any
 import torch
 
 from tunelab.data.csv_table import check_columns, check_targets, target_tensor
+from tunelab.data.folders import split_folders
 from tunelab.data.inputs import read_table
 from tunelab.data.labeled import LabeledData
 from tunelab.data.torchvision_sets import fetch_or_explain
 from tunelab.errors import DataError
-
-SPLITS = ("train", "val", "test")
 
 
 def text_data(
@@ -91,14 +90,8 @@ def load_text_folder(
     """ROOT/<class>/*.txt, or ROOT/train|val|test/<class>/*.txt (the folders kept as splits);
     `classes` keeps only those class folders (IMDB's train/unsup holds unlabelled reviews)."""
     base = Path(root)
-    if not base.is_dir():
-        raise DataError(
-            f"text folder {base} does not exist: set data.source.root to a folder of class folders"
-        )
-    split_dirs = [s for s in SPLITS if (base / s).is_dir()]
-    if split_dirs and "train" not in split_dirs:
-        raise DataError(f"{base} has {', '.join(split_dirs)}/ but no train/ folder")
-    parts = {s: base / s for s in split_dirs} if split_dirs else {"all": base}
+    parts = split_folders(base, "text")
+    split_dirs = [s for s in parts if s != "all"]
     found = {split: class_files(folder, classes) for split, folder in parts.items()}
     names = sorted({c for by_class in found.values() for c in by_class})
     texts: list[str] = []
