@@ -17,6 +17,7 @@ class TorchvisionNet(nn.Module):
         arch: str = "resnet18",
         dropout: float = 0.0,
     ) -> None:
+        from torchvision import models
         from torchvision.models import get_model, list_models
 
         super().__init__()
@@ -24,7 +25,7 @@ class TorchvisionNet(nn.Module):
             raise ConfigError(
                 f"model=torchvision needs images, not input of shape {input_shape}: use model=mlp"
             )
-        if arch not in list_models(module=__import__("torchvision").models):
+        if arch not in list_models(module=models):
             raise ConfigError(
                 f"model.arch={arch}: not a torchvision classification model (resnet18, "
                 "mobilenet_v3_small, efficientnet_b0, ... torchvision.models.list_models())"

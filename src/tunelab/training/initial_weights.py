@@ -16,7 +16,7 @@ loads weights only, into a network that may differ.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ class InitReport:
 
     source: str
     loaded: list[str] = field(default_factory=list)
-    adapted: list[str] = field(default_factory=list)  # input channels averaged or repeated
+    adapted: list[str] = field(
+        default_factory=list
+    )  # a first convolution's input channels: summed, or repeated / 3
     reinitialised: list[str] = field(default_factory=list)  # absent from the source, or reshaped
     skipped: list[str] = field(default_factory=list)  # in the source, not in this network
     normalize: str = "data"  # whose input statistics the run standardises with
@@ -71,14 +73,7 @@ class InitReport:
         }
 
     def record(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "loaded": self.loaded,
-            "adapted": self.adapted,
-            "reinitialised": self.reinitialised,
-            "skipped": self.skipped,
-            "normalize": self.normalize,
-        }
+        return asdict(self)
 
 
 def read_starting_weights(
