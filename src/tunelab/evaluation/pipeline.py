@@ -39,6 +39,10 @@ def evaluate_model(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir:
     datamodule, data_name = test_data(model, cfg.get("data"))
     result = evaluate(model, datamodule)
     files = write_evaluation(result, model, output_dir)
+    if cfg.get("explain"):  # why it decides: tunelab.evaluation.explain
+        from tunelab.evaluation.explain import explain
+
+        files += explain(model, datamodule, output_dir, int(cfg.get("explain_repeats", 5)))
     tags = {"data": data_name, "data.test_size": str(len(result.targets))}
     run = job.open_run_beside(model, "evaluate", tags)
     run.log_metrics(result.metrics)
