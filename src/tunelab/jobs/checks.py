@@ -201,6 +201,14 @@ def config_error(cfg: DictConfig) -> ConfigError | None:
     return ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
+def baseline_config_error(cfg: DictConfig) -> str | None:
+    """baseline.py's config: its data keys, as training checks them."""
+    problems = [p for check in (_unset, _files, _data) for p in check(cfg)]
+    if not problems:
+        return None
+    return "invalid config: " + ("\n  ".join(["", *problems]) if len(problems) > 1 else problems[0])
+
+
 def eval_config_error(cfg: DictConfig) -> str | None:
     """What eval.py can tell from its config alone, before torch and MLflow are imported."""
     if cfg.mode not in ("evaluate", "predict"):

@@ -14,6 +14,13 @@ def check_training(cfg: DictConfig) -> str | None:
     return str(problem) if problem else None
 
 
+def check_baseline(cfg: DictConfig) -> str | None:
+    """The data and task keys baseline.py shares with training (the same checks)."""
+    from tunelab.jobs.checks import baseline_config_error
+
+    return baseline_config_error(cfg)
+
+
 def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
     """The training run, opened as the job starts (its store opens in the writer process
     while this one imports torch and Lightning); a sweep's trial unfinished in an earlier
@@ -39,7 +46,8 @@ def open_training_run(cfg: DictConfig, job: Job) -> TrackedRun:
         with open_dict(cfg):
             cfg.resume = stopped
     with imports_frozen_out_of_gc():
-        lr, fold = cfg.optimizer.get("lr"), cfg.data.get("fold")  # the run's name shows them
+        # The run's name shows them (a baseline has no optimizer).
+        lr, fold = (cfg.get("optimizer") or {}).get("lr"), cfg.data.get("fold")
         data = data_label(cfg, hydra_cfg.runtime.choices.get("data"))
         trial = trial_identity(hydra_cfg) if job.in_sweep else None  # (parent, tags, name)
         identity = job_identity(hydra_cfg, cfg.paths.root_dir, lr, fold, data, trial)
@@ -106,6 +114,21 @@ def find_learning_rate(cfg: DictConfig, job: Job) -> float:
     return found.suggestion
 
 
+def baseline(cfg: DictConfig, job: Job) -> float:
+    """A scikit-learn model on the training split; the validation headline metric."""
+    from tunelab.baselines import fit_baseline
+
+    assert job.run is not None  # open_training_run opened it
+    job.objective_name = "objective"
+    objective, job.results = fit_baseline(cfg, job.run)
+    if not job.in_sweep:  # a sweep's trial prints one line when it ends
+        from tunelab.cli.console import print_metrics
+
+        name = str(cfg.estimator[cfg.task]._target_).rsplit(".", 1)[-1]
+        print_metrics(job.results, name)
+    return objective
+
+
 def evaluate(cfg: DictConfig, job: Job) -> float:
     from tunelab.evaluation.pipeline import evaluate_or_predict
 
@@ -119,6 +142,7 @@ def export(cfg: DictConfig, job: Job) -> float:
 
 
 TRAIN = JobSpec("train", check_training, train, open_first=open_training_run)
+BASELINE = JobSpec("baseline", check_baseline, baseline, open_first=open_training_run)
 
 
 def eval_kind(cfg: DictConfig) -> str:

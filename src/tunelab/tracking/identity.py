@@ -107,8 +107,12 @@ def masked_provenance(root: str | Path) -> dict[str, str]:
 
 def run_name(choices: dict[str, str], lr: float | None, fold: int | None, data: str | None) -> str:
     """`cnn-adam-lr0.001 on digits`: the network, the optimizer and its learning rate, the
-    scheduler unless constant, the fold when one is set, and the data."""
-    parts = [choices.get("model", "model"), choices.get("optimizer", "opt")]
+    scheduler unless constant, the fold when one is set, and the data; a baseline
+    (baseline.py) by its estimator: `random_forest on diabetes`."""
+    if "estimator" in choices:
+        parts = [choices["estimator"]]
+    else:
+        parts = [choices.get("model", "model"), choices.get("optimizer", "opt")]
     if lr is not None:
         parts.append(f"lr{lr:g}")
     if choices.get("scheduler") not in (None, "constant"):

@@ -263,9 +263,9 @@ class TrackedRun:
             tags["data.classes"] = ", ".join(data.classes)
         if averaging := weight_averaging(trainer):
             tags["weight_averaging"] = averaging  # validation, checkpoints and the model use it
-        device = trainer.strategy.root_device
-        tags["device"] = str(device)
-        if device.type == "cuda":
+        device = trainer.strategy.root_device if trainer is not None else None  # None: sklearn
+        tags["device"] = str(device or "cpu")
+        if device is not None and device.type == "cuda":
             import torch
 
             tags["device.name"] = torch.cuda.get_device_name(device)

@@ -1,0 +1,89 @@
+"""`python baseline.py`: classical scikit-learn models (conf/estimator: linear, random_forest,
+gradient_boosting, svm) on a table, on exactly the split `python train.py` uses with the same
+data= (the same DataModule, seed and standardised features), logged as an MLflow run with the
+same metric names (val/*, test/*, objective), the same dataset inputs and a logged model, so that
+the runs table, MLflow's compare view and `python -m tunelab.compare` put them beside networks.
+"""
+
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from tunelab.errors import DataError, instantiate
+from tunelab.tasks import headline
+from tunelab.tracking import TrackedRun
+
+
+def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, float]]:
+    """Fit the task's estimator on the training rows; the objective (the validation headline
+    metric) and the metrics of both held-out splits."""
+    from tunelab.data.datamodule import build_datamodule
+
+    datamodule = build_datamodule(cfg.data, cfg.task)
+    if datamodule.data.is_image or datamodule.data.is_text:
+        raise DataError(
+            f"data {datamodule.data.name!r}: baseline.py fits tables (data=csv, diabetes); "
+            "for images and text, compare networks with python -m tunelab.compare"
+        )
+    estimator = instantiate(cfg.estimator[cfg.task])
+    run.log_setup(datamodule, trainer=None)  # waits for the run: a bad store stops here
+    x, y = datamodule.x.numpy(), datamodule.data.y.numpy()
+    rows = {k: v.numpy() for k, v in datamodule.index.items()}
+    targets = y[rows["train"]]
+    estimator.fit(
+        x[rows["train"]], targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets
+    )
+    metrics: dict[str, float] = {}
+    for stage in ("val", "test"):
+        predicted = predictions(estimator, x[rows[stage]], cfg.task)
+        metrics |= stage_metrics(
+            predicted, torch.as_tensor(y[rows[stage]]), cfg.task, stage, datamodule
+        )
+    objective = metrics[headline(cfg.task).replace("test/", "val/")]
+    run.log_metrics(metrics)
+    run.log_results(objective, epochs=0)
+    log_estimator(run, estimator, x[rows["test"]][:5])
+    return objective, metrics
+
+
+def predictions(estimator: Any, x: np.ndarray, task: str) -> torch.Tensor:
+    """Class probabilities [N, classes], or values [N, targets], as a network's."""
+    if task == "classification":
+        return torch.as_tensor(estimator.predict_proba(x), dtype=torch.float32)
+    values = np.asarray(estimator.predict(x), dtype=np.float32)
+    return torch.as_tensor(values.reshape(len(x), -1))
+
+
+def stage_metrics(
+    predicted: torch.Tensor, y: torch.Tensor, task: str, stage: str, datamodule: Any
+) -> dict[str, float]:
+    """The metrics a network's run logs for `stage`, computed by the same torchmetrics."""
+    from tunelab.training import metrics
+
+    data = datamodule.data
+    values = metrics.stage_metrics(task, data.num_outputs, stage)(predicted, y)
+    if task == "regression":
+        values = metrics.summarise(values, data.targets, datamodule.target_scale["std"])
+    return {k: float(v) for k, v in metrics.summarise(values).items()}
+
+
+def log_estimator(run: TrackedRun, estimator: Any, example: np.ndarray) -> None:
+    """The fitted estimator as the run's MLflow model (scikit-learn flavour); it takes the
+    encoded, standardised features, as the data set's columns in data_info.json."""
+    import mlflow
+
+    run_id = run.wait_started()
+    if run_id is None:
+        return
+    import skops.io
+
+    # MLflow saves scikit-learn models with skops, which loads only the types it is told to
+    # trust: this run made the file, so its own types (a forest's trees) are trusted.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    mlflow.set_tracking_uri(run.uri)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.sklearn.log_model(
+            estimator, name="model", input_example=example, skops_trusted_types=trusted
+        )
