@@ -27,6 +27,7 @@ SCRIPTS = [
     "pareto",
     "text",
     "finetune",
+    "baselines",
 ]
 
 if __name__ == "__main__":

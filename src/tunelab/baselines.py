@@ -82,8 +82,21 @@ def log_estimator(run: TrackedRun, estimator: Any, example: np.ndarray) -> None:
     # MLflow saves scikit-learn models with skops, which loads only the types it is told to
     # trust: this run made the file, so its own types (a forest's trees) are trusted.
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    from importlib.metadata import version
+
+    from mlflow.models import infer_signature
+
     mlflow.set_tracking_uri(run.uri)
+    # The requirements and the signature given, not inferred: MLflow would load the model in a
+    # subprocess for each (about 10 s of a baseline's run).
     with mlflow.start_run(run_id=run_id):
         mlflow.sklearn.log_model(
-            estimator, name="model", input_example=example, skops_trusted_types=trusted
+            estimator,
+            name="model",
+            signature=infer_signature(example, estimator.predict(example)),
+            pip_requirements=[
+                f"scikit-learn=={version('scikit-learn')}",
+                f"skops=={version('skops')}",
+            ],
+            skops_trusted_types=trusted,
         )
