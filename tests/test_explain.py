@@ -54,10 +54,41 @@ def test_the_column_the_target_depends_on_matters_most_and_noise_not_at_all(tmp_
     assert "explain=true explains an evaluation" in line
 
 
-def test_explaining_an_image_model_says_what_is_covered(tmp_path) -> None:
-    job = train_in_process(["trainer.max_epochs=1"], tmp_path)
+def test_image_attributions_have_the_inputs_shape_and_are_complete(tmp_path) -> None:
+    import torch
+    from mlflow import MlflowClient
+
+    from tunelab.evaluation.explain import integrated_gradients
+    from tunelab.inference.checkpoint import load_model
+
+    job = train_in_process(["trainer.max_epochs=2"], tmp_path)  # the CNN on digits
+    model = load_model(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
+    x = model.preprocess.standardize(torch.rand(6, 1, 8, 8))
+    target = torch.arange(6)
+    attributions = integrated_gradients(model.network, x, target, steps=64)
+    assert attributions.shape == x.shape
+    with torch.no_grad():  # completeness: they add up to the score's change from the baseline
+        change = (model.network(x) - model.network(torch.zeros_like(x))).gather(1, target[:, None])
+    torch.testing.assert_close(attributions.sum(dim=(1, 2, 3)), change[:, 0], rtol=0.02, atol=0.02)
+    common = [f"paths.root_dir={tmp_path}", f"tracking.uri={store_uri(tmp_path)}"]
+    evaluated = job_in_process(
+        "eval", [*common, f"run_id={job.run.run_id}", "explain=true"], tmp_path / "e"
+    )
+    logged = {
+        a.path for a in MlflowClient(store_uri(tmp_path)).list_artifacts(evaluated.run.run_id)
+    }
+    assert {"attributions.png", "mean_attribution.png"} <= logged
+
+
+def test_explaining_a_text_model_says_what_is_covered(tmp_path) -> None:
+    from tests.test_text_data import text_overrides, write_reviews
+
+    table = write_reviews(tmp_path / "reviews.csv", rows=60)
+    job = train_in_process([*text_overrides(table), "trainer.max_epochs=1"], tmp_path)
     common = [f"paths.root_dir={tmp_path}", f"tracking.uri={store_uri(tmp_path)}"]
     line = job_refused(
         "eval", [*common, f"run_id={job.run.run_id}", "explain=true"], tmp_path / "e"
     )
-    assert "explain=true: explanations cover tables (csv, diabetes) so far, not images" in line
+    assert (
+        "explanations cover tables (csv, diabetes) and image classifiers so far, not text" in line
+    )
