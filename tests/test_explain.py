@@ -80,15 +80,40 @@ def test_image_attributions_have_the_inputs_shape_and_are_complete(tmp_path) -> 
     assert {"attributions.png", "mean_attribution.png"} <= logged
 
 
-def test_explaining_a_text_model_says_what_is_covered(tmp_path) -> None:
-    from tests.test_text_data import text_overrides, write_reviews
+def test_token_attributions_are_complete_and_shown_on_the_texts(tmp_path) -> None:
+    import torch
+    from mlflow import MlflowClient
 
-    table = write_reviews(tmp_path / "reviews.csv", rows=60)
-    job = train_in_process([*text_overrides(table), "trainer.max_epochs=1"], tmp_path)
+    from tests.test_text_data import text_overrides, write_reviews
+    from tunelab.evaluation.explain import token_attributions
+    from tunelab.inference.checkpoint import load_model
+
+    table = write_reviews(tmp_path / "reviews.csv", rows=120)
+    overrides = [*text_overrides(table, "gru"), "model.hidden_dim=16", "trainer.max_epochs=4"]
+    job = train_in_process(overrides, tmp_path)
+    model = load_model(tmp_path / "outputs" / "in-process" / "checkpoints" / "best.ckpt")
+    ids = model.preprocess.tokenizer.encode(["the plot was excellent", "a scene and the actors"])
+    target = torch.tensor([1, 0])
+    attributions = token_attributions(model.network, ids, target, steps=64)
+    assert attributions.shape[0] == 2 and attributions[:, 5:].abs().sum() == 0  # padding: none
+    embedding = model.network.embedding
+    handle = embedding.register_forward_hook(lambda _m, _i, output: output * 0)
+    with torch.no_grad():  # completeness: the score's change from all-zero embeddings
+        start = model.network(ids).gather(1, target[:, None])[:, 0]
+    handle.remove()
+    with torch.no_grad():
+        end = model.network(ids).gather(1, target[:, None])[:, 0]
+    torch.testing.assert_close(attributions.sum(dim=1), end - start, rtol=0.03, atol=0.03)
+    excellent = model.preprocess.tokenizer.ids["excellent"]
+    strongest = int(attributions[0].argmax())
+    assert int(ids[0, strongest]) == excellent  # the word the class hides
     common = [f"paths.root_dir={tmp_path}", f"tracking.uri={store_uri(tmp_path)}"]
-    line = job_refused(
+    evaluated = job_in_process(
         "eval", [*common, f"run_id={job.run.run_id}", "explain=true"], tmp_path / "e"
     )
-    assert (
-        "explanations cover tables (csv, diabetes) and image classifiers so far, not text" in line
-    )
+    page = (tmp_path / "e" / "token_attributions.html").read_text()
+    assert "<span title=" in page and "excellent" in page
+    logged = {
+        a.path for a in MlflowClient(store_uri(tmp_path)).list_artifacts(evaluated.run.run_id)
+    }
+    assert "token_attributions.html" in logged

@@ -7,6 +7,10 @@ as a grid; and each class's mean attribution over its test images. Written here 
 with Captum (not a dependency): integrated gradients is a short loop over autograd, and the
 tests check its completeness (the attributions sum to the score's change from the baseline).
 
+Text (classification): integrated gradients over the token embeddings (from all-zero
+embeddings), summed over each token's embedding: how much each token moved the predicted
+class's score, shown on a few test texts as a small HTML page.
+
 Tables: the permutation importance of each raw column: how much the headline metric worsens
 when that column's values are shuffled among the test rows (a categorical column shuffled as
 one column, before its one-hot encoding), mean and standard deviation over `repeats`
@@ -25,16 +29,18 @@ from tunelab.errors import UserError
 from tunelab.inference.checkpoint import TrainedModel
 from tunelab.tasks import headline
 
-EXPLAINED = "tables (csv, diabetes) and image classifiers"
+EXPLAINED = "tables (csv, diabetes), image and text classifiers"
 
 
 def explain(model: TrainedModel, datamodule: Any, folder: Path, repeats: int) -> list[Path]:
     """The explanation files of `model` on the test split of `datamodule`."""
-    if model.preprocess.is_text or (model.preprocess.is_image and model.task != "classification"):
-        kind = "text" if model.preprocess.is_text else "image regressions"
+    if (model.preprocess.is_image or model.preprocess.is_text) and model.task != "classification":
+        kind = "image regressions" if model.preprocess.is_image else "text regressions"
         raise UserError(f"explain=true: explanations cover {EXPLAINED} so far, not {kind}")
     if model.preprocess.is_image:
         return image_attributions(model, datamodule, folder)
+    if model.preprocess.is_text:
+        return [text_attributions(model, datamodule, folder)]
     table = permutation_importance(model, datamodule, repeats)
     return write_importance(table, headline(model.task), folder)
 
@@ -207,3 +213,78 @@ def draw_class_means(attributions: torch.Tensor, y: torch.Tensor, classes: list[
         axis.set_yticks([])
     figure.tight_layout()
     return figure
+
+
+def token_attributions(
+    network: torch.nn.Module, ids: torch.Tensor, target: torch.Tensor, steps: int = 32
+) -> torch.Tensor:
+    """Each token's attribution [N, L'] to the score of class `target` (L': the positions the
+    network embeds; a recurrent network trims the padding every text shares): integrated
+    gradients over its embedding, from all-zero embeddings, summed over the embedding."""
+    embedding: torch.nn.Module = network.embedding  # type: ignore[assignment]
+    held: list[torch.Tensor] = []
+
+    def scale(alpha: float):
+        def hook(_module: Any, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+            point = (output.detach() * alpha).requires_grad_(True)
+            held[:] = [output.detach(), point]
+            return point
+
+        return hook
+
+    total: torch.Tensor | None = None
+    for step in range(steps):
+        handle = embedding.register_forward_hook(scale((step + 0.5) / steps))
+        try:
+            score = network(ids).gather(1, target[:, None]).sum()
+        finally:
+            handle.remove()
+        (gradient,) = torch.autograd.grad(score, held[1])
+        total = gradient if total is None else total + gradient
+    assert total is not None
+    return (held[0] * total / steps).sum(dim=-1)
+
+
+def text_attributions(model: TrainedModel, datamodule: Any, folder: Path, count: int = 12) -> Path:
+    """token_attributions.html: the first `count` test texts, each token shaded by how much it
+    moved the predicted class's score (red: towards it, blue: away)."""
+    import html
+
+    rows = datamodule.index["test"].cpu()[:count]
+    ids = datamodule.data.x[rows]
+    network = model.network.eval()
+    with torch.no_grad():
+        predicted = network(ids).argmax(dim=1)
+    attributions = token_attributions(network, ids, predicted)
+    vocabulary = model.preprocess.tokenizer.vocabulary
+    parts = [
+        "<html><head><meta charset='utf-8'><title>token attributions</title></head>"
+        "<body style='font-family: sans-serif; max-width: 60em'>",
+        "<h2>Token attributions (integrated gradients of the predicted class)</h2>",
+    ]
+    for row in range(len(rows)):
+        values = attributions[row]
+        limit = float(values.abs().max()) or 1.0
+        truth = model.classes[int(datamodule.data.y[rows[row]])]
+        guess = model.classes[int(predicted[row])]
+        spans = []
+        for position in range(values.shape[0]):
+            token = int(ids[row, position])
+            if token == 0:  # padding
+                continue
+            share = float(values[position]) / limit
+            colour = (
+                f"rgba(214,39,40,{share:.2f})" if share > 0 else f"rgba(31,119,180,{-share:.2f})"
+            )
+            text = html.escape(vocabulary[token])
+            spans.append(
+                f"<span title='{float(values[position]):.4f}' style='background:{colour}'>{text}</span>"
+            )
+        parts.append(
+            f"<p><b>{html.escape(truth)} -> {html.escape(guess)}</b>: {' '.join(spans)}</p>"
+        )
+    parts.append("</body></html>")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "token_attributions.html"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
