@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tests.conftest import job_in_process, job_refused, store_uri, train_in_process
+from tests.conftest import job_in_process, store_uri, train_in_process
 
 
 def write_signal_table(path: Path, rows: int = 400) -> Path:
@@ -48,10 +48,16 @@ def test_the_column_the_target_depends_on_matters_most_and_noise_not_at_all(tmp_
         assert abs(importance.set_index("column").loc[column, "importance"]) < 0.05
     logged = MlflowClient(store_uri(tmp_path)).list_artifacts(evaluated.run.run_id)
     assert {"permutation_importance.csv", "permutation_importance.png"} <= {a.path for a in logged}
-    line = job_refused(
-        "eval", [*common, *model, "explain=true", "mode=predict", f"input={table}"], tmp_path / "p"
+    # Each predicted row's attributions, per raw column (colour's one-hot parts summed).
+    rows = pd.read_csv(table).drop(columns=["label"]).head(5)
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    predict = [*common, *model, "explain=true", "mode=predict", f"input={tmp_path / 'new.csv'}"]
+    job_in_process("eval", predict, tmp_path / "p")
+    attributions = pd.read_csv(tmp_path / "p" / "attributions.csv")
+    assert (
+        list(attributions.columns) == ["id", "signal", "noise", "colour"] and len(attributions) == 5
     )
-    assert "explain=true explains an evaluation" in line
+    assert (attributions["signal"].abs() > attributions["noise"].abs()).mean() >= 0.8
 
 
 def test_image_attributions_have_the_inputs_shape_and_are_complete(tmp_path) -> None:

@@ -151,13 +151,16 @@ def image_attributions(
     attributions = integrated_gradients(network, x, predicted)
     chosen = chosen_examples(predicted, y, len(model.classes), each)
     folder.mkdir(parents=True, exist_ok=True)
+    titles = [
+        f"{model.classes[int(y[i])]} -> {model.classes[int(predicted[i])]} "
+        f"({'right' if y[i] == predicted[i] else 'wrong'})"
+        for i in chosen
+    ]
     grid = draw_attributions(
         datamodule.data.x[rows][chosen],
         attributions[chosen],
         saliency(network, x[chosen], predicted[chosen]),
-        y[chosen],
-        predicted[chosen],
-        model.classes,
+        titles,
     )
     grid_path, mean_path = folder / "attributions.png", folder / "mean_attribution.png"
     means = draw_class_means(attributions, y, model.classes)
@@ -167,7 +170,7 @@ def image_attributions(
     return [grid_path, mean_path]
 
 
-def draw_attributions(images, attributions, saliencies, y, predicted, classes) -> Any:
+def draw_attributions(images, attributions, saliencies, titles: list[str]) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,10 +183,7 @@ def draw_attributions(images, attributions, saliencies, y, predicted, classes) -
         heat = attributions[row].sum(dim=0).numpy()
         limit = float(np.abs(heat).max()) or 1.0
         axes[row, 0].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-        mark = "right" if y[row] == predicted[row] else "wrong"
-        axes[row, 0].set_title(
-            f"{classes[int(y[row])]} -> {classes[int(predicted[row])]} ({mark})", fontsize=7
-        )
+        axes[row, 0].set_title(titles[row], fontsize=7)
         axes[row, 1].imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes[row, 2].imshow(saliencies[row].amax(dim=0).numpy(), cmap="magma")
     for column, title in enumerate(("image", "integrated gradients", "saliency")):
@@ -246,27 +246,35 @@ def token_attributions(
 
 
 def text_attributions(model: TrainedModel, datamodule: Any, folder: Path, count: int = 12) -> Path:
-    """token_attributions.html: the first `count` test texts, each token shaded by how much it
-    moved the predicted class's score (red: towards it, blue: away)."""
-    import html
-
+    """token_attributions.html for the first `count` test texts (true -> predicted class)."""
     rows = datamodule.index["test"].cpu()[:count]
     ids = datamodule.data.x[rows]
-    network = model.network.eval()
     with torch.no_grad():
-        predicted = network(ids).argmax(dim=1)
-    attributions = token_attributions(network, ids, predicted)
+        predicted = model.network.eval()(ids).argmax(dim=1)
+    titles = [
+        f"{model.classes[int(datamodule.data.y[r])]} -> {model.classes[int(p)]}"
+        for r, p in zip(rows, predicted, strict=True)
+    ]
+    return token_page(model, ids, predicted, titles, folder)
+
+
+def token_page(
+    model: TrainedModel, ids: torch.Tensor, target: torch.Tensor, titles: list[str], folder: Path
+) -> Path:
+    """token_attributions.html: each text's tokens shaded by how much they moved the score of
+    its `target` class (red: towards it, blue: away)."""
+    import html
+
+    attributions = token_attributions(model.network.eval(), ids, target)
     vocabulary = model.preprocess.tokenizer.vocabulary
     parts = [
         "<html><head><meta charset='utf-8'><title>token attributions</title></head>"
         "<body style='font-family: sans-serif; max-width: 60em'>",
         "<h2>Token attributions (integrated gradients of the predicted class)</h2>",
     ]
-    for row in range(len(rows)):
+    for row, title in enumerate(titles):
         values = attributions[row]
         limit = float(values.abs().max()) or 1.0
-        truth = model.classes[int(datamodule.data.y[rows[row]])]
-        guess = model.classes[int(predicted[row])]
         spans = []
         for position in range(values.shape[0]):
             token = int(ids[row, position])
@@ -280,11 +288,69 @@ def text_attributions(model: TrainedModel, datamodule: Any, folder: Path, count:
             spans.append(
                 f"<span title='{float(values[position]):.4f}' style='background:{colour}'>{text}</span>"
             )
-        parts.append(
-            f"<p><b>{html.escape(truth)} -> {html.escape(guess)}</b>: {' '.join(spans)}</p>"
-        )
+        parts.append(f"<p><b>{html.escape(title)}</b>: {' '.join(spans)}</p>")
     parts.append("</body></html>")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "token_attributions.html"
     path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def explain_inputs(
+    model: TrainedModel, x: torch.Tensor, ids: list[str], folder: Path
+) -> list[Path]:
+    """mode=predict explain=true: the attributions of each predicted input, to the predicted
+    class's score (a regression: the first target's value). Tables: one row per input, one
+    column per raw column (a categorical column's one-hot parts summed), attributions.csv;
+    images: attributions.png; text: token_attributions.html."""
+    network = model.network.eval()
+    with torch.no_grad():
+        outputs = network(x)
+    target = (
+        outputs.argmax(dim=1)
+        if model.task == "classification"
+        else torch.zeros(len(x), dtype=torch.long)
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    if model.preprocess.is_text:
+        return [
+            token_page(
+                model,
+                x,
+                target,
+                [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)],
+                folder,
+            )
+        ]
+    attributions = integrated_gradients(network, x, target)
+    if model.preprocess.is_image:
+        titles = [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)]
+        figure = draw_attributions(x, attributions, saliency(network, x, target), titles)
+        path = folder / "attributions.png"
+        figure.savefig(path, dpi=110)
+        figure.clf()
+        return [path]
+    return [table_attributions(model, attributions, ids, folder)]
+
+
+def table_attributions(
+    model: TrainedModel, attributions: torch.Tensor, ids: list[str], folder: Path
+) -> Path:
+    """Per input row, each raw column's attribution (a categorical column: its parts summed)."""
+    import pandas as pd
+
+    columns = list(model.preprocess.raw["columns"])
+    encoded = pd.DataFrame(attributions.detach().numpy(), columns=columns)
+    raw = {}
+    categorical = set(model.preprocess.raw["categorical"])
+    for feature in model.preprocess.features:
+        parts = (
+            [c for c in columns if c.startswith(f"{feature}_")]
+            if feature in categorical
+            else [feature]
+        )
+        raw[feature] = encoded[parts].sum(axis=1)
+    table = pd.DataFrame({"id": ids, **raw})
+    path = folder / "attributions.csv"
+    table.to_csv(path, index=False)
     return path

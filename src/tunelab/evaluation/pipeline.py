@@ -60,9 +60,15 @@ def predict_inputs(cfg: DictConfig, job: "Job", model: TrainedModel, output_dir:
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "predictions.csv"
     table.to_csv(path, index=False)
+    files = [path]
+    if cfg.get("explain"):  # the attributions of each input (tunelab.evaluation.explain)
+        from tunelab.evaluation.explain import explain_inputs
+
+        files += explain_inputs(model, x, ids, output_dir)
     run = job.open_run_beside(model, "predict", {"input": str(Path(cfg.input).resolve())})
     run.log_metrics({"predictions": float(len(ids))})
-    run.log_artifact(path)
+    for file in files:
+        run.log_artifact(file)
     job.results = {"predictions": float(len(ids))}
     if not job.in_sweep:
         print(f"{len(ids)} predictions written to {path}")

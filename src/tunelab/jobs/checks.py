@@ -217,8 +217,6 @@ def eval_config_error(cfg: DictConfig) -> str | None:
         return "mode=predict needs input=PATH: an image folder or a CSV file"
     if cfg.mode == "predict" and not Path(cfg.input).exists():
         return f"input {cfg.input} does not exist: set input= to an image folder or a CSV file"
-    if cfg.get("explain") and cfg.mode == "predict":
-        return "explain=true explains an evaluation (mode=evaluate); predictions come without"
     return model_selector_error(cfg.ckpt_path, cfg.run_id, cfg.model_uri)
 
 
