@@ -20,6 +20,7 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
     """Fit the task's estimator on the training rows; the objective (the validation headline
     metric) and the metrics of both held-out splits."""
     from tunelab.data.datamodule import build_datamodule
+    from tunelab.training.metrics import measured
 
     datamodule = build_datamodule(cfg.data, cfg.task)
     if datamodule.data.is_image or datamodule.data.is_text:
@@ -35,12 +36,13 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
     estimator.fit(
         x[rows["train"]], targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets
     )
+    outputs = datamodule.data.targets or datamodule.data.classes
+    std = datamodule.target_scale["std"] if datamodule.target_scale else None
     metrics: dict[str, float] = {}
     for stage in ("val", "test"):
         predicted = predictions(estimator, x[rows[stage]], cfg.task)
-        metrics |= stage_metrics(
-            predicted, torch.as_tensor(y[rows[stage]]), cfg.task, stage, datamodule
-        )
+        truth = torch.as_tensor(y[rows[stage]])
+        metrics |= measured(cfg.task, outputs, std, stage, predicted, truth)
     objective = metrics[headline(cfg.task).replace("test/", "val/")]
     run.log_metrics(metrics)
     run.log_results(objective, epochs=0)
@@ -54,19 +56,6 @@ def predictions(estimator: Any, x: np.ndarray, task: str) -> torch.Tensor:
         return torch.as_tensor(estimator.predict_proba(x), dtype=torch.float32)
     values = np.asarray(estimator.predict(x), dtype=np.float32)
     return torch.as_tensor(values.reshape(len(x), -1))
-
-
-def stage_metrics(
-    predicted: torch.Tensor, y: torch.Tensor, task: str, stage: str, datamodule: Any
-) -> dict[str, float]:
-    """The metrics a network's run logs for `stage`, computed by the same torchmetrics."""
-    from tunelab.training import metrics
-
-    data = datamodule.data
-    values = metrics.stage_metrics(task, data.num_outputs, stage)(predicted, y)
-    if task == "regression":
-        values = metrics.summarise(values, data.targets, datamodule.target_scale["std"])
-    return {k: float(v) for k, v in metrics.summarise(values).items()}
 
 
 def log_estimator(run: TrackedRun, estimator: Any, example: np.ndarray) -> None:

@@ -58,17 +58,13 @@ def test_data(model: TrainedModel, cfg_data: DictConfig | None) -> tuple[Any, st
 def evaluate(model: TrainedModel, datamodule: Any) -> Evaluation:
     """The model on the test split: the training run's test metrics, defined as `trainer.test`
     logged them, and the detail per class or per target."""
-    from tunelab.training.metrics import stage_metrics, summarise
+    from tunelab.training.metrics import measured
 
     index = datamodule.index["test"]
     x, y = datamodule.data.x[index], datamodule.data.y[index]
     predictions = model.predict(x)
-    headline = stage_metrics(model.task, len(model.output_names), "test")
-    values = headline(predictions, y)
-    if model.task == "regression":  # several targets: each one's, and their mean in std units
-        std = model.metadata["target_scale"]["std"]
-        values = summarise(values, model.output_names, std)
-    metrics = {k: float(v) for k, v in summarise(values).items()}
+    std = (model.metadata.get("target_scale") or {}).get("std")
+    metrics = measured(model.task, model.output_names, std, "test", predictions, y)
     if model.task == "regression":
         return Evaluation(metrics, per_target(predictions, y, model.output_names), predictions, y)
     from torchmetrics.functional.classification import multiclass_confusion_matrix

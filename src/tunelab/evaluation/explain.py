@@ -70,13 +70,11 @@ def permutation_importance(
 
 def score(model: TrainedModel, raw: Any, y: torch.Tensor) -> float:
     """The model's headline metric (test/acc, test/rmse) on raw rows."""
-    from tunelab.training.metrics import stage_metrics, summarise
+    from tunelab.training.metrics import measured
 
-    predictions = model.predict_raw(raw)
-    values = stage_metrics(model.task, len(model.output_names), "test")(predictions, y)
-    if model.task == "regression":  # several targets: as evaluate() summarises them
-        values = summarise(values, model.output_names, model.metadata["target_scale"]["std"])
-    return float(summarise(values)[headline(model.task)])
+    std = (model.metadata.get("target_scale") or {}).get("std")
+    values = measured(model.task, model.output_names, std, "test", model.predict_raw(raw), y)
+    return values[headline(model.task)]
 
 
 def worsening(task: str, base: float, shuffled: float) -> float:

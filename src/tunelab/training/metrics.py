@@ -48,3 +48,20 @@ def summarise(
         scale = torch.as_tensor(std if std is not None else 1.0, dtype=value.dtype)
         summary[name] = (value / scale.to(value.device)).mean()
     return summary
+
+
+def measured(
+    task: str,
+    outputs: Sequence[str],
+    std: Sequence[float] | None,
+    stage: str,
+    predictions: torch.Tensor,
+    y: torch.Tensor,
+) -> dict[str, float]:
+    """`stage`'s metrics of `predictions` (class probabilities, or values in the targets'
+    units) as plain numbers, as trainer.test logs them: a regression's targets each and their
+    mean in std units (summarise)."""
+    values = stage_metrics(task, len(outputs), stage)(predictions, y)
+    if task == "regression":  # several targets: each one's, and their mean in std units
+        values = summarise(values, outputs, std)
+    return {k: float(v) for k, v in summarise(values).items()}
