@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import store_uri, train_in_process
-from tunelab.comparison import RunFacts, differing_keys, groups, read_runs, report
+from tunelab.analysis.comparison import RunFacts, differing_keys, groups, read_runs, report
 from tunelab.errors import UserError
 
 

@@ -248,7 +248,7 @@ def test_the_exported_file_takes_token_ids_and_ships_the_tokenizer(review_run, t
     session = onnx_session(tmp_path / "model.onnx")
     assert "token ids, int64" in onnx_metadata(session)["input"]
     # The documented snippet, run as written on these files: no tunelab in it.
-    snippet = readme_snippet("tokenizer.json").replace('"model/', f'"{tmp_path}/')
+    snippet = documented_snippet("tokenizer.json").replace('"model/', f'"{tmp_path}/')
     assert "tunelab" not in snippet
     namespace: dict = {}
     exec(snippet, namespace)  # noqa: S102 - the README's own code
@@ -260,7 +260,7 @@ def test_the_exported_file_takes_token_ids_and_ships_the_tokenizer(review_run, t
     )
 
 
-def readme_snippet(containing: str) -> str:
+def documented_snippet(containing: str) -> str:
     """The python code block of docs/text.md (linked from the README) that mentions `containing`."""
     from tests.conftest import ROOT
 

@@ -1,5 +1,5 @@
 """`python -m tunelab.compare RUN_ID RUN_ID ...`: what differs between runs, and whether the
-difference is more than seed noise (tunelab.comparison). The runs may also be a sweep's trials
+difference is more than seed noise (tunelab.analysis.comparison). The runs may also be a sweep's trials
 (`--sweep PARENT_RUN_ID`) or an experiment's training runs (`--experiment NAME`). The report
 is printed and logged to a new comparison run beside the first run."""
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name run ids, or --sweep PARENT_RUN_ID, or --experiment NAME")
     from mlflow import MlflowClient
 
-    from tunelab.comparison import curves_figure, read_runs, report
+    from tunelab.analysis.comparison import curves_figure, read_runs, report
 
     try:
         client = MlflowClient(options.uri)

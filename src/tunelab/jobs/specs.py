@@ -116,7 +116,7 @@ def find_learning_rate(cfg: DictConfig, job: Job) -> float:
 
 def baseline(cfg: DictConfig, job: Job) -> float:
     """A scikit-learn model on the training split; the validation headline metric."""
-    from tunelab.baselines import fit_baseline
+    from tunelab.analysis.baselines import fit_baseline
 
     assert job.run is not None  # open_training_run opened it
     job.objective_name = "objective"
