@@ -22,6 +22,7 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
     from tunelab.data.datamodule import build_datamodule
     from tunelab.training.metrics import measured
 
+    run.prepare_estimator_logging()  # while the data loads and the estimator fits
     datamodule = build_datamodule(cfg.data, cfg.task)
     if datamodule.data.is_image or datamodule.data.is_text:
         raise DataError(
@@ -46,7 +47,7 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
     objective = metrics[headline(cfg.task).replace("test/", "val/")]
     run.log_metrics(metrics)
     run.log_results(objective, epochs=0)
-    log_estimator(run, estimator, x[rows["test"]][:5])
+    run.log_estimator(estimator, x[rows["test"]][:5], metrics)
     return objective, metrics
 
 
@@ -56,36 +57,3 @@ def predictions(estimator: Any, x: np.ndarray, task: str) -> torch.Tensor:
         return torch.as_tensor(estimator.predict_proba(x), dtype=torch.float32)
     values = np.asarray(estimator.predict(x), dtype=np.float32)
     return torch.as_tensor(values.reshape(len(x), -1))
-
-
-def log_estimator(run: TrackedRun, estimator: Any, example: np.ndarray) -> None:
-    """The fitted estimator as the run's MLflow model (scikit-learn flavour); it takes the
-    encoded, standardised features, as the data set's columns in data_info.json."""
-    import mlflow
-
-    run_id = run.wait_started()
-    if run_id is None:
-        return
-    import skops.io
-
-    # MLflow saves scikit-learn models with skops, which loads only the types it is told to
-    # trust: this run made the file, so its own types (a forest's trees) are trusted.
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
-    from importlib.metadata import version
-
-    from mlflow.models import infer_signature
-
-    mlflow.set_tracking_uri(run.uri)
-    # The requirements and the signature given, not inferred: MLflow would load the model in a
-    # subprocess for each (about 10 s of a baseline's run).
-    with mlflow.start_run(run_id=run_id):
-        mlflow.sklearn.log_model(
-            estimator,
-            name="model",
-            signature=infer_signature(example, estimator.predict(example)),
-            pip_requirements=[
-                f"scikit-learn=={version('scikit-learn')}",
-                f"skops=={version('skops')}",
-            ],
-            skops_trusted_types=trusted,
-        )

@@ -25,12 +25,17 @@ from tunelab.tracking.selection import model_selector_error
 RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")
 
 
-def prepare_model_logging() -> None:
+def prepare_model_logging(estimators: bool = False) -> None:
     """What logging a model needs, prepared when the run opens (the writer is idle while the
-    model trains), so that at the end the training process waits for the logging alone."""
+    model trains), so that at the end the training process waits for the logging alone;
+    estimators: a scikit-learn model's too (skops: about 3 s to import)."""
     import mlflow.models  # noqa: F401
     import mlflow.pyfunc  # noqa: F401
     from mlflow.utils import requirements_utils
+
+    if estimators:
+        import mlflow.sklearn  # noqa: F401
+        import skops.io  # noqa: F401
 
     # MLflow checks the model's requirements against the environment through a map of every
     # installed file (1.1 s here), built once per process and cached: build it now. Private
@@ -124,6 +129,38 @@ def log_checkpoint_model(
             },
             registered_model_name=register_as or None,
             await_registration_for=0,
+        )
+
+
+def log_estimator_model(
+    uri: str, run_id: str, experiment_id: str, estimator: Any, example: Any
+) -> Any:
+    """Log a fitted scikit-learn `estimator` as the run's MLflow model "model" (scikit-learn
+    flavour), its signature inferred from `example`; MLflow's ModelInfo."""
+    from importlib.metadata import version
+
+    import mlflow
+    import skops.io
+    from mlflow.models import infer_signature
+
+    # MLflow saves scikit-learn models with skops, which loads only the types it is told to
+    # trust: the baseline's own run fitted it, so its types (a forest's trees) are trusted.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment_id=experiment_id)  # as log_checkpoint_model, and why
+    with quiet_model_logging():
+        # The requirements and the signature given, not inferred: MLflow would load the model
+        # in a subprocess for each (about 10 s).
+        return mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            run_id=run_id,
+            signature=infer_signature(example, estimator.predict(example)),
+            pip_requirements=[
+                f"scikit-learn=={version('scikit-learn')}",
+                f"skops=={version('skops')}",
+            ],
+            skops_trusted_types=trusted,
         )
 
 

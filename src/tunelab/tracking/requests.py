@@ -97,7 +97,10 @@ class FetchCheckpoint(Request):
 
 @dataclass(frozen=True)
 class PrepareModel(Request):
-    """Import what logging the model needs, while the run trains."""
+    """Import what logging the model needs, while the run trains (estimators: a baseline's
+    scikit-learn model, which MLflow saves with skops)."""
+
+    estimators: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,18 @@ class LogModel(Request):
     metric_keys: list[str]
     register_as: str | None
     sent_ms: int = 0  # when the training process asked: a replay skips a model logged since
+
+
+@dataclass(frozen=True)
+class LogEstimator(Request):
+    """A fitted scikit-learn estimator (pickled to the writer with the request) as the run's
+    MLflow model (scikit-learn flavour; its signature from `example`, encoded rows), linked to
+    `metric_keys`. Never registered: the registry holds networks."""
+
+    estimator: Any
+    example: Any
+    metric_keys: list[str]
+    sent_ms: int = 0  # as LogModel's
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from tunelab.tracking.requests import (
     LogConfusionMatrix,
     LogDatasets,
     LogDict,
+    LogEstimator,
     LogMetrics,
     LogModel,
     LogText,
@@ -339,6 +340,17 @@ class TrackedRun:
                 sent_ms=int(time.time() * 1000),
             )
         )
+
+    def prepare_estimator_logging(self) -> None:
+        """The writer imports what a scikit-learn model's logging needs, while the job fits."""
+        if self.log_models:
+            self._send(PrepareModel(estimators=True))
+
+    def log_estimator(self, estimator: Any, example: Any, metrics: Mapping) -> None:
+        """A baseline's fitted estimator as the run's MLflow model, linked to `metrics`; the
+        writer logs it, so this process imports neither MLflow nor skops."""
+        if self.log_models:
+            self._send(LogEstimator(estimator, example, list(metrics), int(time.time() * 1000)))
 
     def end(
         self,

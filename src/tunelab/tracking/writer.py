@@ -42,6 +42,7 @@ from tunelab.tracking.requests import (
     LogConfusionMatrix,
     LogDatasets,
     LogDict,
+    LogEstimator,
     LogMetrics,
     LogModel,
     LogText,
@@ -149,7 +150,7 @@ class RunWriter:
             case FetchCheckpoint():
                 return self.fetch_checkpoint(request)
             case PrepareModel():
-                return self.prepare_model()
+                return self.prepare_model(request.estimators)
             case LogDatasets():
                 return self.log_datasets(request.datasets)
             case SetTags():
@@ -168,7 +169,7 @@ class RunWriter:
                 return self.log_text(request.text, request.file)
             case LogConfusionMatrix():
                 return self.log_confusion_matrix(request.counts, request.classes)
-            case LogModel():
+            case LogModel() | LogEstimator():
                 return self.log_model(request)
             case EndRun():
                 return self.end_later(request.status, request.delete)
@@ -363,15 +364,16 @@ class RunWriter:
             )
         )
 
-    def prepare_model(self) -> None:
+    def prepare_model(self, estimators: bool) -> None:
         """Import what log_model needs, on the background thread, while the training runs."""
         from tunelab.tracking.registry import prepare_model_logging
 
-        self.background.submit(prepare_model_logging)
+        self.background.submit(prepare_model_logging, estimators)
 
-    def log_model(self, request: LogModel) -> None:
-        """The checkpoint as the run's MLflow model, on the finisher thread (about 0.6 s for the
-        default network: the run's end, and a sweep's next trial, need not wait for it here)."""
+    def log_model(self, request: LogModel | LogEstimator) -> None:
+        """The checkpoint (or a baseline's estimator) as the run's MLflow model, on the finisher
+        thread (about 0.6 s for the default network: the run's end, and a sweep's next trial,
+        need not wait for it here)."""
         self.flush()  # the test metrics it links, in the store first
         linked = [self.latest[k] for k in request.metric_keys if k in self.latest]
         run = (self.uri, self.client, self.run_id, self.experiment_id)
@@ -500,7 +502,7 @@ def main() -> None:
 
 
 # The requests that store files in the run's artifact location.
-FILE_REQUESTS = (LogArtifact, LogArtifacts, LogDict, LogText, LogModel)
+FILE_REQUESTS = (LogArtifact, LogArtifacts, LogDict, LogText, LogModel, LogEstimator)
 
 
 def collect_garbage() -> None:
@@ -552,36 +554,20 @@ def log_model(
     client: MlflowClient,
     run_id: str,
     experiment_id: str,
-    request: LogModel,
+    request: LogModel | LogEstimator,
     linked: list[Metric],
 ) -> None:
-    """The checkpoint as the run's MLflow model, linked to the `linked` metrics (its test
-    metrics), registered as `register_as` when given (tunelab.tracking.registry). Sent again
-    after a writer died, a model that one completed is kept, not logged twice."""
-    from tunelab.tracking.registry import (
-        link_metrics,
-        log_checkpoint_model,
-        logged_since,
-        model_version_of,
-    )
+    """The checkpoint (or estimator) as the run's MLflow model, linked to the `linked` metrics
+    (its test metrics), registered as `register_as` when given (tunelab.tracking.registry).
+    Sent again after a writer died, a model that one completed is kept, not logged twice."""
+    from tunelab.tracking.registry import link_metrics, logged_since, model_version_of
 
-    register_as = request.register_as
+    register_as = request.register_as if isinstance(request, LogModel) else None
     logged = logged_since(client, experiment_id, run_id, request.sent_ms)
     if logged is None:
-        info = log_checkpoint_model(
-            uri,
-            run_id,
-            experiment_id,
-            request.checkpoint,
-            request.facts,
-            request.example,
-            register_as,
-        )
-        model_id, model_uri, version = (
-            info.model_id,
-            info.model_uri,
-            info.registered_model_version,
-        )
+        info = new_model(uri, run_id, experiment_id, request)
+        model_id, model_uri = info.model_id, info.model_uri
+        version = info.registered_model_version
     else:
         model_id, model_uri = logged.model_id, logged.model_uri
         version = model_version_of(client, register_as, logged) if register_as else None
@@ -590,6 +576,23 @@ def log_model(
     if version:
         tags["registered_model"] = f"{register_as} version {version}"
     log_batch(client, run_id, tags=tags)
+
+
+def new_model(uri: str, run_id: str, experiment_id: str, request: LogModel | LogEstimator) -> Any:
+    """Log the request's model (MLflow's ModelInfo)."""
+    from tunelab.tracking.registry import log_checkpoint_model, log_estimator_model
+
+    if isinstance(request, LogEstimator):
+        return log_estimator_model(uri, run_id, experiment_id, request.estimator, request.example)
+    return log_checkpoint_model(
+        uri,
+        run_id,
+        experiment_id,
+        request.checkpoint,
+        request.facts,
+        request.example,
+        request.register_as,
+    )
 
 
 def draw_confusion(
