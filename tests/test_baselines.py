@@ -58,3 +58,18 @@ def test_images_are_refused_with_one_line(tmp_path) -> None:
     with pytest.raises(SystemExit) as stopped:
         baseline_in_process(["data=digits", "task=classification"], tmp_path)
     assert "baseline.py fits tables" in str(stopped.value) and "\n" not in str(stopped.value)
+
+
+def test_a_sweep_of_baselines_is_one_parent_and_registers_no_model(tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from tests.conftest import run_in_process
+
+    done = run_in_process(["-m", "estimator=linear,svm"], tmp_path, script="baseline.py")
+    assert "best trial #0, val/rmse " in done.stdout  # one fit: no "_best" over epochs
+    client = MlflowClient(store_uri(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.info.run_name for r in runs if r is not parent}
+    assert children == {"#0 linear", "#1 svm"} and parent.data.metrics["trials_finished"] == 2
+    assert client.search_registered_models() == []  # the champion stays a network

@@ -26,7 +26,11 @@ from tunelab.tracking.requests import Request
 log = logging.getLogger(__name__)
 
 # The module each entry point's trials run (hydra.job.name: the script's name).
-JOBS = {"train": "tunelab.training.pipeline", "export": "tunelab.export.variants"}
+JOBS = {
+    "train": "tunelab.training.pipeline",
+    "export": "tunelab.export.variants",
+    "baseline": "tunelab.analysis.baselines",
+}
 
 
 def sweep_storage_error(config: DictConfig) -> str | None:
@@ -267,7 +271,8 @@ class MLflowSweepCallback(Callback):
         )
         print(f"sweep {status.lower()}: {summary['trials_total']} trials: {counts}")
         if "best.overrides" in summary:
-            objective = f"{self.config.objective.metric}_best {summary['best_objective']:.4f}"
+            best = "" if self.config.hydra.job.name == "baseline" else "_best"  # one fit, no epochs
+            objective = f"{self.config.objective.metric}{best} {summary['best_objective']:.4f}"
             if "best_objective_std" in summary:
                 objective += f" ± {summary['best_objective_std']:.4f}"
             print(f"best trial #{summary['best.trial']}, {objective}: {summary['best.overrides']}")
