@@ -47,7 +47,13 @@ def test_the_column_the_target_depends_on_matters_most_and_noise_not_at_all(tmp_
     for column in ("noise", "colour"):  # categorical colour shuffled as one column
         assert abs(importance.set_index("column").loc[column, "importance"]) < 0.05
     logged = MlflowClient(store_uri(tmp_path)).list_artifacts(evaluated.run.run_id)
-    assert {"permutation_importance.csv", "permutation_importance.png"} <= {a.path for a in logged}
+    assert {"permutation_importance.csv", "permutation_importance.png", "attributions.csv"} <= {
+        a.path for a in logged
+    }
+    examples = pd.read_csv(tmp_path / "eval" / "attributions.csv")  # a few test rows
+    assert list(examples.columns) == ["id", "target", "predicted", "signal", "noise", "colour"]
+    assert set(examples["target"]) <= {"up", "down"} and len(examples) == 10
+    assert (examples["signal"].abs() > examples["noise"].abs()).mean() >= 0.8
     # Each predicted row's attributions, per raw column (colour's one-hot parts summed).
     rows = pd.read_csv(table).drop(columns=["label"]).head(5)
     rows.to_csv(tmp_path / "new.csv", index=False)

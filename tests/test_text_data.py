@@ -305,6 +305,12 @@ def test_a_number_is_predicted_from_text_with_task_regression(tmp_path) -> None:
     model = load_model(best_checkpoint(tmp_path))
     assert model.task == "regression" and model.output_names == ["score"]
     assert model.predict_raw(["the plot was excellent", "a scene"]).shape == (2, 1)
+    # explained on the predicted value: each text titled "true score -> predicted score"
+    common = [f"paths.root_dir={tmp_path}", f"tracking.uri={store_uri(tmp_path)}"]
+    checkpoint = f"ckpt_path={best_checkpoint(tmp_path)}"
+    job_in_process("eval", [*common, checkpoint, "explain=true"], tmp_path / "e")
+    page = (tmp_path / "e" / "token_attributions.html").read_text()
+    assert "predicted value" in page and re.search(r"<b>-?[\d.]+ -&gt; -?[\d.]+</b>", page)
 
 
 def test_word_vectors_start_the_embedding_and_their_coverage_is_recorded(tmp_path) -> None:

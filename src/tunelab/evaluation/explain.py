@@ -7,14 +7,15 @@ as a grid; and each class's mean attribution over its test images. Written here 
 with Captum (not a dependency): integrated gradients is a short loop over autograd, and the
 tests check its completeness (the attributions sum to the score's change from the baseline).
 
-Text (classification): integrated gradients over the token embeddings (from all-zero
-embeddings), summed over each token's embedding: how much each token moved the predicted
-class's score, shown on a few test texts as a small HTML page.
+Text (classification or regression): integrated gradients over the token embeddings (from
+all-zero embeddings), summed over each token's embedding: how much each token moved the
+predicted class's score or the predicted value, shown on a few test texts as a small HTML page.
 
-Tables: the permutation importance of each raw column: how much the headline metric worsens
-when that column's values are shuffled among the test rows (a categorical column shuffled as
-one column, before its one-hot encoding), mean and standard deviation over `repeats`
-shuffles; a CSV and a bar chart. scikit-learn's permutation_importance wants an estimator on
+Tables (classification or regression): the permutation importance of each raw column: how much
+the headline metric worsens when that column's values are shuffled among the test rows (a
+categorical column shuffled as one column, before its one-hot encoding), mean and standard
+deviation over `repeats` shuffles; a CSV and a bar chart; and the integrated gradients of a few
+test rows per raw column. scikit-learn's permutation_importance wants an estimator on
 the encoded matrix, where a categorical column is several; the raw columns are what a person
 reads, so the loop is here.
 """
@@ -28,21 +29,36 @@ import torch
 from tunelab.errors import UserError
 from tunelab.inference.checkpoint import TrainedModel
 from tunelab.tasks import headline
+from tunelab.tracking.plots import plt, save_figure  # the house style, set on import
 
-EXPLAINED = "tables (csv, diabetes), image and text classifiers"
+EXPLAINED = "tables and texts (classification, regression) and image classifiers"
 
 
 def explain(model: TrainedModel, datamodule: Any, folder: Path, repeats: int) -> list[Path]:
     """The explanation files of `model` on the test split of `datamodule`."""
-    if (model.preprocess.is_image or model.preprocess.is_text) and model.task != "classification":
-        kind = "image regressions" if model.preprocess.is_image else "text regressions"
-        raise UserError(f"explain=true: explanations cover {EXPLAINED} so far, not {kind}")
     if model.preprocess.is_image:
+        if model.task != "classification":
+            raise UserError(f"explain=true: explanations cover {EXPLAINED}, not image regressions")
         return image_attributions(model, datamodule, folder)
     if model.preprocess.is_text:
         return [text_attributions(model, datamodule, folder)]
     table = permutation_importance(model, datamodule, repeats)
-    return write_importance(table, headline(model.task), folder)
+    return [
+        *write_importance(table, headline(model.task), folder),
+        example_attributions(model, datamodule, folder),
+    ]
+
+
+def explained(model: TrainedModel, outputs: torch.Tensor) -> torch.Tensor:
+    """The output each row's attributions explain: the predicted class's score, or a
+    regression's (first) predicted value."""
+    if model.task == "classification":
+        return outputs.argmax(dim=1)
+    return torch.zeros(len(outputs), dtype=torch.long)
+
+
+def explained_output(model: TrainedModel) -> str:
+    return "predicted class" if model.task == "classification" else "predicted value"
 
 
 def permutation_importance(
@@ -84,22 +100,16 @@ def worsening(task: str, base: float, shuffled: float) -> float:
 
 def write_importance(table: Any, metric: str, folder: Path) -> list[Path]:
     """permutation_importance.csv and a horizontal bar chart of it (error bars: the std)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     folder.mkdir(parents=True, exist_ok=True)
     csv, png = folder / "permutation_importance.csv", folder / "permutation_importance.png"
     table.to_csv(csv, index=False)
     shown = table.iloc[::-1]  # the largest at the top
-    figure, axes = plt.subplots(figsize=(6, 0.35 * len(table) + 1.2))
+    figure, axes = plt.subplots(figsize=(10, 0.45 * len(table) + 1.8))
     axes.barh(shown["column"], shown["importance"], xerr=shown["std"], color="#4c72b0")
     axes.set_xlabel(f"{metric} worse when the column is shuffled")
     axes.axvline(0, color="black", linewidth=0.8)
-    figure.tight_layout()
-    figure.savefig(png, dpi=120)
-    plt.close(figure)
+    axes.set_title("Permutation importance on the test split (mean ± std over the shuffles)")
+    save_figure(figure, png)
     return [csv, png]
 
 
@@ -159,57 +169,48 @@ def image_attributions(
         attributions[chosen],
         saliency(network, x[chosen], predicted[chosen]),
         titles,
+        per_row=2 * each,  # a class a row when it has enough right and wrong examples
     )
     grid_path, mean_path = folder / "attributions.png", folder / "mean_attribution.png"
     means = draw_class_means(attributions, y, model.classes)
-    for figure, path in ((grid, grid_path), (means, mean_path)):
-        figure.savefig(path, dpi=110)
-        figure.clf()  # the figures stay out of pyplot's registry: freed with their last name
-    return [grid_path, mean_path]
+    return [save_figure(grid, grid_path), save_figure(means, mean_path)]
 
 
-def draw_attributions(images, attributions, saliencies, titles: list[str]) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    count = max(len(images), 1)
-    figure, axes = plt.subplots(count, 3, figsize=(5.4, 1.8 * count), squeeze=False)
-    for row in range(len(images)):
-        picture = images[row].permute(1, 2, 0).squeeze(-1).numpy()
-        heat = attributions[row].sum(dim=0).numpy()
-        limit = float(np.abs(heat).max()) or 1.0
-        axes[row, 0].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-        axes[row, 0].set_title(titles[row], fontsize=7)
-        axes[row, 1].imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[row, 2].imshow(saliencies[row].amax(dim=0).numpy(), cmap="magma")
-    for column, title in enumerate(("image", "integrated gradients", "saliency")):
-        axes[0, column].set_xlabel(title, fontsize=7)
-        axes[0, column].xaxis.set_label_position("top")
+def draw_attributions(images, attributions, saliencies, titles: list[str], per_row: int = 4) -> Any:
+    """A grid of (image, integrated gradients over it, saliency) triples, `per_row` a row."""
+    rows = max(-(-len(images) // per_row), 1)
+    figure, axes = plt.subplots(
+        rows, 3 * per_row, figsize=(1.15 * 3 * per_row, 1.35 * rows), squeeze=False
+    )
     for axis in axes.flat:
-        axis.set_xticks([])
-        axis.set_yticks([])
-    figure.tight_layout()
+        axis.set_axis_off()
+    for number in range(len(images)):
+        image, heat, size = axes[number // per_row, 3 * (number % per_row) :][:3]
+        picture = images[number].permute(1, 2, 0).squeeze(-1).numpy()
+        grey = "gray" if picture.ndim == 2 else None
+        signed = attributions[number].sum(dim=0).numpy()
+        limit = float(np.abs(signed).max()) or 1.0
+        image.imshow(picture, cmap=grey)
+        image.set_title(titles[number], fontsize=6, loc="left")
+        heat.imshow(picture, cmap=grey, alpha=0.35)
+        heat.imshow(signed, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.75)
+        size.imshow(saliencies[number].amax(dim=0).numpy(), cmap="magma")
+    figure.suptitle(
+        "image | integrated gradients over it (red: raises the score) | saliency", fontsize=9
+    )
     return figure
 
 
 def draw_class_means(attributions: torch.Tensor, y: torch.Tensor, classes: list[str]) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     figure, axes = plt.subplots(1, len(classes), figsize=(1.2 * len(classes), 1.6), squeeze=False)
     for label, axis in enumerate(axes[0]):
         members = attributions[y == label]
         heat = members.sum(dim=1).mean(dim=0).numpy() if len(members) else np.zeros((1, 1))
         limit = float(np.abs(heat).max()) or 1.0
         axis.imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axis.set_title(classes[label], fontsize=7)
-        axis.set_xticks([])
-        axis.set_yticks([])
-    figure.tight_layout()
+        axis.set_title(classes[label], fontsize=8)
+        axis.set_axis_off()
+    figure.suptitle("mean integrated gradients per class", fontsize=9)
     return figure
 
 
@@ -244,23 +245,32 @@ def token_attributions(
 
 
 def text_attributions(model: TrainedModel, datamodule: Any, folder: Path, count: int = 12) -> Path:
-    """token_attributions.html for the first `count` test texts (true -> predicted class)."""
+    """token_attributions.html for the first `count` test texts (true -> predicted)."""
     rows = datamodule.index["test"].cpu()[:count]
     ids = datamodule.data.x[rows]
-    with torch.no_grad():
-        predicted = model.network.eval()(ids).argmax(dim=1)
+    predicted = model.outputs(ids)
     titles = [
-        f"{model.classes[int(datamodule.data.y[r])]} -> {model.classes[int(p)]}"
-        for r, p in zip(rows, predicted, strict=True)
+        f"{truth} -> {guess}"
+        for truth, guess in zip(
+            shown(model, datamodule.data.y[rows]), shown(model, predicted), strict=True
+        )
     ]
-    return token_page(model, ids, predicted, titles, folder)
+    return token_page(model, ids, explained(model, predicted), titles, folder)
+
+
+def shown(model: TrainedModel, values: torch.Tensor) -> list[str]:
+    """Each row's class name (from a label or class probabilities) or first target's value."""
+    if model.task != "classification":
+        return [f"{float(v):.4g}" for v in values.reshape(len(values), -1)[:, 0]]
+    labels = values.argmax(dim=1) if values.ndim == 2 else values
+    return [model.classes[int(label)] for label in labels]
 
 
 def token_page(
     model: TrainedModel, ids: torch.Tensor, target: torch.Tensor, titles: list[str], folder: Path
 ) -> Path:
     """token_attributions.html: each text's tokens shaded by how much they moved the score of
-    its `target` class (red: towards it, blue: away)."""
+    its `target` class, or the predicted value (red: up, blue: down)."""
     import html
 
     attributions = token_attributions(model.network.eval(), ids, target)
@@ -268,7 +278,7 @@ def token_page(
     parts = [
         "<html><head><meta charset='utf-8'><title>token attributions</title></head>"
         "<body style='font-family: sans-serif; max-width: 60em'>",
-        "<h2>Token attributions (integrated gradients of the predicted class)</h2>",
+        f"<h2>Token attributions (integrated gradients of the {explained_output(model)})</h2>",
     ]
     for row, title in enumerate(titles):
         values = attributions[row]
@@ -303,12 +313,7 @@ def explain_inputs(
     images: attributions.png; text: token_attributions.html."""
     network = model.network.eval()
     with torch.no_grad():
-        outputs = network(x)
-    target = (
-        outputs.argmax(dim=1)
-        if model.task == "classification"
-        else torch.zeros(len(x), dtype=torch.long)
-    )
+        target = explained(model, network(x))
     folder.mkdir(parents=True, exist_ok=True)
     if model.preprocess.is_text:
         return [
@@ -324,17 +329,35 @@ def explain_inputs(
     if model.preprocess.is_image:
         titles = [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)]
         figure = draw_attributions(x, attributions, saliency(network, x, target), titles)
-        path = folder / "attributions.png"
-        figure.savefig(path, dpi=110)
-        figure.clf()
-        return [path]
+        return [save_figure(figure, folder / "attributions.png")]
     return [table_attributions(model, attributions, ids, folder)]
 
 
-def table_attributions(
-    model: TrainedModel, attributions: torch.Tensor, ids: list[str], folder: Path
+def example_attributions(
+    model: TrainedModel, datamodule: Any, folder: Path, count: int = 10
 ) -> Path:
-    """Per input row, each raw column's attribution (a categorical column: its parts summed)."""
+    """attributions.csv for the first `count` test rows: their target, the prediction, and each
+    raw column's integrated gradients to the predicted class's score (or value)."""
+    rows = datamodule.index["test"].cpu()[:count]
+    x = model.preprocess.standardize(datamodule.data.x[rows])
+    predicted = model.outputs(x)
+    attributions = integrated_gradients(model.network.eval(), x, explained(model, predicted))
+    known = {
+        "target": shown(model, datamodule.data.y[rows]),
+        "predicted": shown(model, predicted),
+    }
+    return table_attributions(model, attributions, [str(int(r)) for r in rows], folder, known)
+
+
+def table_attributions(
+    model: TrainedModel,
+    attributions: torch.Tensor,
+    ids: list[str],
+    folder: Path,
+    known: dict[str, list[str]] | None = None,
+) -> Path:
+    """Per input row, each raw column's attribution (a categorical column: its parts summed),
+    after the row's id and any `known` columns (its target and prediction)."""
     import pandas as pd
 
     columns = list(model.preprocess.raw["columns"])
@@ -348,7 +371,7 @@ def table_attributions(
             else [feature]
         )
         raw[feature] = encoded[parts].sum(axis=1)
-    table = pd.DataFrame({"id": ids, **raw})
+    table = pd.DataFrame({"id": ids, **(known or {}), **raw})
     path = folder / "attributions.csv"
     table.to_csv(path, index=False)
     return path
