@@ -28,6 +28,7 @@ SCRIPTS = [
     "text",
     "finetune",
     "baselines",
+    "explain",
 ]
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""The time `explain=true` adds to an evaluation: the default CNN on digits (integrated
+gradients and saliency maps) and `experiment=diabetes_mlp` (permutation importance over 5
+shuffles of each column, attributions of 10 test rows); each whole `python eval.py run_id=ID`
+command with and without it, alternating, medians.
+
+    python -m benchmarks.explain              # the closing note's figures (3 repeats)
+    python -m benchmarks.explain --tiny       # the tests' smoke run: one model, 2 epochs, once
+"""
+
+import statistics
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import ROOT, repeats_option, report, run, scratch
+
+QUIET = ["print_config=false", "callbacks.progress_bar=null"]
+MODELS = {"default CNN, digits": [], "experiment=diabetes_mlp": ["experiment=diabetes_mlp"]}
+
+
+def trained(root: Path, job: list[str], budget: list[str]) -> str:
+    _, out = run([str(ROOT / "train.py"), *job, *QUIET, *budget], root)
+    return out.split("/runs/")[-1].split("?")[0]
+
+
+def timed(root: Path, run_id: str, repeats: int) -> dict[str, float]:
+    """Median wall seconds of the evaluation without and with explain=true, alternating."""
+    walls: dict[str, list[float]] = {"plain": [], "explain": []}
+    for _ in range(repeats):
+        for name, extra in (("plain", []), ("explain", ["explain=true"])):
+            walls[name].append(run([str(ROOT / "eval.py"), f"run_id={run_id}", *extra], root)[0])
+    return {name: statistics.median(values) for name, values in walls.items()}
+
+
+def main() -> None:
+    repeats = repeats_option(__doc__, 3)
+    tiny = repeats == 1 and "--tiny" in sys.argv
+    root = scratch()
+    rows = []
+    for label, job in list(MODELS.items())[: 1 if tiny else None]:
+        walls = timed(root, trained(root, job, ["trainer.max_epochs=2"] if tiny else []), repeats)
+        rows.append(
+            {
+                "model": label,
+                "eval_s": walls["plain"],
+                "eval_explain_s": walls["explain"],
+                "added_s": walls["explain"] - walls["plain"],
+            }
+        )
+    notes = [f"medians of {repeats} alternating runs of the whole eval.py command"]
+    report("explain", "the time explain=true adds to an evaluation", rows, notes)
+
+
+if __name__ == "__main__":
+    main()
