@@ -1,12 +1,18 @@
-"""Screenshots of the MLflow UI as a person sees it: `make screenshots`.
+"""Screenshots of the MLflow UI and of what tunelab logs, as a person sees them: `make screenshots`.
 
 Builds a small store in a scratch folder (a run and its evaluation, a grid sweep, a short Optuna
 study with pruned trials), serves it with `mlflow ui`, and saves, from a headless Chromium
 driven by Playwright: the runs list with every parent expanded, the sweep parent's page, and a
-child run's page, under docs/screenshots/. Needs the `screenshots` extra (Playwright's Python package) and a Chromium
-binary (Debian: apt-get install chromium); Playwright's own browser download is not used.
+child run's page, under docs/screenshots/. Then, in a second store, the pictures of
+docs/analysis.md: an image classifier's, a table model's and a text classifier's explanations,
+a comparison run, and MLflow's compare view of a network beside the scikit-learn baselines.
+Needs the `screenshots` extra (Playwright's Python package) and a Chromium binary (Debian:
+apt-get install chromium); Playwright's own browser download is not used.
+
+    python scripts/screenshots.py [ui|analysis]     # both when neither is named
 """
 
+import json
 import os
 import shutil
 import socket
@@ -34,7 +40,7 @@ def chromium() -> str:
     raise SystemExit("screenshots: no Chromium found: apt-get install chromium")
 
 
-def build_store(root: Path) -> None:
+def build_store(root: Path) -> dict[str, str]:
     env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONWARNINGS": "ignore"}
     env.pop("MLFLOW_TRACKING_URI", None)
     for args in JOBS:
@@ -57,6 +63,7 @@ def build_store(root: Path) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    return {}
 
 
 def free_port() -> int:
@@ -133,19 +140,117 @@ def shoot(root: Path, base: str) -> list[Path]:
     return saved
 
 
+def tunelab(root: Path, *args: str) -> str:
+    """stdout of `python ARGS` run in root's store (a script of the repository or -m module)."""
+    env = {**os.environ, "TUNELAB_ROOT": str(root), "PYTHONWARNINGS": "ignore"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    first = str(ROOT / args[0]) if args[0].endswith(".py") else args[0]
+    done = subprocess.run(
+        [sys.executable, first, *args[1:]],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def run_id(stdout: str) -> str:
+    return stdout.split("/runs/")[-1].split("?")[0]
+
+
+def build_analysis(root: Path) -> dict[str, str]:
+    """The runs docs/analysis.md shows: three evaluations with explain=true, the diabetes MLP
+    beside a sweep of four baselines and their comparison, and a comparison of two learning
+    rates with three seeds each; what the pictures need (folders, run ids)."""
+    quiet = ["print_config=false", "callbacks.progress_bar=null"]
+    found = {}
+    for name, job in {
+        "digits": [],  # the default CNN
+        "diabetes": ["experiment=diabetes_mlp"],
+        "text": ["experiment=text_bag"],
+    }.items():
+        trained = run_id(tunelab(root, "train.py", *job, *quiet))
+        evaluated = tunelab(root, "eval.py", f"run_id={trained}", "explain=true")
+        found[name] = evaluated.split("files in:")[-1].split()[0]  # the evaluation's folder
+    estimators = "estimator=linear,random_forest,gradient_boosting,svm"
+    tunelab(root, "baseline.py", "-m", estimators, "tracking.experiment=diabetes_mlp")
+    compared = tunelab(root, "-m", "tunelab.compare", "--experiment", "diabetes_mlp")
+    found["baselines"] = compared.split("comparison run: ")[-1].split()[0]
+    seeds = ["optimizer.lr=1e-3,1e-2", "seed=1,2,3", "tracking.experiment=diabetes_seeds"]
+    sweep = tunelab(root, "train.py", "-m", "experiment=diabetes_mlp", *seeds, *quiet)
+    parent = sweep.split("MLflow parent run: ")[-1].split()[0]
+    compared = tunelab(root, "-m", "tunelab.compare", "--sweep", parent)
+    found["seeds"] = compared.split("comparison run: ")[-1].split()[0]
+    return found
+
+
+def report_url(client, base: str, run: str) -> str:
+    experiment = client.get_run(run).info.experiment_id
+    return f"{base}/#/experiments/{experiment}/runs/{run}/artifacts?{VIEW}"
+
+
+def shoot_analysis(root: Path, base: str, found: dict[str, str]) -> list[Path]:
+    from mlflow import MlflowClient
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    saved = [OUT / "explain_image.png", OUT / "explain_table.png"]
+    shutil.copy(Path(found["digits"]) / "attributions.png", saved[0])
+    shutil.copy(Path(found["diabetes"]) / "permutation_importance.png", saved[1])
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    shots = {  # the picture, its page, the heading to scroll to
+        "explain_text.png": ((Path(found["text"]) / "token_attributions.html").as_uri(), None),
+        "compare.png": (report_url(client, base, found["seeds"]), "Config keys that differ"),
+        "baselines.png": (report_url(client, base, found["baselines"]), "Metrics (delta"),
+    }
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(), args=["--no-sandbox", "--disable-background-networking"]
+        )
+        for name, (url, heading) in shots.items():
+            height = {None: 300, "Config keys that differ": 1400}.get(heading, 1000)
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.goto(url)
+            page.wait_for_load_state("load")
+            if heading is not None:  # the report, rendered by MLflow's Markdown view
+                time.sleep(5)
+                close = page.get_by_role("button", name="Close")  # the assistant's side panel
+                if close.count():
+                    close.first.click()
+                page.get_by_text("comparison.md").first.click()
+                time.sleep(2)
+                page.get_by_text(heading).first.scroll_into_view_if_needed()
+                page.get_by_text(heading).first.evaluate("e => e.scrollIntoView()")
+                time.sleep(1)
+            page.screenshot(path=str(OUT / name), full_page=heading is None)
+            saved.append(OUT / name)
+            page.close()
+        browser.close()
+    return saved
+
+
 def main() -> None:
-    if len(sys.argv) > 1:  # a store built before: python scripts/screenshots.py FOLDER
-        root = Path(sys.argv[1])
-    else:
-        root = Path(tempfile.mkdtemp(prefix="tunelab-screens-"))
-        build_store(root)
-    port = free_port()
-    server = serve(root, port)
-    try:
-        for path in shoot(root, f"http://127.0.0.1:{port}"):
-            print(path.relative_to(ROOT))
-    finally:
-        server.terminate()
+    """python scripts/screenshots.py [ui|analysis [FOLDER]]: FOLDER, a store built before."""
+    parts = sys.argv[1:2] or ["ui", "analysis"]
+    for part in parts:
+        if len(sys.argv) > 2:  # shoot again what an earlier call built
+            root = Path(sys.argv[2])
+            found = json.loads((root / "found.json").read_text()) if part == "analysis" else {}
+        else:
+            root = Path(tempfile.mkdtemp(prefix=f"tunelab-screens-{part}-"))
+            found = build_analysis(root) if part == "analysis" else build_store(root)
+            (root / "found.json").write_text(json.dumps(found))
+        port = free_port()
+        server = serve(root, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            shots = shoot_analysis(root, base, found) if part == "analysis" else shoot(root, base)
+            for path in shots:
+                print(path.relative_to(ROOT))
+        finally:
+            server.terminate()
 
 
 if __name__ == "__main__":
