@@ -42,12 +42,14 @@ def chosen_runs(client: Any, options: argparse.Namespace) -> list[str]:
 
 def log_comparison(client: Any, runs: list[Any], markdown: str, figure: Any) -> str:
     """A new run beside the first run holding the report and the curves; its id."""
+    from tunelab.tracking.plots import save_figure
+
     experiment = client.get_run(runs[0].run_id).info.experiment_id
     tags = {"tunelab.job": "compare", "compare.sources": ",".join(r.run_id for r in runs)}
     run = client.create_run(experiment, run_name=f"compare {len(runs)} runs", tags=tags)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "comparison.md").write_text(markdown)
-        figure.savefig(Path(folder) / "curves.png", dpi=120)
+        save_figure(figure, Path(folder) / "curves.png")
         client.log_artifacts(run.info.run_id, folder)
     client.set_terminated(run.info.run_id)
     return run.info.run_id

@@ -183,19 +183,17 @@ def read_runs(client: Any, run_ids: list[str]) -> list[RunFacts]:
 
 
 def curves_figure(client: Any, runs: list[RunFacts]) -> Any:
-    """Each run's objective per epoch (the metric its objective.metric names), overlaid."""
-    import matplotlib
+    """Each run's objective per epoch (the metric its objective.metric names), overlaid (a
+    baseline, fitted once, is a single point)."""
+    from tunelab.tracking.plots import plt, set_title  # in the house style, set on import
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3.6))
+    figure, axes = plt.subplots()
     metric = runs[0].params.get("objective.metric", "val/acc")
     for run in runs:
         history = sorted(client.get_metric_history(run.run_id, metric), key=lambda m: m.step)
-        axes.plot([m.step for m in history], [m.value for m in history], label=run.name)
+        axes.plot([m.step for m in history], [m.value for m in history], ".-", label=run.name)
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
+    set_title(axes, f"{metric} per epoch")
+    axes.legend(ncol=2 if len(runs) > 8 else 1)
     return figure
