@@ -300,11 +300,17 @@ def download_checkpoint(
         return ckpt_path
     if run_id:
         try:
-            client.get_run(run_id)
+            run = client.get_run(run_id)
         except MlflowException:
             raise UserError(
                 f"run_id={run_id}: no such run in tracking.uri={client.tracking_uri}"
             ) from None
+        if estimator := run.data.params.get("estimator"):  # python baseline.py's run
+            raise UserError(
+                f"run_id={run_id} is a baseline ({estimator}, a scikit-learn model): eval.py "
+                "reads networks; its test metrics are in its run, and python -m "
+                "tunelab.compare sets it beside a network's"
+            )
         model_uri = run_model_uri(client, run_id)
         if model_uri is None:
             files = [
