@@ -5,7 +5,7 @@ together.
 python -m benchmarks.console [--tiny] [--code CHECKOUT]
 
 --code runs another checkout's entry points and package (its src/): the before/after of a
-change. --tiny: a 2-trial search and a single run of 1 epoch, and no export.
+change. --tiny: a 1-trial search and a single run of 1 epoch, and no export.
 """
 
 import argparse
@@ -44,13 +44,13 @@ def run_id(lines: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tiny", action="store_true", help="1 epoch per run, 2 trials, no export")
+    parser.add_argument("--tiny", action="store_true", help="1 epoch per run, 1 trial, no export")
     parser.add_argument(
         "--code", type=Path, default=ROOT, help="a checkout to run (default: this one)"
     )
     options = parser.parse_args()
     code, root = options.code.resolve(), scratch()
-    trials = 2 if options.tiny else 6
+    trials = 1 if options.tiny else 6
     search = [*SEARCH, f"hydra.sweeper.n_trials={trials}"]
     if options.tiny:
         search = [*search, "trainer.max_epochs=1"]

@@ -21,8 +21,8 @@ def training_with_and_without_model(repeats: int, root) -> tuple[list[dict], flo
     the rows, the extra seconds, and a run id with a model."""
     times: dict[str, list[float]] = {"true": [], "false": []}
     last = ""
-    tiny = repeats == 1  # a smoke run: 2 epochs, model logging on only
-    budget = ["trainer.max_epochs=2"] if tiny else []
+    tiny = repeats == 1  # a smoke run: 1 epoch, model logging on only
+    budget = ["trainer.max_epochs=1"] if tiny else []
     for _ in range(repeats):
         for flag in ("true",) if tiny else ("true", "false"):
             args = [str(ROOT / "train.py"), *QUIET, *budget, f"tracking.log_model={flag}"]

@@ -2,7 +2,7 @@
 what measuring the costs adds to a trial, and the front's latencies measured again by
 `python export.py` (the same code: the trial's cost/latency_ms is the table's b1_ms_pytorch).
 
-python -m benchmarks.pareto [--trials 30]   (--tiny: 2 trials of 1 epoch, one export, eager costs)
+python -m benchmarks.pareto [--trials 30]   (--tiny: 1 trial of 1 epoch, one export, eager costs)
 """
 
 import argparse
@@ -70,11 +70,11 @@ def cost_seconds(
     return seconds
 
 
-def export_latency(root: Path, run_id: str) -> dict[str, float]:
+def export_latency(root: Path, run_id: str, more: list[str]) -> dict[str, float]:
     """export.py's batch-1 latencies of a trial's float model (onnx variant)."""
     from mlflow import MlflowClient
 
-    run([str(ROOT / "export.py"), f"run_id={run_id}", "export.variants=[onnx]"], root)
+    run([str(ROOT / "export.py"), f"run_id={run_id}", "export.variants=[onnx]", *more], root)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     exports = client.search_runs(
         [client.get_run(run_id).info.experiment_id],
@@ -87,7 +87,7 @@ def export_latency(root: Path, run_id: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--tiny", action="store_true", help="2 trials of 1 epoch, one export")
+    parser.add_argument("--tiny", action="store_true", help="1 trial of 1 epoch, one export")
     options = parser.parse_args()
     root = scratch()
     args = [
@@ -96,7 +96,7 @@ def main() -> None:
         "hparams_search=digits_pareto",
         "tracking.experiment=pareto",
     ]
-    trials = 2 if options.tiny else options.trials
+    trials = 1 if options.tiny else options.trials  # --tiny: one trial, a front of one
     args += [f"hydra.sweeper.n_trials={trials}"] + (
         ["trainer.max_epochs=1"] if options.tiny else []
     )
@@ -109,8 +109,10 @@ def main() -> None:
         f"{trials} trials in {wall:.0f} s; measuring a trial's costs took "
         + " and ".join(f"{s:.3f} s with cost.runtime={r}" for r, s in seconds.items())
     ]
+    # --tiny: batch 1 only (the one read), timed 3 times
+    tiny_latency = ["latency.batch_sizes=[1]", "latency.calls=3", "latency.warmup=1"]
     for r in front[: 1 if options.tiny else 2]:  # the front's latencies again, by export.py
-        again = export_latency(root, r.info.run_id)
+        again = export_latency(root, r.info.run_id, tiny_latency if options.tiny else [])
         notes.append(
             f"trial #{r.data.tags['sweep.trial']}: cost/latency_ms {r.data.metrics['cost/latency_ms']:.4f}; "
             f"export.py b1_ms_pytorch {again['pytorch']:.4f}, b1_ms_onnxruntime {again['onnxruntime']:.4f}"

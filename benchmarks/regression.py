@@ -70,7 +70,7 @@ def mlp_run(seed: int, extra: list[str]) -> dict:
 
 
 def main(seeds: list[int], tiny: bool) -> None:
-    extra = ["trainer.max_epochs=3"] if tiny else []
+    extra = ["trainer.max_epochs=1"] if tiny else []
     rows = [mlp_run(seed, extra) for seed in seeds]
     baseline = ridge_baseline()
     gaps = [r["test_r2"] - baseline["test_r2"] for r in rows]
@@ -85,6 +85,6 @@ def main(seeds: list[int], tiny: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
-    parser.add_argument("--tiny", action="store_true", help="one seed, 3 epochs: a smoke test")
+    parser.add_argument("--tiny", action="store_true", help="one seed, 1 epoch: a smoke test")
     options = parser.parse_args()
     main([options.seeds[0]] if options.tiny else options.seeds, options.tiny)

@@ -19,7 +19,7 @@ STUDY = [
     "optimizer.lr=tag(log, interval(1e-5, 1e-1))",
 ]
 GRID = ["optimizer.lr=1e-3,2e-3,3e-3,4e-3", "trainer.max_epochs=3"]
-TINY_GRID = ["optimizer.lr=1e-3,2e-3", "trainer.max_epochs=1"]
+TINY_GRID = ["optimizer.lr=1e-3", "trainer.max_epochs=1"]  # a sweep of one job
 LAUNCHERS = {
     "basic (one process)": [],
     "joblib, n_jobs=2": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
@@ -118,10 +118,10 @@ def main() -> None:
     parser.add_argument(
         "--tiny",
         action="store_true",
-        help="2 refilling trials of 1 epoch in one joblib process; the basic launcher only",
+        help="1 trial of 1 epoch in one joblib process; the basic launcher, 1 job",
     )
     options = parser.parse_args()
-    trials, epochs = (2, 1) if options.tiny else (options.trials, options.epochs)
+    trials, epochs = (1, 1) if options.tiny else (options.trials, options.epochs)
     seeds = options.seeds[:1] if options.tiny else options.seeds
     if options.only != "launchers":
         modes = dict(list(MODES.items())[1:]) if options.tiny else MODES

@@ -82,7 +82,7 @@ if __name__ == "__main__":
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument(
-        "--tiny", action="store_true", help="2 trials of 1 epoch: checks the script runs"
+        "--tiny", action="store_true", help="1 trial of 1 epoch: checks the script runs"
     )
     options = parser.parse_args()
-    main(*((2, 1, True) if options.tiny else (options.trials, options.epochs)))
+    main(*((1, 1, True) if options.tiny else (options.trials, options.epochs)))
