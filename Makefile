@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK ?= requirements.lock
 CONSTRAINTS := $(if $(LOCK),-c $(LOCK))
 
-.PHONY: setup train test test-fast bench lint typecheck lock floor clean screenshots services
+.PHONY: setup train test test-fast test-bench bench lint typecheck lock floor clean screenshots services
 
 setup: $(STAMP)
 
@@ -23,8 +23,14 @@ train: setup
 
 # Tests run in parallel, one worker per core (at most 4): most of them wait on real
 # `python train.py` processes. `make test ARGS="-n 0"` runs them in one process.
+# Every test of the template; the benchmarks' smoke runs are their own tier (test-bench).
 test: setup
-	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal -m "not bench" $(ARGS)
+
+# Each benchmark script end to end on a tiny budget (tests/test_benchmarks.py): that the
+# measuring still runs, not a product behaviour; CI (.ci/run) runs it after make test.
+test-bench: setup
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal -m bench $(ARGS)
 
 # The edit loop: everything but the tests that start real job processes or services
 # (markers `process` and `service`, pyproject.toml); in-process jobs and unit tests only.

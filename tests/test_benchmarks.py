@@ -10,7 +10,8 @@ import pytest
 from benchmarks.run_all import SCRIPTS  # every benchmark `make bench` runs
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.process  # starts real jobs or services: make test-fast skips it
+# Real jobs (make test-fast skips them); the benchmarks' own tier: make test-bench, not make test.
+pytestmark = [pytest.mark.process, pytest.mark.bench]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
