@@ -33,6 +33,8 @@ def test_two_runs_that_differ_in_one_key_list_exactly_that_key(four_runs, capsys
     comparison = printed.split("comparison run: ")[1].split()[0]
     logged = client.get_run(comparison)
     assert logged.data.tags["compare.sources"] == f"{ids[0]},{ids[2]}"
+    experiment = logged.info.experiment_id  # the report links each source run's page
+    assert all(f"(#/experiments/{experiment}/runs/{i}): `{i}`" in printed for i in ids[::2])
     assert {a.path for a in client.list_artifacts(comparison)} == {"comparison.md", "curves.png"}
 
 

@@ -32,6 +32,7 @@ class RunFacts:
     params: dict[str, str]
     metrics: dict[str, float]
     tags: dict[str, str]
+    experiment_id: str = "0"
 
     @property
     def task(self) -> str:
@@ -135,6 +136,11 @@ def report(runs: list[RunFacts]) -> str:
             cells.append(f"{value:.4f}" if run is first else f"{value:.4f} ({delta:+.4f})")
         lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
     lines += repeats_section(groups(runs, differing), metrics)
+    lines += ["", "## Sources", ""]  # links that MLflow's Markdown view opens in its own page
+    lines += [
+        f"- [{run.name}](#/experiments/{run.experiment_id}/runs/{run.run_id}): `{run.run_id}`"
+        for run in runs
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +184,10 @@ def read_runs(client: Any, run_ids: list[str]) -> list[RunFacts]:
         except MlflowException:
             raise UserError(f"compare: no run {run_id} in {client.tracking_uri}") from None
         name = f"{run.info.run_name or 'run'} [{run_id[:6]}]"  # names repeat; ids do not
-        found.append(RunFacts(run_id, name, run.data.params, run.data.metrics, run.data.tags))
+        data = run.data
+        found.append(
+            RunFacts(run_id, name, data.params, data.metrics, data.tags, run.info.experiment_id)
+        )
     return found
 
 
