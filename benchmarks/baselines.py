@@ -14,7 +14,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run, run_id_of, scratch
 
 ESTIMATORS = ["linear", "random_forest", "gradient_boosting", "svm"]
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
@@ -49,7 +49,7 @@ def row(root: Path, script: str, label: str, args: list[str], metric: str) -> di
     from mlflow import MlflowClient
 
     wall, out = run([str(ROOT / script), *args], root)
-    run_id = out.split("MLflow run: ")[-1].split()[0]
+    run_id = run_id_of(out)
     metrics = MlflowClient(f"sqlite:///{root}/mlflow.db").get_run(run_id).data.metrics
     data = args[0].removeprefix("data=")
     return {

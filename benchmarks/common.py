@@ -118,6 +118,11 @@ def tree_rss_mib(process) -> tuple[float, float]:
     return total / 2**20, own / 2**20
 
 
+def run_id_of(stdout: str) -> str:
+    """The id of the (last) run a tunelab command printed ("MLflow run: ID")."""
+    return stdout.split("MLflow run: ")[-1].split()[0]
+
+
 def median_wall(args: list[str], repeats: int, root: Path, check: bool = True) -> float:
     return statistics.median(run(args, root, check=check)[0] for _ in range(repeats))
 

@@ -10,12 +10,11 @@ change. --tiny: a 1-trial search and a single run of 1 epoch, and no export.
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import ROOT, report, scratch
+from benchmarks.common import ROOT, report, run_id_of, scratch
 
 # The how-to's own search, on a smaller budget (issue 31's command).
 SEARCH = ["-m", "hparams_search=digits_tpe", "trainer.max_epochs=4"]
@@ -38,10 +37,6 @@ def lines_of(code: Path, script: str, args: list[str], root: Path) -> list[str]:
     return done.stdout.splitlines()
 
 
-def run_id(lines: list[str]) -> str:
-    return next(m.group(1) for line in lines if (m := re.match(r"MLflow run: (\w+)", line)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="1 epoch per run, 1 trial, no export")
@@ -57,9 +52,10 @@ def main() -> None:
     jobs = {f"{trials}-trial Optuna search": lines_of(code, "train.py", search, root)}
     epochs = "trainer.max_epochs=1" if options.tiny else "trainer.max_epochs=4"
     jobs["single run"] = single = lines_of(code, "train.py", [epochs], root)
-    jobs["eval.py"] = lines_of(code, "eval.py", [f"run_id={run_id(single)}"], root)
+    trained = f"run_id={run_id_of(chr(10).join(single))}"  # the lines, as printed
+    jobs["eval.py"] = lines_of(code, "eval.py", [trained], root)
     if not options.tiny:
-        jobs["export.py"] = lines_of(code, "export.py", [f"run_id={run_id(single)}"], root)
+        jobs["export.py"] = lines_of(code, "export.py", [trained], root)
     rows = [
         {
             "command": name,

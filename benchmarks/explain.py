@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, repeats_option, report, run, scratch
+from benchmarks.common import ROOT, repeats_option, report, run, run_id_of, scratch
 
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
 MODELS = {"default CNN, digits": [], "experiment=diabetes_mlp": ["experiment=diabetes_mlp"]}
@@ -24,7 +24,7 @@ VARIANTS = {"plain": [], "explain": ["explain=true"]}
 
 def trained(root: Path, job: list[str], budget: list[str]) -> str:
     _, out = run([str(ROOT / "train.py"), *job, *QUIET, *budget], root)
-    return out.split("/runs/")[-1].split("?")[0]
+    return run_id_of(out)
 
 
 def timed(root: Path, run_id: str, repeats: int, variants: dict) -> dict[str, float]:

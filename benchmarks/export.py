@@ -13,7 +13,7 @@ python -m benchmarks.export [--tiny]
 import csv
 from pathlib import Path
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run, run_id_of, scratch
 
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
 MODELS = {"cnn": [], "mlp": ["model=mlp"]}  # the default config, and the same with an MLP
@@ -24,7 +24,7 @@ def export_table(model: list[str], root: Path, tiny: bool) -> list[dict[str, str
     """Train the model, export it, and read back the export's variants.csv."""
     budget = ["trainer.max_epochs=1"] if tiny else []
     _, out = run([str(ROOT / "train.py"), *QUIET, *budget, *model], root)
-    run_id = out.split("MLflow run: ")[-1].split()[0]
+    run_id = run_id_of(out)
     # The tests' smoke run: the variants the targets name, no fine-tune, brief timings.
     quick = [
         f"export.variants=[{','.join(TARGETED)}]",

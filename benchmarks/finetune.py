@@ -23,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run, run_id_of, scratch
 
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
 SMALL_DIGITS = ["data=image_folder", "data.source.size=[8,8]", "data.source.channels=1"]
@@ -59,7 +59,7 @@ def write_digit_folders(root: Path, per_class: int) -> tuple[Path, Path]:
 def train(root: Path, overrides: list[str]) -> tuple[str, str]:
     """`python train.py OVERRIDES` in `root`'s store: (its run id, its stdout)."""
     _, out = run([str(ROOT / "train.py"), *QUIET, *overrides], root)
-    return out.split("MLflow run: ")[-1].split()[0], out
+    return run_id_of(out), out
 
 
 def metrics(root: Path, run_id: str) -> dict[str, float]:

@@ -7,13 +7,9 @@ python -m benchmarks.models [--repeats 5]
 import statistics
 import time
 
-from benchmarks.common import ROOT, repeats_option, report, run, scratch
+from benchmarks.common import ROOT, repeats_option, report, run, run_id_of, scratch
 
 QUIET = ["print_config=false", "callbacks.progress_bar=null"]
-
-
-def run_id_of(stdout: str) -> str:
-    return stdout.split("MLflow run: ")[-1].split()[0]
 
 
 def training_with_and_without_model(repeats: int, root) -> tuple[list[dict], float, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, report, run, scratch
+from benchmarks.common import ROOT, report, run, run_id_of, scratch
 
 # Each recipe: a name and its overrides (the experiments, and other networks on text_bag's data).
 RECIPES = {
@@ -86,7 +86,7 @@ def recipe_row(name: str, overrides: list[str], root: Path, tiny: bool) -> dict:
 
     budget = ["trainer.max_epochs=1"] if tiny else []
     _, out = run([str(ROOT / "train.py"), *QUIET, *overrides, *budget], root)
-    run_id = out.split("MLflow run: ")[-1].split()[0]
+    run_id = run_id_of(out)
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     metrics = client.get_run(run_id).data.metrics
     # An epoch's wall time: between consecutive validations (the store's timestamps, ms).
