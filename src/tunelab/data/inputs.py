@@ -92,6 +92,13 @@ class Preprocess:
         """A table's raw columns, as in the training file (less the target and dropped ones)."""
         return list(self.raw["features"])
 
+    def encoded_columns(self, feature: str) -> list[str]:
+        """The network's input columns of a table's raw column: a categorical column's one-hot
+        parts (NAME_VALUE), or the column itself."""
+        if feature not in self.raw["categorical"]:
+            return [feature]
+        return [c for c in self.raw["columns"] if c.startswith(f"{feature}_")]
+
     def __call__(self, raw: Any) -> torch.Tensor:
         """Raw inputs as the source gives them: an array of images [N, C, H, W] (or [N, H, W]
         for one channel) in the source's pixel scale, a DataFrame with the table's columns, or
@@ -161,7 +168,7 @@ class Preprocess:
         # float64, as pandas reads a CSV: a served model's schema then takes what read_csv gives
         frame = pd.DataFrame(x.double().numpy(), columns=columns)
         for name in self.raw["categorical"]:
-            dummies = [c for c in columns if c.startswith(f"{name}_")]
+            dummies = self.encoded_columns(name)
             frame[name] = frame[dummies].idxmax(axis=1).str.removeprefix(f"{name}_")
         return frame[self.features]
 

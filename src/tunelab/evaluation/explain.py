@@ -360,17 +360,9 @@ def table_attributions(
     after the row's id and any `known` columns (its target and prediction)."""
     import pandas as pd
 
-    columns = list(model.preprocess.raw["columns"])
-    encoded = pd.DataFrame(attributions.detach().numpy(), columns=columns)
-    raw = {}
-    categorical = set(model.preprocess.raw["categorical"])
-    for feature in model.preprocess.features:
-        parts = (
-            [c for c in columns if c.startswith(f"{feature}_")]
-            if feature in categorical
-            else [feature]
-        )
-        raw[feature] = encoded[parts].sum(axis=1)
+    preprocess = model.preprocess
+    encoded = pd.DataFrame(attributions.detach().numpy(), columns=list(preprocess.raw["columns"]))
+    raw = {f: encoded[preprocess.encoded_columns(f)].sum(axis=1) for f in preprocess.features}
     table = pd.DataFrame({"id": ids, **(known or {}), **raw})
     path = folder / "attributions.csv"
     table.to_csv(path, index=False)
