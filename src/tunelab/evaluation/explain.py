@@ -305,48 +305,43 @@ def token_page(
 
 
 def explain_inputs(
-    model: TrainedModel, x: torch.Tensor, ids: list[str], folder: Path
+    model: TrainedModel,
+    x: torch.Tensor,
+    ids: list[str],
+    folder: Path,
+    known: dict[str, list[str]] | None = None,
 ) -> list[Path]:
     """mode=predict explain=true: the attributions of each predicted input, to the predicted
     class's score (a regression: the first target's value). Tables: one row per input, one
-    column per raw column (a categorical column's one-hot parts summed), attributions.csv;
-    images: attributions.png; text: token_attributions.html."""
+    column per raw column (a categorical column's one-hot parts summed), attributions.csv,
+    after the `known` columns; images: attributions.png; text: token_attributions.html."""
     network = model.network.eval()
     with torch.no_grad():
         target = explained(model, network(x))
     folder.mkdir(parents=True, exist_ok=True)
+    titles = [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)]
     if model.preprocess.is_text:
-        return [
-            token_page(
-                model,
-                x,
-                target,
-                [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)],
-                folder,
-            )
-        ]
+        return [token_page(model, x, target, titles, folder)]
     attributions = integrated_gradients(network, x, target)
     if model.preprocess.is_image:
-        titles = [f"{i}: {model.output_names[int(t)]}" for i, t in zip(ids, target, strict=True)]
         figure = draw_attributions(x, attributions, saliency(network, x, target), titles)
         return [save_figure(figure, folder / "attributions.png")]
-    return [table_attributions(model, attributions, ids, folder)]
+    return [table_attributions(model, attributions, ids, folder, known)]
 
 
 def example_attributions(
     model: TrainedModel, datamodule: Any, folder: Path, count: int = 10
 ) -> Path:
-    """attributions.csv for the first `count` test rows: their target, the prediction, and each
-    raw column's integrated gradients to the predicted class's score (or value)."""
+    """attributions.csv for the first `count` test rows (as explain_inputs writes it for inputs
+    to predict), with their target and the prediction."""
     rows = datamodule.index["test"].cpu()[:count]
     x = model.preprocess.standardize(datamodule.data.x[rows])
-    predicted = model.outputs(x)
-    attributions = integrated_gradients(model.network.eval(), x, explained(model, predicted))
     known = {
         "target": shown(model, datamodule.data.y[rows]),
-        "predicted": shown(model, predicted),
+        "predicted": shown(model, model.outputs(x)),
     }
-    return table_attributions(model, attributions, [str(int(r)) for r in rows], folder, known)
+    (path,) = explain_inputs(model, x, [str(int(r)) for r in rows], folder, known)
+    return path
 
 
 def table_attributions(
