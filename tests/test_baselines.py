@@ -74,6 +74,7 @@ def test_a_sweep_of_baselines_is_one_parent_and_registers_no_model(tmp_path) -> 
 
     done = run_in_process(["-m", "estimator=linear,svm"], tmp_path, script="baseline.py")
     assert "best trial #0, val/rmse " in done.stdout  # one fit: no "_best" over epochs
+    assert "trial #1 svm: finished, val/rmse " in done.stdout  # the same name on its own line
     client = MlflowClient(store_uri(tmp_path))
     runs = client.search_runs([client.get_experiment_by_name("tunelab").experiment_id])
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]

@@ -281,6 +281,8 @@ def test_a_sparsity_sweep_is_a_parent_with_a_child_per_trial_and_the_tradeoff(tr
     (line,) = [x for x in console.splitlines() if x.startswith("trial #2 ")]
     assert ": failed: sparse.fraction=1.5: must be in [0, 1)" in line  # one line, not a traceback
     assert "Traceback" not in console
+    (best,) = [x for x in console.splitlines() if x.startswith("best trial #")]
+    assert ", sparse/test_acc 0." in best  # the variant's metric as measured, no epochs' best
     client = MlflowClient(store_uri(root))
     experiment = client.get_experiment_by_name("export-sweep")
     runs = client.search_runs([experiment.experiment_id])

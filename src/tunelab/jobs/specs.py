@@ -117,9 +117,10 @@ def find_learning_rate(cfg: DictConfig, job: Job) -> float:
 def baseline(cfg: DictConfig, job: Job) -> float:
     """A scikit-learn model on the training split; the validation headline metric."""
     from tunelab.analysis.baselines import fit_baseline
+    from tunelab.tasks import headline
 
     assert job.run is not None  # open_training_run opened it
-    job.objective_name = "objective"
+    job.objective_name = headline(cfg.task).replace("test/", "val/")  # what fit_baseline returns
     objective, job.results = fit_baseline(cfg, job.run)
     if not job.in_sweep:  # a sweep's trial prints one line when it ends
         from tunelab.cli.console import print_metrics

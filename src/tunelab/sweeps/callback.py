@@ -271,7 +271,9 @@ class MLflowSweepCallback(Callback):
         )
         print(f"sweep {status.lower()}: {summary['trials_total']} trials: {counts}")
         if "best.overrides" in summary:
-            best = "" if self.config.hydra.job.name == "baseline" else "_best"  # one fit, no epochs
+            # A training's objective is its best epoch's value (what its trial line names);
+            # an export's variant metric and a baseline's single fit have no epochs.
+            best = "_best" if self.config.hydra.job.name == "train" else ""
             objective = f"{self.config.objective.metric}{best} {summary['best_objective']:.4f}"
             if "best_objective_std" in summary:
                 objective += f" ± {summary['best_objective_std']:.4f}"
