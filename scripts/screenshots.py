@@ -176,12 +176,12 @@ def build_analysis(root: Path) -> dict[str, str]:
         found[name] = evaluated.split("files in:")[-1].split()[0]  # the evaluation's folder
     estimators = "estimator=linear,random_forest,gradient_boosting,svm"
     tunelab(root, "baseline.py", "-m", estimators, "tracking.experiment=diabetes_mlp")
-    compared = tunelab(root, "-m", "tunelab.compare", "--experiment", "diabetes_mlp")
+    compared = tunelab(root, "compare.py", "--experiment", "diabetes_mlp")
     found["baselines"] = compared.split("comparison run: ")[-1].split()[0]
     seeds = ["optimizer.lr=1e-3,1e-2", "seed=1,2,3", "tracking.experiment=diabetes_seeds"]
     sweep = tunelab(root, "train.py", "-m", "experiment=diabetes_mlp", *seeds, *quiet)
     parent = sweep.split("MLflow parent run: ")[-1].split()[0]
-    compared = tunelab(root, "-m", "tunelab.compare", "--sweep", parent)
+    compared = tunelab(root, "compare.py", "--sweep", parent)
     found["seeds"] = compared.split("comparison run: ")[-1].split()[0]
     return found
 

@@ -46,12 +46,12 @@ def test_a_baseline_uses_the_networks_test_rows_and_its_metric_names(tmp_path) -
     loaded = mlflow.sklearn.load_model(f"runs:/{forest.run.run_id}/model")
     assert loaded.predict(np.zeros((2, loaded.n_features_in_))).shape == (2,)
     # eval.py reads networks: a baseline's run is one line, and no evaluation run is left
-    common = [f"paths.root_dir={tmp_path}", f"tracking.uri={store_uri(tmp_path)}"]
-    before = in_store(tmp_path)
-    eval_args = [*common, f"run_id={forest.run.run_id}", "explain=true"]
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    before = {r.info.run_id for r in client.search_runs(experiments)}
+    eval_args = [*in_store(tmp_path), f"run_id={forest.run.run_id}", "explain=true"]
     message = job_refused("eval", eval_args, tmp_path / "eval")
     assert "is a baseline (random_forest, a scikit-learn model)" in message
-    assert in_store(tmp_path) == before
+    assert {r.info.run_id for r in client.search_runs(experiments)} == before  # no eval run
 
 
 @pytest.mark.parametrize("estimator", ["linear", "gradient_boosting", "svm"])

@@ -1,8 +1,8 @@
-"""python -m tunelab.compare: the keys that differ, the metrics' deltas, repeats' spread."""
+"""python compare.py: the keys that differ, the metrics' deltas, repeats' spread."""
 
 import pytest
 
-from tests.conftest import store_uri, train_in_process
+from tests.conftest import run_in_process, store_uri, train_in_process
 from tunelab.analysis.comparison import RunFacts, differing_keys, groups, read_runs, report
 from tunelab.errors import UserError
 
@@ -19,16 +19,14 @@ def four_runs(tmp_path_factory):
     return root, ids
 
 
-def test_two_runs_that_differ_in_one_key_list_exactly_that_key(four_runs, capsys) -> None:
+def test_two_runs_that_differ_in_one_key_list_exactly_that_key(four_runs) -> None:
     from mlflow import MlflowClient
-
-    from tunelab.compare import main
 
     root, ids = four_runs
     client = MlflowClient(store_uri(root))
     assert differing_keys(read_runs(client, [ids[0], ids[2]])) == ["optimizer.lr"]
-    assert main([ids[0], ids[2], "--uri", store_uri(root)]) == 0
-    printed = capsys.readouterr().out
+    args = [ids[0], ids[2], "--uri", store_uri(root)]
+    printed = run_in_process(args, root, script="compare.py", inline_writer=False).stdout
     assert "| optimizer.lr |" in printed and "seed" not in printed.split("## Metrics")[0]
     comparison = printed.split("comparison run: ")[1].split()[0]
     logged = client.get_run(comparison)

@@ -2,7 +2,7 @@
 gradient_boosting, svm) on a table, on exactly the split `python train.py` uses with the same
 data= (the same DataModule, seed and standardised features), logged as an MLflow run with the
 same metric names (val/*, test/*, objective), the same dataset inputs and a logged model, so that
-the runs table, MLflow's compare view and `python -m tunelab.compare` put them beside networks.
+the runs table, MLflow's compare view and `python compare.py` put them beside networks.
 """
 
 from typing import Any
@@ -27,7 +27,7 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
     if datamodule.data.is_image or datamodule.data.is_text:
         raise DataError(
             f"data {datamodule.data.name!r}: baseline.py fits tables (data=csv, diabetes); "
-            "for images and text, compare networks with python -m tunelab.compare"
+            "for images and text, compare networks with python compare.py"
         )
     estimator = instantiate(cfg.estimator[cfg.task])
     run.log_setup(datamodule, trainer=None)  # waits for the run: a bad store stops here

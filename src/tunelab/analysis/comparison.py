@@ -1,6 +1,6 @@
 """What differs between runs, and whether a difference is more than seed noise.
 
-`python -m tunelab.compare RUN_ID RUN_ID ...` (or `--sweep PARENT_ID`, or `--experiment NAME`)
+`python compare.py RUN_ID RUN_ID ...` (or `--sweep PARENT_ID`, or `--experiment NAME`)
 reads the runs' params, test metrics and objective curves from MLflow and reports: the config
 keys that differ (only those), each run's headline metrics with their deltas against the first,
 and, where several runs are repeats of one configuration (they differ only in `seed` or
@@ -15,6 +15,7 @@ MLflow's compare view lists every param side by side; it no longer hides the equ
 import math
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tunelab.errors import UserError
@@ -206,3 +207,47 @@ def curves_figure(client: Any, runs: list[RunFacts]) -> Any:
     set_title(axes, f"{metric} per epoch")
     axes.legend(ncol=2 if len(runs) > 8 else 1)
     return figure
+
+
+def chosen_runs(
+    client: Any, run_ids: list[str], sweep: str | None, experiment_name: str | None
+) -> list[str]:
+    """The run ids named, or a sweep's finished trials, or an experiment's finished training
+    runs and baselines (not sweep parents, evaluations, exports or comparisons), oldest first."""
+    if run_ids:
+        return list(run_ids)
+    if sweep:
+        experiment = client.get_run(sweep).info.experiment_id
+        filter_string = f"tags.mlflow.parentRunId = '{sweep}'"
+    else:
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
+            raise UserError(f"compare: no experiment {experiment_name!r} in {client.tracking_uri}")
+        experiment, filter_string = found.experiment_id, ""
+    runs = client.search_runs(
+        [experiment], filter_string, order_by=["attributes.start_time ASC"], max_results=500
+    )
+    return [
+        r.info.run_id
+        for r in runs
+        if r.info.status == "FINISHED"
+        and r.data.tags.get("tunelab.job", "train") == "train"
+        and "objective" in r.data.metrics
+    ]
+
+
+def log_comparison(client: Any, runs: list[Any], markdown: str, figure: Any) -> str:
+    """A new run beside the first run holding the report and the curves; its id."""
+    import tempfile
+
+    from tunelab.tracking.plots import save_figure
+
+    experiment = client.get_run(runs[0].run_id).info.experiment_id
+    tags = {"tunelab.job": "compare", "compare.sources": ",".join(r.run_id for r in runs)}
+    run = client.create_run(experiment, run_name=f"compare {len(runs)} runs", tags=tags)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "comparison.md").write_text(markdown)
+        save_figure(figure, Path(folder) / "curves.png")
+        client.log_artifacts(run.info.run_id, folder)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id

@@ -308,8 +308,8 @@ def download_checkpoint(
         if estimator := run.data.params.get("estimator"):  # python baseline.py's run
             raise UserError(
                 f"run_id={run_id} is a baseline ({estimator}, a scikit-learn model): eval.py "
-                "reads networks; its test metrics are in its run, and python -m "
-                "tunelab.compare sets it beside a network's"
+                "reads networks; its test metrics are in its run, and python compare.py sets it "
+                "beside a network's"
             )
         model_uri = run_model_uri(client, run_id)
         if model_uri is None:
