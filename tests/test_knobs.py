@@ -1,5 +1,7 @@
 """Every knob composes and trains; early stopping, label smoothing and clipping take effect."""
 
+import os
+
 import lightning as L
 import pytest
 import torch
@@ -181,3 +183,15 @@ def test_a_compiled_network_is_evaluated_under_no_grad(overrides, expected) -> N
     trainer = build_trainer(cfg.trainer, callbacks=[], logger=False, compiled=cfg.compile)
     assert trainer.test_loop.inference_mode is expected
     assert build_trainer(compose_config([]).trainer, [], False).test_loop.inference_mode
+
+
+@pytest.mark.parametrize("gpus", [0, 1])
+def test_without_a_gpu_cuda_checks_skip_nvml(gpus: int, monkeypatch) -> None:
+    """Lightning's PYTORCH_NVML_BASED_CUDA_CHECK loads NVML at every optimizer step on a CUDA
+    build of torch without a GPU; the trainer drops it there, and keeps it beside a GPU."""
+    from tunelab.training.trainer import plain_cuda_checks
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    plain_cuda_checks()
+    assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in os.environ) == bool(gpus)

@@ -17,6 +17,7 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
 
     from tunelab.training.optim import build_optimizer
     from tunelab.training.pipeline import task_module
+    from tunelab.training.trainer import plain_cuda_checks
 
     if epochs == 0:
         return network
@@ -37,6 +38,7 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
         optimizer=optimizer,
     )
     network.train()
+    plain_cuda_checks()
     with quiet_lightning():  # built inside: the Trainer reports the devices it found
         trainer = L.Trainer(
             max_epochs=epochs,
