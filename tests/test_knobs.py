@@ -195,3 +195,34 @@ def test_without_a_gpu_cuda_checks_skip_nvml(gpus: int, monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     plain_cuda_checks()
     assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in os.environ) == bool(gpus)
+
+
+def test_the_progress_bar_reads_only_when_it_redraws_and_ends_each_epoch_full(
+    tmp_path, monkeypatch
+) -> None:
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from tunelab.training.trainer import ThrottledProgressBar
+
+    reads: list[int] = []
+    read = RichProgressBar.on_train_batch_end
+    monkeypatch.setattr(
+        RichProgressBar,
+        "on_train_batch_end",
+        lambda self, *args: reads.append(args[-1]) or read(self, *args),
+    )
+    bar = ThrottledProgressBar(refresh_rate=1)  # a read a second: 2 epochs of 200 quick batches
+    model = Classifier(nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters()))
+    trainer = L.Trainer(
+        max_epochs=2,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    x, y = torch.randn(800, 4), torch.randint(0, 3, (800,))
+    trainer.fit(model, TensorBatches(x, y, 4), TensorBatches(x[:8], y[:8], 4))
+    assert 4 <= len(reads) <= 10, reads  # each epoch's first and last batch, a few between
+    assert reads.count(0) == 2 and reads.count(199) == 2
+    (task,) = [t for t in bar.progress.tasks if t.id == bar.train_progress_bar_id]
+    assert task.completed == task.total == 200

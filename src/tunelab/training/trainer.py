@@ -4,13 +4,14 @@ import contextlib
 import errno
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichProgressBar
 
 from tunelab.errors import UserError, instantiate
 
@@ -184,3 +185,62 @@ class LearningRate(Callback):
         every = getattr(trainer, "log_every_n_steps", 1)  # set by Lightning at init, untyped
         if self.logging_interval == "step" and trainer.logger and trainer.global_step % every == 0:
             trainer.logger.log_metrics(self.rates(trainer), step=trainer.global_step)
+
+
+class ThrottledProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, its counts and metrics read at most `refresh_rate` times a
+    second rather than at every batch.
+
+    Lightning's bar draws `refresh_rate` times a second but updates its task and reads the
+    metrics (a walk over the logged values) at every batch: on a small network about a tenth
+    of a step (`python -m benchmarks.loop`). A batch that ends before the next redraw is due
+    is skipped here, unless it is its epoch's first or last: every epoch's bar ends full and
+    has the two readings its speed is taken from."""
+
+    def __init__(self, refresh_rate: int = 5, **kwargs: Any) -> None:
+        super().__init__(refresh_rate=refresh_rate, **kwargs)
+        self._next_read = 0.0
+
+    def _due(self, batch_idx: int, total: float) -> bool:
+        now = time.monotonic()
+        if now < self._next_read and 0 < batch_idx < total - 1:
+            return False
+        self._next_read = now + 1 / max(self.refresh_rate, 1)
+        return True
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._due(batch_idx, self.total_train_batches):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self._due(batch_idx, self.total_val_batches_current_dataloader):
+            super().on_validation_batch_end(
+                trainer, pl_module, outputs, batch, batch_idx, dataloader_idx
+            )
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self._due(batch_idx, self.total_test_batches_current_dataloader):
+            super().on_test_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
