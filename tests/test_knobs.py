@@ -226,3 +226,23 @@ def test_the_progress_bar_reads_only_when_it_redraws_and_ends_each_epoch_full(
     assert reads.count(0) == 2 and reads.count(199) == 2
     (task,) = [t for t in bar.progress.tasks if t.id == bar.train_progress_bar_id]
     assert task.completed == task.total == 200
+
+
+def test_a_disabled_progress_bar_reads_nothing(tmp_path) -> None:
+    """A DDP rank other than 0 disables its bar; its validation totals are then never set."""
+    from tunelab.training.trainer import ThrottledProgressBar
+
+    bar = ThrottledProgressBar()
+    bar.disable()
+    model = Classifier(nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters()))
+    trainer = L.Trainer(
+        max_epochs=1,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    trainer.fit(model, TensorBatches(x, y, 4), TensorBatches(x, y, 4))
+    trainer.test(model, TensorBatches(x, y, 4), verbose=False)
+    assert bar.progress is None  # never started

@@ -5,6 +5,7 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +202,14 @@ class ThrottledProgressBar(RichProgressBar):
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self._next_read = 0.0
 
-    def _due(self, batch_idx: int, total: float) -> bool:
+    def _due(self, batch_idx: int, total: Callable[[], float]) -> bool:
+        """Whether this batch is read; `total`, the epoch's batches, is asked only when it
+        decides. A disabled bar (a DDP rank other than 0) reads nothing: Lightning's does
+        nothing then, and the totals it keeps for an enabled bar are not set."""
+        if self.is_disabled:
+            return False
         now = time.monotonic()
-        if now < self._next_read and 0 < batch_idx < total - 1:
+        if now < self._next_read and batch_idx > 0 and batch_idx + 1 < total():
             return False
         self._next_read = now + 1 / max(self.refresh_rate, 1)
         return True
@@ -216,7 +222,7 @@ class ThrottledProgressBar(RichProgressBar):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if self._due(batch_idx, self.total_train_batches):
+        if self._due(batch_idx, lambda: self.total_train_batches):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_validation_batch_end(
@@ -228,7 +234,7 @@ class ThrottledProgressBar(RichProgressBar):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if self._due(batch_idx, self.total_val_batches_current_dataloader):
+        if self._due(batch_idx, lambda: self.total_val_batches_current_dataloader):
             super().on_validation_batch_end(
                 trainer, pl_module, outputs, batch, batch_idx, dataloader_idx
             )
@@ -242,5 +248,5 @@ class ThrottledProgressBar(RichProgressBar):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if self._due(batch_idx, self.total_test_batches_current_dataloader):
+        if self._due(batch_idx, lambda: self.total_test_batches_current_dataloader):
             super().on_test_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
