@@ -197,6 +197,21 @@ def test_without_a_gpu_cuda_checks_skip_nvml(gpus: int, monkeypatch) -> None:
     assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in os.environ) == bool(gpus)
 
 
+def fit_with_bar(bar, rows: int, epochs: int, root) -> L.Trainer:
+    """A linear classifier fitted on `rows` random rows in batches of 4, `bar` its only callback."""
+    model = Classifier(nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters()))
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=root,
+    )
+    x, y = torch.randn(rows, 4), torch.randint(0, 3, (rows,))
+    trainer.fit(model, TensorBatches(x, y, 4), TensorBatches(x[:8], y[:8], 4))
+    return trainer
+
+
 def test_the_progress_bar_reads_only_when_it_redraws_and_ends_each_epoch_full(
     tmp_path, monkeypatch
 ) -> None:
@@ -212,16 +227,7 @@ def test_the_progress_bar_reads_only_when_it_redraws_and_ends_each_epoch_full(
         lambda self, *args: reads.append(args[-1]) or read(self, *args),
     )
     bar = ThrottledProgressBar(refresh_rate=1)  # a read a second: 2 epochs of 200 quick batches
-    model = Classifier(nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters()))
-    trainer = L.Trainer(
-        max_epochs=2,
-        callbacks=[bar],
-        logger=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-    )
-    x, y = torch.randn(800, 4), torch.randint(0, 3, (800,))
-    trainer.fit(model, TensorBatches(x, y, 4), TensorBatches(x[:8], y[:8], 4))
+    fit_with_bar(bar, rows=800, epochs=2, root=tmp_path)
     assert 4 <= len(reads) <= 10, reads  # each epoch's first and last batch, a few between
     assert reads.count(0) == 2 and reads.count(199) == 2
     (task,) = [t for t in bar.progress.tasks if t.id == bar.train_progress_bar_id]
@@ -234,15 +240,7 @@ def test_a_disabled_progress_bar_reads_nothing(tmp_path) -> None:
 
     bar = ThrottledProgressBar()
     bar.disable()
-    model = Classifier(nn.Linear(4, 3), 3, optimizer=lambda n: torch.optim.SGD(n.parameters()))
-    trainer = L.Trainer(
-        max_epochs=1,
-        callbacks=[bar],
-        logger=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = fit_with_bar(bar, rows=16, epochs=1, root=tmp_path)
     x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
-    trainer.fit(model, TensorBatches(x, y, 4), TensorBatches(x, y, 4))
-    trainer.test(model, TensorBatches(x, y, 4), verbose=False)
+    trainer.test(trainer.lightning_module, TensorBatches(x, y, 4), verbose=False)
     assert bar.progress is None  # never started
