@@ -69,9 +69,10 @@ def monitorable(task: str) -> tuple[str, ...]:
     return tuple(f"{stage}/{name}" for stage in ("val", "train") for name in names)
 
 
-def headline(task: str) -> str:
-    """The metric eval.py returns for a model of `task` (test/acc, test/rmse)."""
-    return f"test/{TASKS[task].headline}"
+def headline(task: str, split: str = "test") -> str:
+    """The metric eval.py returns for a model of `task` (test/acc, test/rmse); on `split`, the
+    same metric of another split (a baseline is judged by val/acc, val/rmse)."""
+    return f"{split}/{TASKS[task].headline}"
 
 
 def output_names(metadata: dict) -> list[str]:

@@ -44,7 +44,7 @@ def fit_baseline(cfg: DictConfig, run: TrackedRun) -> tuple[float, dict[str, flo
         predicted = predictions(estimator, x[rows[stage]], cfg.task)
         truth = torch.as_tensor(y[rows[stage]])
         metrics |= measured(cfg.task, outputs, std, stage, predicted, truth)
-    objective = metrics[headline(cfg.task).replace("test/", "val/")]
+    objective = metrics[headline(cfg.task, "val")]
     run.log_metrics(metrics)
     run.log_results(objective, epochs=0)
     run.log_estimator(estimator, x[rows["test"]][:5], metrics)

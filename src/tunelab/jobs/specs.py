@@ -120,7 +120,7 @@ def baseline(cfg: DictConfig, job: Job) -> float:
     from tunelab.tasks import headline
 
     assert job.run is not None  # open_training_run opened it
-    job.objective_name = headline(cfg.task).replace("test/", "val/")  # what fit_baseline returns
+    job.objective_name = headline(cfg.task, "val")  # what fit_baseline returns
     objective, job.results = fit_baseline(cfg, job.run)
     if not job.in_sweep:  # a sweep's trial prints one line when it ends
         from tunelab.cli.console import print_metrics
