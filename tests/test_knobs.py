@@ -244,3 +244,34 @@ def test_a_disabled_progress_bar_reads_nothing(tmp_path) -> None:
     x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
     trainer.test(trainer.lightning_module, TensorBatches(x, y, 4), verbose=False)
     assert bar.progress is None  # never started
+
+
+def test_the_progress_bar_stops_without_waiting_out_a_redraw_interval() -> None:
+    """Lightning's drawing thread sleeps a whole redraw interval, and stopping the bar joins
+    it; the bar's own thread wakes when told to stop, and still redraws when asked."""
+    import threading
+
+    from lightning.pytorch.callbacks.progress.rich_progress import CustomProgress
+
+    from tunelab.training.trainer import WakingRefreshThread, wake_on_stop
+
+    progress = CustomProgress(auto_refresh=True, refresh_per_second=0.001, disable=False)
+    progress.start()  # Lightning's thread: asleep for 1,000 s
+    lightnings = progress.live._refresh_thread
+    wake_on_stop(progress)
+    assert isinstance(progress.live._refresh_thread, WakingRefreshThread)
+    assert lightnings.done.is_set()  # told to stop; it ends after its sleep, unjoined
+    stopping = threading.Thread(target=progress.stop)
+    stopping.start()
+    stopping.join(timeout=30)
+    assert not stopping.is_alive()  # with Lightning's thread this waits out its 1,000 s
+
+    drawing = CustomProgress(auto_refresh=True, refresh_per_second=50, disable=False)
+    drawing.start()
+    wake_on_stop(drawing)
+    drawn = threading.Event()
+    drawing.live.refresh = drawn.set  # type: ignore[method-assign]
+    drawing.soft_refresh()  # what the bar does when it has read new counts
+    assert drawn.wait(timeout=30)
+    drawing.stop()
+
