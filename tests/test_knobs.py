@@ -275,3 +275,20 @@ def test_the_progress_bar_stops_without_waiting_out_a_redraw_interval() -> None:
     assert drawn.wait(timeout=30)
     drawing.stop()
 
+
+def test_the_trainer_profiles_nothing_unless_asked() -> None:
+    """trainer.profiler=null: the no-cost NoProfiler; a profiler asked for is Lightning's."""
+    from lightning.pytorch.profilers import SimpleProfiler
+
+    from tunelab.training.trainer import LearningRate, NoProfiler
+
+    default = compose_config(["trainer.max_steps=2"])
+    assert isinstance(build_trainer(default.trainer, [], logger=False).profiler, NoProfiler)
+
+    cfg = compose_config(["trainer.max_steps=2", "trainer.limit_val_batches=1"])
+    cfg.trainer.profiler = "simple"
+    trainer = build_trainer(cfg.trainer, callbacks=[LearningRate()], logger=False)
+    assert isinstance(trainer.profiler, SimpleProfiler)
+    trainer.fit(classifier_for(cfg), datamodule=build_datamodule(cfg.data))
+    recorded = trainer.profiler.recorded_durations
+    assert len(recorded["[Callback]" + trainer.callbacks[0].state_key + ".on_train_batch_end"]) == 2
