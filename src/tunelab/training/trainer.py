@@ -210,7 +210,7 @@ class WakingRefreshThread(_RefreshThread):
 
     Lightning's thread sleeps a whole redraw interval at a time (its PR #21321), so stopping
     the bar, which joins it, waits up to that interval: at the end of fit and of the test, a
-    0.2 s pause each at 5 redraws a second, in every run and every trial of a sweep (about
+    0.2 s pause each at 5 redraws a second, in every single run and eval.py (about
     0.25 s a run, measured). This one redraws as Lightning's does, only when the bar asked
     (`refresh_cond`), and wakes as soon as it is told to stop."""
 
