@@ -72,3 +72,27 @@ def test_best_validation_value_is_logged(tmp_path) -> None:
     metrics = trainer.callback_metrics
     assert "val/acc_best" in metrics and "train/loss" in metrics
     assert metrics["val/acc_best"] >= metrics["val/acc"]
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted", "none"])
+@pytest.mark.parametrize("levels", [0, 7])  # 0: no ties; 7: scores rounded to 7 levels, many ties
+def test_the_rank_auroc_equals_torchmetrics(average: str, levels: int) -> None:
+    """tunelab's AUROC (ranks) against torchmetrics' (the ROC curve's area), fed in chunks of
+    logits as training feeds it; a class without examples is left to torchmetrics."""
+    from torchmetrics.classification import MulticlassAUROC
+
+    from tunelab.training.metrics import RankAUROC
+
+    torch.manual_seed(0)
+    for classes, absent in ((5, None), (4, 3)):
+        y = torch.randint(0, classes, (3000,))
+        if absent is not None:
+            y[y == absent] = 0
+        logits = torch.randn(3000, classes) + 2 * nn.functional.one_hot(y, classes)
+        if levels:
+            logits = (logits.softmax(1) * levels).round() / levels
+        ours, theirs = RankAUROC(classes, average), MulticlassAUROC(classes, average)
+        for chunk in range(0, 3000, 1000):
+            ours.update(logits[chunk : chunk + 1000], y[chunk : chunk + 1000])
+            theirs.update(logits[chunk : chunk + 1000], y[chunk : chunk + 1000])
+        assert torch.allclose(ours.compute(), theirs.compute(), atol=1e-6)

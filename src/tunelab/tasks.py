@@ -1,6 +1,7 @@
 """The tasks (classification, regression), each declared once: the metrics it logs for train,
-val and test ({name: (torchmetrics class, arguments)}), the losses it trains with, the metric
-eval.py reports first, the one trade-off plots draw, and the columns of its predictions.
+val and test ({name: (a torchmetrics class's name or a class's dotted path, arguments)}), the
+losses it trains with, the metric eval.py reports first, the one trade-off plots draw, and the
+columns of its predictions.
 
 Add a metric with one line in its task's table; it is then logged as train/NAME, val/NAME and
 test/NAME (and as VARIANT/test_NAME by export.py), and can be the objective or a callback's
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 CLASSIFICATION_METRICS: dict[str, tuple[str, dict]] = {
     "acc": ("Accuracy", {}),
     "f1": ("F1Score", {"average": "macro"}),
-    "auroc": ("AUROC", {"average": "macro"}),
+    # torchmetrics' exact AUROC, computed quicker (RankAUROC's docstring says how)
+    "auroc": ("tunelab.training.metrics.RankAUROC", {"average": "macro"}),
 }
 REGRESSION_METRICS: dict[str, tuple[str, dict]] = {
     "mae": ("MeanAbsoluteError", {}),
