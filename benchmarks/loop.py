@@ -1,6 +1,6 @@
 """What each part of tunelab's training loop costs per step, over a bare Lightning loop.
 
-python -m benchmarks.loop [--steps 1500] [--repeats 5] [--tiny]
+python -m benchmarks.loop [--steps 1500] [--repeats 5] [--mnist] [--tiny]
 
 Whole-loop timings on 2 cores vary by 20-30 % from run to run (benchmarks/overhead.json), more
 than the parts measured here. So each part is timed where it shows: a small network (64
@@ -12,6 +12,14 @@ each default callback, and the logger that hands metrics to the MLflow writer (h
 that pickles each request into /dev/null, as the pipe would). Every row fits with tunelab's
 trainer (conf/trainer). The last column is each part's cost per step over the row it is
 added to.
+
+Then the same rows on the job of issue 36 (--mnist: that table alone), where its target (at
+most 5 % over bare Lightning) is set: the default MLP (2 x 256) on 60,000 random 784-value
+rows (54,000 to train, 6,000 to validate), batch 128, 2 epochs, as `python train.py
+data=mnist model=mlp data.batch_size=128` trains; its rows go to loop_mnist.json. One torch
+thread here too: with both cores' threads the rows varied by +-30 % from fit to fit, more than
+the parts measured. A step's overhead is the same microseconds either way, but the bare step
+is shorter with two threads (2,630 against 3,808 us in one sitting), so its share is larger.
 """
 
 import argparse
@@ -35,7 +43,32 @@ from tunelab.training.pipeline import build_learner
 from tunelab.training.rerun import compose_train
 from tunelab.training.trainer import build_callbacks, build_trainer
 
-FEATURES, CLASSES, BATCH = 64, 10, 32
+CLASSES = 10
+
+
+class Workload(NamedTuple):
+    features: int
+    batch: int
+    train_rows: int  # per epoch; two epochs are trained
+    val_rows: int
+    model: list[str]  # conf/model overrides
+    title: str
+
+
+def small(steps: int) -> Workload:
+    """Small batches on a small network, where each part's cost per step shows."""
+    batch = 32
+    return Workload(
+        64, batch, steps * batch // 2, steps * batch // 10, ["model.hidden_dim=32"],
+        f"{steps} steps of batch {batch}, 64-32-10 MLP, 1 torch thread",
+    )  # fmt: skip
+
+
+MNIST = Workload(
+    784, 128, 54000, 6000, [],
+    "the 60,000-image MLP: 54,000 + 6,000 rows of 784, 784-256-256-10 MLP, batch 128, 2 epochs,"
+    " 1 torch thread",
+)  # fmt: skip
 
 
 class Bare(L.LightningModule):
@@ -112,62 +145,64 @@ def variants(cfg, output_dir: str) -> dict[str, Variant]:
     return rows
 
 
-def fit_seconds(cfg, variant: Variant, data) -> float:
+def fit_seconds(cfg, variant: Variant, data, work: Workload) -> float:
     """Seconds of one fit (training and validation) with the variant's parts, by tunelab's
     trainer (conf/trainer) for every row."""
     torch.manual_seed(0)
     x, y, xv, yv = data
     if variant.kind == "bare":
-        module: L.LightningModule = Bare(build_network(cfg.model, (FEATURES,), CLASSES, 0.0))
+        network = build_network(cfg.model, (work.features,), CLASSES, 0.0)
+        module: L.LightningModule = Bare(network)
     else:
-        module = build_learner(cfg, (FEATURES,), CLASSES)
-    scale = torch.ones(FEATURES)
-    transform = Normalize(torch.zeros(FEATURES), scale) if variant.standardise else None
+        module = build_learner(cfg, (work.features,), CLASSES)
+    scale = torch.ones(work.features)
+    transform = Normalize(torch.zeros(work.features), scale) if variant.standardise else None
     trainer = build_trainer(cfg.trainer, list(variant.callbacks), variant.logger)
-    train = TensorBatches(x, y, BATCH, shuffle=True, transform=transform)
-    val = TensorBatches(xv, yv, BATCH, transform=transform)
+    train = TensorBatches(x, y, work.batch, shuffle=True, transform=transform)
+    val = TensorBatches(xv, yv, work.batch, transform=transform)
     start = time.perf_counter()
     trainer.fit(module, train, val)
     return time.perf_counter() - start
 
 
-def main(steps: int, repeats: int) -> None:
+def main(work: Workload, repeats: int, name: str) -> None:
     torch.set_num_threads(1)
     output_dir = str(scratch())
-    overrides = ["model=mlp", "model.hidden_dim=32", "callbacks.early_stopping.patience=100"]
+    overrides = ["model=mlp", *work.model, "callbacks.early_stopping.patience=100"]
     overrides += ["trainer.max_epochs=2", "trainer.accelerator=cpu"]
     cfg = compose_train(overrides, output_dir)
-    n = steps * BATCH // 2  # two epochs
+    steps = 2 * -(-work.train_rows // work.batch)  # two epochs
     data = (
-        torch.randn(n, FEATURES),
-        torch.randint(0, CLASSES, (n,)),
-        torch.randn(n // 5, FEATURES),
-        torch.randint(0, CLASSES, (n // 5,)),
+        torch.randn(work.train_rows, work.features),
+        torch.randint(0, CLASSES, (work.train_rows,)),
+        torch.randn(work.val_rows, work.features),
+        torch.randint(0, CLASSES, (work.val_rows,)),
     )
     rows = variants(cfg, output_dir)
     timings: dict[str, list[float]] = {name: [] for name in rows}
     with quiet():
         for _ in range(repeats):  # in turn, so a drifting machine weighs on all alike
-            for name, parts in rows.items():
-                timings[name].append(fit_seconds(cfg, parts, data))
-    per_step = {name: min(t) / steps * 1e6 for name, t in timings.items()}
+            for row, parts in rows.items():
+                timings[row].append(fit_seconds(cfg, parts, data, work))
+    per_step = {row: min(t) / steps * 1e6 for row, t in timings.items()}
     bare = per_step[BARE]
     table = [
         {
-            "variant": name,
+            "variant": row,
             "us per step": micro,
             "over bare": micro / bare - 1,
-            "added us per step": micro - per_step[rows[name].over],
+            "added us per step": micro - per_step[rows[row].over],
         }
-        for name, micro in per_step.items()
+        for row, micro in per_step.items()
     ]
     report(
-        "loop",
-        f"the loop's parts, {steps} steps of batch {BATCH}, 64-32-10 MLP, 1 torch thread",
+        name,
+        f"the loop's parts, {work.title}",
         table,
         [
             f"fastest of {repeats} fits each, in turn; 'added' is over the row the part is added "
-            "to (a callback and the logger: over the standardised Learner; all of it: over bare)",
+            "to (a callback and the logger: over the standardised Learner; all of it: over bare); "
+            "a step's time is the fit's (training and validation) over its training steps",
         ],
     )
 
@@ -184,6 +219,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mnist", action="store_true", help="only the 60,000-image MLP's table")
     parser.add_argument("--tiny", action="store_true", help="40 steps, once: the script runs")
     options = parser.parse_args()
-    main(*((40, 1) if options.tiny else (options.steps, options.repeats)))
+    if options.tiny:
+        main(small(40), 1, "loop")
+    else:
+        if not options.mnist:
+            main(small(options.steps), options.repeats, "loop")
+        main(MNIST, options.repeats, "loop_mnist")

@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark with its default budget (about 20 minutes on 2 cores).
+"""`make bench`: every benchmark with its default budget (about 25 minutes on 2 cores).
 
 python -m benchmarks.run_all [--tiny]
 """
