@@ -69,6 +69,8 @@ def test_the_logged_model_predicts_raw_inputs_as_the_checkpoint(registered, tmp_
     assert logged.source_run_id == run.info.run_id
     linked = {m.key: m.value for m in logged.metrics}
     assert linked["test/acc"] == pytest.approx(run.data.metrics["test/acc"])
+    # its test metrics only: not the first epoch's train and val values (MLflow's step 0)
+    assert set(linked) == {k for k in run.data.metrics if k.startswith("test/")}
     assert run.data.tags["registered_model"] == f"{MODEL_NAME} version 1"
 
     mlflow.set_tracking_uri(store_uri(root))

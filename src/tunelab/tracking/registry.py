@@ -23,6 +23,12 @@ from tunelab.tracking.selection import model_selector_error
 
 # What a served or loaded model imports: tunelab.inference.checkpoint, its network and inputs.
 RUNTIME_PACKAGES = ("torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas")
+# The step MLflow's log_model takes the model's metrics from: it logs every metric the run
+# logged at that step (0 by default) again with the model's id. A tunelab run's step is its
+# epoch, so a model showed its run's first epoch's train and val values (and the first
+# system-metrics sample) as its own, beside the test metrics of the best epoch's checkpoint.
+# Nothing is logged at -1: a model carries only what link_metrics gives it, its test metrics.
+NO_STEP = -1
 
 
 def prepare_model_logging(estimators: bool = False) -> None:
@@ -129,6 +135,7 @@ def log_checkpoint_model(
             },
             registered_model_name=register_as or None,
             await_registration_for=0,
+            step=NO_STEP,
         )
 
 
@@ -161,6 +168,7 @@ def log_estimator_model(
                 f"skops=={version('skops')}",
             ],
             skops_trusted_types=trusted,
+            step=NO_STEP,
         )
 
 
