@@ -136,3 +136,12 @@ def test_context_every_tracker_shows(trained_run) -> None:
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert "sweep is a parent run" in experiment.tags["mlflow.note.content"]
+
+
+def test_the_model_says_it_comes_from_the_runs_script(trained_run) -> None:
+    """MLflow tags a logged model with the process that logs it, here the writer's file."""
+    _, client, runs = trained_run
+    model = client.get_logged_model(runs[0].outputs.model_outputs[0].model_id)
+    source = {k: v for k, v in runs[0].data.tags.items() if k.startswith("mlflow.source.")}
+    assert source["mlflow.source.name"].endswith("train.py")
+    assert {k: model.tags.get(k) for k in source} == source

@@ -97,11 +97,11 @@ def log_checkpoint_model(
     facts: dict[str, Any],
     example: Any,
     register_as: str | None,
+    tags: dict[str, str] | None = None,
 ) -> Any:
     """Log `checkpoint` as the run's MLflow model "model" (and register it when asked), in the
-    run's experiment. facts: the checkpoint's task, classes or targets, input_shape and inputs
-    record. Returns
-    MLflow's ModelInfo."""
+    run's experiment, with `tags` (over MLflow's own). facts: the checkpoint's task, classes or
+    targets, input_shape and inputs record. Returns MLflow's ModelInfo."""
     import mlflow
     from mlflow.models import Model
 
@@ -136,14 +136,20 @@ def log_checkpoint_model(
             registered_model_name=register_as or None,
             await_registration_for=0,
             step=NO_STEP,
+            tags=tags,
         )
 
 
 def log_estimator_model(
-    uri: str, run_id: str, experiment_id: str, estimator: Any, example: Any
+    uri: str,
+    run_id: str,
+    experiment_id: str,
+    estimator: Any,
+    example: Any,
+    tags: dict[str, str] | None = None,
 ) -> Any:
     """Log a fitted scikit-learn `estimator` as the run's MLflow model "model" (scikit-learn
-    flavour), its signature inferred from `example`; MLflow's ModelInfo."""
+    flavour), its signature inferred from `example`, with `tags`; MLflow's ModelInfo."""
     from importlib.metadata import version
 
     import mlflow
@@ -169,6 +175,7 @@ def log_estimator_model(
             ],
             skops_trusted_types=trusted,
             step=NO_STEP,
+            tags=tags,
         )
 
 

@@ -565,7 +565,7 @@ def log_model(
     register_as = request.register_as if isinstance(request, LogModel) else None
     logged = logged_since(client, experiment_id, run_id, request.sent_ms)
     if logged is None:
-        info = new_model(uri, run_id, experiment_id, request)
+        info = new_model(uri, run_id, experiment_id, request, source_tags(client, run_id))
         model_id, model_uri = info.model_id, info.model_uri
         version = info.registered_model_version
     else:
@@ -578,12 +578,20 @@ def log_model(
     log_batch(client, run_id, tags=tags)
 
 
-def new_model(uri: str, run_id: str, experiment_id: str, request: LogModel | LogEstimator) -> Any:
-    """Log the request's model (MLflow's ModelInfo)."""
+def new_model(
+    uri: str,
+    run_id: str,
+    experiment_id: str,
+    request: LogModel | LogEstimator,
+    tags: dict[str, str],
+) -> Any:
+    """Log the request's model (MLflow's ModelInfo), with `tags`."""
     from tunelab.tracking.registry import log_checkpoint_model, log_estimator_model
 
     if isinstance(request, LogEstimator):
-        return log_estimator_model(uri, run_id, experiment_id, request.estimator, request.example)
+        return log_estimator_model(
+            uri, run_id, experiment_id, request.estimator, request.example, tags
+        )
     return log_checkpoint_model(
         uri,
         run_id,
@@ -592,7 +600,15 @@ def new_model(uri: str, run_id: str, experiment_id: str, request: LogModel | Log
         request.facts,
         request.example,
         request.register_as,
+        tags,
     )
+
+
+def source_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
+    """The run's `mlflow.source.*` tags (its script, its commit), for its model: MLflow takes
+    a logged model's from the process that logs it, which showed "Logged from writer.py"."""
+    tags = client.get_run(run_id).data.tags
+    return {k: v for k, v in tags.items() if k.startswith("mlflow.source.")}
 
 
 def draw_confusion(
