@@ -179,7 +179,7 @@ def main(work: Workload, repeats: int, name: str) -> None:
         torch.randint(0, CLASSES, (work.val_rows,)),
     )
     rows = variants(cfg, output_dir)
-    timings: dict[str, list[float]] = {name: [] for name in rows}
+    timings: dict[str, list[float]] = {row: [] for row in rows}
     with quiet():
         for _ in range(repeats):  # in turn, so a drifting machine weighs on all alike
             for row, parts in rows.items():

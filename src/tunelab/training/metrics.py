@@ -78,11 +78,11 @@ def rank_areas(scores: torch.Tensor, target: np.ndarray) -> np.ndarray:
     areas = np.empty(len(columns))
     for label, column in enumerate(columns):
         positive = target == label
-        negatives = np.sort(column[~positive])
-        above = np.searchsorted(negatives, column[positive], "left")  # negatives below each
-        tied = np.searchsorted(negatives, column[positive], "right") - above
+        negatives, positives = np.sort(column[~positive]), column[positive]
+        above = np.searchsorted(negatives, positives, "left")  # negatives below each
+        tied = np.searchsorted(negatives, positives, "right") - above
         u = above.sum(dtype=np.float64) + tied.sum(dtype=np.float64) / 2
-        areas[label] = u / (positive.sum() * len(negatives))
+        areas[label] = u / (len(positives) * len(negatives))
     return areas
 
 
