@@ -17,7 +17,7 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
 
     from tunelab.training.optim import build_optimizer
     from tunelab.training.pipeline import task_module
-    from tunelab.training.trainer import plain_cuda_checks
+    from tunelab.training.trainer import NoProfiler, plain_cuda_checks
 
     if epochs == 0:
         return network
@@ -49,6 +49,7 @@ def finetune(network: nn.Module, datamodule: Any, config: dict[str, Any], epochs
             enable_model_summary=False,
             limit_val_batches=0,
             num_sanity_val_steps=0,
+            profiler=NoProfiler(),  # as build_trainer's: no cost for the profiling not asked for
         )
         trainer.fit(module, datamodule=datamodule)
     return network.cpu().eval()
