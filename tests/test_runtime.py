@@ -1,4 +1,5 @@
-"""train.py skips module teardown only when it is the program itself, never under a wrapper."""
+"""The interpreter around a job: teardown skipped only when train.py is the program itself, the
+imports frozen out of the collector once, Lightning imported without what no job uses."""
 
 import sys
 
@@ -54,3 +55,26 @@ def test_gc_freezes_the_imports_once_and_never_a_trials_objects() -> None:
 
     out = subprocess.run([sys.executable, "-c", FREEZE_TWICE], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+LIGHTNING_WITHOUT_SIGNAL = """
+import sys
+from tunelab.cli.runtime import import_lightning
+
+import_lightning()
+import torchmetrics  # noqa: F401  (imported by Lightning: the one that asked for scipy.signal)
+print("scipy.signal" in sys.modules, "scipy.stats" in sys.modules)
+import scipy.signal  # asked for later, it is the real module
+
+print(scipy.signal.windows.hamming(3).round(2).tolist(), type(scipy.signal).__name__)
+"""
+
+
+def test_lightning_imports_without_scipy_signal_and_it_still_loads_when_asked() -> None:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHTNING_WITHOUT_SIGNAL], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["False False", "[0.08, 1.0, 0.08] module"]

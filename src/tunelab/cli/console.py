@@ -13,7 +13,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
-from tunelab.cli.runtime import process_rank
+from tunelab.cli.runtime import import_lightning, process_rank
 
 console = Console()
 
@@ -161,7 +161,7 @@ def quiet_trial_console() -> None:
 
 def quiet_library_noise() -> None:
     """One line per message (Lightning prints through Hydra's handlers only), no adverts."""
-    import lightning  # its import adds the console handler removed here
+    lightning = import_lightning()  # its import adds the console handler removed here
 
     for pattern in NOISE_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)

@@ -3,6 +3,8 @@
 import atexit
 import functools
 import gc
+import importlib
+import importlib.util
 import json
 import os
 import socket
@@ -11,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 
@@ -36,6 +39,41 @@ def imports_frozen_out_of_gc() -> Iterator[None]:
         # At exit Python frees what it can see; frozen objects it cannot, and triton's
         # bindings then print leak warnings.
         atexit.register(gc.unfreeze)
+
+
+def import_lightning() -> ModuleType:
+    """Import Lightning (torch and torchmetrics under it) without scipy.signal, which no job uses.
+
+    torchmetrics 1.9's __init__ imports scipy.signal whenever scipy is installed, only to give
+    SRMRpy back `scipy.signal.hamming` (torchmetrics #3457, fixed after 1.9). scipy.signal
+    brings scipy.stats, .interpolate, .optimize and .spatial: 0.6-0.8 s of a 9 s run, more than
+    anything else tunelab adds before training (measured, docs/performance.md). While
+    torchmetrics imports, a stand-in answers the one name it checks; anything else asked of it
+    loads the real module. Where SRMRpy is installed, or scipy.signal or torchmetrics already
+    is, Lightning imports as it always does.
+    """
+    skip = "torchmetrics" in sys.modules or "scipy.signal" in sys.modules
+    if skip or not importlib.util.find_spec("scipy") or importlib.util.find_spec("srmrpy"):
+        return importlib.import_module("lightning")
+    sys.modules["scipy.signal"] = stand_in = _SignalStandIn("scipy.signal")
+    try:
+        return importlib.import_module("lightning")
+    finally:
+        if sys.modules.get("scipy.signal") is stand_in:  # the next import loads the real one
+            del sys.modules["scipy.signal"]
+
+
+class _SignalStandIn(ModuleType):
+    """scipy.signal while torchmetrics imports: `hamming` is there, so it patches nothing."""
+
+    hamming = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # inspect.getmodule asks every module for __file__
+            raise AttributeError(name)
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
 
 
 def release_memory() -> None:
