@@ -131,12 +131,18 @@ def baseline(cfg: DictConfig, job: Job) -> float:
 
 
 def evaluate(cfg: DictConfig, job: Job) -> float:
+    from tunelab.cli.runtime import import_lightning
+
+    import_lightning()  # first, as training does: without scipy.signal
     from tunelab.evaluation.pipeline import evaluate_or_predict
 
     return evaluate_or_predict(cfg, job)
 
 
 def export(cfg: DictConfig, job: Job) -> float:
+    from tunelab.cli.runtime import import_lightning
+
+    import_lightning()  # first, as training does: without scipy.signal
     from tunelab.export.pipeline import export_model
 
     return export_model(cfg, job)
