@@ -56,6 +56,18 @@ class RankAUROC(MulticlassAUROC):
     thresholds, ignore_index, a class without positive or without negative examples), and off
     the CPU, where torchmetrics' sorts are quick, torchmetrics computes it."""
 
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        """torchmetrics' update, the logits turned into probabilities here first.
+
+        torchmetrics softmaxes over each row of 10 scores: 0.74 ms for 4,096 x 10 on one
+        thread, most of what a step's metrics cost. Over the transposed scores torch runs
+        along the 4,096 at once: 0.08 ms, equal within 3e-8. torchmetrics then finds
+        probabilities, as for scores that were probabilities already, and keeps them."""
+        on_cpu = preds.ndim == 2 and preds.device.type == "cpu"
+        if on_cpu and not torch.all((preds >= 0) & (preds <= 1)):  # torchmetrics' logits test
+            preds = preds.T.softmax(dim=0).T
+        super().update(preds, target)
+
     # As torchmetrics' own MulticlassAUROC.compute: an area, over its parent's curve.
     def compute(self) -> torch.Tensor:  # type: ignore[override]
         if self.thresholds is not None or self.ignore_index is not None:
