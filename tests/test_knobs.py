@@ -292,3 +292,25 @@ def test_the_trainer_profiles_nothing_unless_asked() -> None:
     trainer.fit(classifier_for(cfg), datamodule=build_datamodule(cfg.data))
     recorded = trainer.profiler.recorded_durations
     assert len(recorded["[Callback]" + trainer.callbacks[0].state_key + ".on_train_batch_end"]) == 2
+
+
+def test_monitoring_callbacks_work_out_their_state_key_once(monkeypatch) -> None:
+    """The early stopping and checkpoint callbacks keep Lightning's key (checkpoints store their
+    state under it), worked out once rather than at every hook Lightning calls."""
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping
+
+    from tunelab.training.trainer import EarlyStopping, EpochCheckpoint
+
+    made = []
+    generate = Callback._generate_state_key
+    monkeypatch.setattr(
+        Callback, "_generate_state_key", lambda self, **kw: made.append(1) or generate(self, **kw)
+    )
+    stopper, keeper = EarlyStopping("val/acc", mode="max"), EpochCheckpoint(monitor="val/acc")
+    expected = LightningEarlyStopping("val/acc", mode="max").state_key
+    made.clear()
+    for _ in range(100):
+        assert stopper.state_key == expected
+        assert keeper.state_key.startswith("EpochCheckpoint{'monitor': 'val/acc'")
+    assert len(made) == 2
