@@ -294,23 +294,23 @@ def test_the_trainer_profiles_nothing_unless_asked() -> None:
     assert len(recorded["[Callback]" + trainer.callbacks[0].state_key + ".on_train_batch_end"]) == 2
 
 
-def test_monitoring_callbacks_work_out_their_state_key_once(monkeypatch) -> None:
-    """The early stopping and checkpoint callbacks keep Lightning's key (checkpoints store their
-    state under it), worked out once rather than at every hook Lightning calls."""
+def test_the_checkpoint_callback_works_out_its_state_key_once(monkeypatch) -> None:
+    """EpochCheckpoint keeps Lightning's key (checkpoints store its state under it), worked out
+    once rather than at every hook Lightning calls."""
     from lightning.pytorch.callbacks import Callback
-    from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping
 
-    from tunelab.training.trainer import EarlyStopping, EpochCheckpoint
+    from tunelab.training.trainer import EpochCheckpoint
 
     made = []
     generate = Callback._generate_state_key
     monkeypatch.setattr(
         Callback, "_generate_state_key", lambda self, **kw: made.append(1) or generate(self, **kw)
     )
-    stopper, keeper = EarlyStopping("val/acc", mode="max"), EpochCheckpoint(monitor="val/acc")
-    expected = LightningEarlyStopping("val/acc", mode="max").state_key
+    keeper = EpochCheckpoint(monitor="val/acc", mode="max")
+    expected = ModelCheckpoint(monitor="val/acc", mode="max").state_key.replace(
+        "ModelCheckpoint", "EpochCheckpoint", 1
+    )
     made.clear()
     for _ in range(100):
-        assert stopper.state_key == expected
-        assert keeper.state_key.startswith("EpochCheckpoint{'monitor': 'val/acc'")
-    assert len(made) == 2
+        assert keeper.state_key == expected
+    assert len(made) == 1

@@ -12,7 +12,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch import callbacks as lightning_callbacks
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.callbacks.progress.rich_progress import _RefreshThread
 from lightning.pytorch.profilers import PassThroughProfiler
@@ -132,27 +131,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise CheckpointWriteError(path, error) from error
 
 
-class StateKeyOnce(Callback):
-    """A callback whose state_key is worked out once.
-
-    Lightning names the profiler's section for every callback hook it calls, profiler or not
-    ("[Callback]{state_key}.{hook}", lightning/pytorch/trainer/call.py). ModelCheckpoint's
-    and EarlyStopping's key is a repr of their settings: 2.3 and 1.4 us, each about 6 times
-    a step (measured). The settings it names (monitor, mode, how often) are the callback's
-    arguments, fixed when it is made; the key is the same string, so checkpoints keep it."""
-
-    @property
-    def state_key(self) -> str:
-        if "_state_key" not in self.__dict__:
-            self.__dict__["_state_key"] = super().state_key
-        return self.__dict__["_state_key"]
-
-
-class EarlyStopping(StateKeyOnce, lightning_callbacks.EarlyStopping):
-    """Lightning's EarlyStopping, its state_key worked out once (StateKeyOnce)."""
-
-
-class EpochCheckpoint(StateKeyOnce, ModelCheckpoint):
+class EpochCheckpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint, but `last.ckpt` is always the state at the end of the last
     completed epoch, so that resume= continues from there. With save_last="link" Lightning
     links last.ckpt to the last checkpoint *saved*, which is the best one whenever the
@@ -160,6 +139,17 @@ class EpochCheckpoint(StateKeyOnce, ModelCheckpoint):
     (and logged) every later epoch again. Here last.ckpt links to the epoch's checkpoint only
     when that one was saved at this very step; otherwise it is a file of its own (the disk
     holds best and last then, as the states differ)."""
+
+    @property
+    def state_key(self) -> str:
+        """Lightning's key, worked out once. Lightning names the profiler's section for every
+        callback hook it calls, profiler or not ("[Callback]{state_key}.{hook}",
+        lightning/pytorch/trainer/call.py), and ModelCheckpoint's key is a repr of its
+        settings: 2.3 us, about 6 times a step (measured). The settings it names (monitor,
+        mode, how often) are the callback's arguments, fixed when it is made."""
+        if "_state_key" not in self.__dict__:
+            self.__dict__["_state_key"] = super().state_key
+        return self.__dict__["_state_key"]
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
         if self.save_last == "link" and self._last_global_step_saved != trainer.global_step:
