@@ -31,11 +31,13 @@ class StageOutputs:
         self.predictions: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
         self.losses: list[torch.Tensor] = []
+        self.sizes: list[int] = []
 
     def add(self, predictions: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> None:
         self.predictions.append(predictions.detach())
         self.targets.append(target)
-        self.losses.append(loss.detach() * len(target))
+        self.losses.append(loss.detach())
+        self.sizes.append(target.shape[0])
         if len(self.predictions) >= self.chunk:
             self.flush()
 
@@ -44,8 +46,10 @@ class StageOutputs:
             return
         target = torch.cat(self.targets)
         self.metrics.update(torch.cat(self.predictions), target)
-        self.loss.update(torch.stack(self.losses).sum() / len(target), weight=len(target))
-        self.predictions, self.targets, self.losses = [], [], []
+        sizes = torch.tensor(self.sizes, dtype=self.losses[0].dtype, device=target.device)
+        total = (torch.stack(self.losses) * sizes).sum()  # each batch's mean, by its size
+        self.loss.update(total / len(target), weight=len(target))
+        self.predictions, self.targets, self.losses, self.sizes = [], [], [], []
 
     def compute(self, stage: str, summarise: Summarise = summarise) -> dict[str, torch.Tensor]:
         """The stage's loss and metrics, one number each (several targets: `summarise`)."""
