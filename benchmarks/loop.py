@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import pickle
+import statistics
 import time
 from typing import Any, NamedTuple
 
@@ -191,6 +192,12 @@ def main(work: Workload, repeats: int, name: str) -> None:
             "variant": row,
             "us per step": micro,
             "over bare": micro / bare - 1,
+            # Each round fits every row in turn: a row against bare Lightning's fit of the
+            # same round, so that the machine's drift between rounds cancels out.
+            "over bare, paired": statistics.median(
+                t / b for t, b in zip(timings[row], timings[BARE], strict=True)
+            )
+            - 1,
             "added us per step": micro - per_step[rows[row].over],
         }
         for row, micro in per_step.items()
@@ -200,7 +207,9 @@ def main(work: Workload, repeats: int, name: str) -> None:
         f"the loop's parts, {work.title}",
         table,
         [
-            f"fastest of {repeats} fits each, in turn; 'added' is over the row the part is added "
+            f"fastest of {repeats} fits each, in turn; 'paired': the median over the rounds of "
+            "the row's fit against bare Lightning's in the same round; 'added' is over the row "
+            "the part is added "
             "to (a callback and the logger: over the standardised Learner; all of it: over bare); "
             "a step's time is the fit's (training and validation) over its training steps",
         ],
