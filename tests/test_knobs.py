@@ -314,3 +314,30 @@ def test_the_checkpoint_callback_works_out_its_state_key_once(monkeypatch) -> No
     for _ in range(100):
         assert keeper.state_key == expected
     assert len(made) == 1
+
+
+def test_the_checkpoint_decides_per_batch_only_when_it_saves_per_batch(
+    tmp_path, monkeypatch
+) -> None:
+    """Saving at epoch ends, EpochCheckpoint skips Lightning's per-batch decision; with
+    every_n_train_steps it still saves mid-epoch."""
+    from tunelab.training.trainer import EpochCheckpoint
+
+    decided = []
+    lightnings = ModelCheckpoint.on_train_batch_end
+    monkeypatch.setattr(
+        ModelCheckpoint,
+        "on_train_batch_end",
+        lambda self, *args: decided.append(1) or lightnings(self, *args),
+    )
+    cfg = compose_config(["trainer.max_steps=4", "trainer.limit_val_batches=1"])
+    data = build_datamodule(cfg.data)
+    by_epoch = EpochCheckpoint(dirpath=tmp_path / "epochs", monitor="val/acc", mode="max")
+    build_trainer(cfg.trainer, [by_epoch], logger=False).fit(classifier_for(cfg), datamodule=data)
+    assert decided == []
+    by_step = EpochCheckpoint(
+        dirpath=tmp_path / "steps", every_n_train_steps=2, save_top_k=-1, filename="{step}"
+    )
+    build_trainer(cfg.trainer, [by_step], logger=False).fit(classifier_for(cfg), datamodule=data)
+    assert len(decided) == 4
+    assert {"step=2.ckpt", "step=4.ckpt"} <= {p.name for p in (tmp_path / "steps").iterdir()}
