@@ -174,9 +174,11 @@ class MLflowSweepCallback(Callback):
         if in_process and job:  # the first trial's imports, while the writer imports MLflow
             import importlib
 
-            from tunelab.cli.runtime import imports_frozen_out_of_gc
+            from tunelab.cli.runtime import import_lightning, imports_frozen_out_of_gc
 
             with imports_frozen_out_of_gc():
+                if job != JOBS["baseline"]:  # first, as a single run does (no scipy.signal)
+                    import_lightning()
                 importlib.import_module(job)
         opened = answer(opening=True)
         for stale in opened["stale"]:
