@@ -11,7 +11,8 @@ one at a time to a bare LightningModule with the same network and batches: the L
 each default callback, and the logger that hands metrics to the MLflow writer (here a writer
 that pickles each request into /dev/null, as the pipe would). Every row fits with tunelab's
 trainer (conf/trainer). The last column is each part's cost per step over the row it is
-added to.
+added to; "paired" is the median, over the rounds, of a row's fit against bare Lightning's fit
+of the same round, which the machine's drift between rounds moves less than the fastest fits.
 
 Then the same rows on the job of issue 36 (--mnist: that table alone), where its target (at
 most 5 % over bare Lightning) is set: the default MLP (2 x 256) on 60,000 random 784-value
